@@ -1,0 +1,4 @@
+//! keytrail: audits AWS KMS key use from CloudTrail logs.
+pub mod error;
+pub mod logfile;
+pub mod rawjson;
