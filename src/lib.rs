@@ -2,3 +2,6 @@
 pub mod error;
 pub mod logfile;
 pub mod rawjson;
+pub mod arn;
+pub mod profile;
+pub mod kms;

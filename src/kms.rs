@@ -1,0 +1,476 @@
+//! The KMS model: what one CloudTrail record of `kms.amazonaws.com` means.
+//!
+//! This module owns classification (key use, grant change, key-state change, other), key
+//! identity (resolving the key ARN from `resources[]`, `keyId` or a bare id), the caller's
+//! identities, and the grant and key-state facts of a record. It reads records through the
+//! tolerant [`RawObject`] view and returns owned values: it never fails on a record.
+
+use crate::arn;
+use crate::rawjson::{self, RawObject};
+use chrono::{DateTime, NaiveDateTime};
+use std::collections::BTreeMap;
+
+/// The event source of KMS records.
+pub const KMS_SOURCE: &str = "kms.amazonaws.com";
+
+/// What a KMS event does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    /// A cryptographic use of a key (Decrypt, Encrypt, GenerateDataKey*, ReEncrypt, ...).
+    KeyUse,
+    /// CreateGrant, RetireGrant, RevokeGrant.
+    GrantChange,
+    /// A change of the key's usability (DisableKey, ScheduleKeyDeletion, ...).
+    KeyStateChange,
+    /// Any other KMS call.
+    Other,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::KeyUse => "key-use",
+            Category::GrantChange => "grant-change",
+            Category::KeyStateChange => "key-state-change",
+            Category::Other => "other",
+        }
+    }
+}
+
+/// Classifies a KMS event name.
+pub fn classify(event_name: &str) -> Category {
+    match event_name {
+        "Decrypt" | "Encrypt" | "ReEncrypt" | "Sign" | "Verify" | "GenerateMac" | "VerifyMac" => {
+            Category::KeyUse
+        }
+        n if n.starts_with("GenerateDataKey") => Category::KeyUse,
+        "CreateGrant" | "RetireGrant" | "RevokeGrant" => Category::GrantChange,
+        "DisableKey" | "EnableKey" | "ScheduleKeyDeletion" | "CancelKeyDeletion" | "DeleteKey"
+        | "DeleteImportedKeyMaterial" | "DeleteExpiredKeyMaterial" | "ImportKeyMaterial" => {
+            Category::KeyStateChange
+        }
+        _ => Category::Other,
+    }
+}
+
+/// The key state a successful key-state change leaves, and whether the key is usable then.
+pub fn state_after(event_name: &str) -> Option<(&'static str, bool)> {
+    Some(match event_name {
+        "DisableKey" => ("Disabled", false),
+        "EnableKey" => ("Enabled", true),
+        "ScheduleKeyDeletion" => ("PendingDeletion", false),
+        // The key comes back disabled, not enabled.
+        "CancelKeyDeletion" => ("Disabled", false),
+        "DeleteKey" => ("Deleted", false),
+        "DeleteImportedKeyMaterial" | "DeleteExpiredKeyMaterial" => ("PendingImport", false),
+        "ImportKeyMaterial" => ("Enabled", true),
+        _ => return None,
+    })
+}
+
+/// Parses a CloudTrail `eventTime` into Unix milliseconds (UTC). Accepts ISO-8601 with a
+/// zone (`2026-03-02T15:30:00Z`) and the zone-less forms other tools re-export
+/// (`2021-10-19 00:56:05.00000`), read as UTC.
+pub fn parse_event_time(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_millis());
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.fZ"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(t.and_utc().timestamp_millis());
+        }
+    }
+    None
+}
+
+/// Who made a call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Caller {
+    /// `userIdentity.type` as given (absent on KMS's own service events).
+    pub identity_type: Option<String>,
+    pub arn: Option<String>,
+    pub account_id: Option<String>,
+    /// The session issuer's role ARN for an assumed role (or the role behind the session ARN).
+    pub role_arn: Option<String>,
+    pub invoked_by: Option<String>,
+    /// One principal to group by: the role for assumed roles, the service for service
+    /// calls, else the ARN, else the account.
+    pub principal: Option<String>,
+    /// Every identity a grant's grantee may name, normalised ([`arn::normalize_principal`]).
+    pub identities: Vec<String>,
+}
+
+impl Caller {
+    fn from_record(rec: &RawObject<'_>) -> Caller {
+        let Some(ui) = rec.object("userIdentity") else {
+            return Caller::default();
+        };
+        let identity_type = ui.text("type").map(|s| s.into_owned());
+        let arn = ui.text("arn").map(|s| s.into_owned()).filter(|s| !s.is_empty());
+        let account_id = ui.text("accountId").map(|s| s.into_owned());
+        let invoked_by = ui
+            .text("invokedBy")
+            .map(|s| s.into_owned())
+            .filter(|s| !s.is_empty());
+        let issuer = ui
+            .object("sessionContext")
+            .and_then(|sc| sc.object("sessionIssuer"))
+            .and_then(|si| si.text("arn").map(|s| s.into_owned()))
+            .filter(|s| !s.is_empty());
+        let role_arn = issuer
+            .clone()
+            .or_else(|| arn.as_deref().and_then(arn::role_of_assumed_role));
+        let mut identities = Vec::new();
+        for id in [&arn, &role_arn].into_iter().flatten() {
+            identities.push(arn::normalize_principal(id));
+        }
+        if let Some(svc) = &invoked_by {
+            if svc.ends_with(".amazonaws.com") || svc.ends_with(".amazonaws.com.cn") {
+                identities.push(arn::normalize_principal(svc));
+            }
+        }
+        identities.sort();
+        identities.dedup();
+        let is_service = identity_type.as_deref() == Some("AWSService") || arn.is_none();
+        let principal = if let Some(r) = &role_arn {
+            Some(arn::normalize_principal(r))
+        } else if is_service && invoked_by.is_some() {
+            invoked_by.as_deref().map(arn::normalize_principal)
+        } else {
+            arn.clone().or_else(|| account_id.clone())
+        };
+        Caller {
+            identity_type,
+            arn,
+            account_id,
+            role_arn,
+            invoked_by,
+            principal,
+            identities,
+        }
+    }
+}
+
+/// A reference to a key as resolved from a record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyRef {
+    /// The key ARN, when it could be resolved.
+    pub arn: Option<String>,
+    /// What the record said (key id, ARN, alias), when it said something.
+    pub given: Option<String>,
+}
+
+impl KeyRef {
+    pub fn resolved(&self) -> bool {
+        self.arn.is_some()
+    }
+}
+
+/// One use of one key by a key-use event. ReEncrypt has two: its source and destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUse {
+    pub key: KeyRef,
+    /// The grant operation this use needs (`ReEncryptFrom`/`ReEncryptTo` for ReEncrypt).
+    pub operation: String,
+    pub context: Option<BTreeMap<String, String>>,
+}
+
+/// The grant facts of a grant-change event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrantFacts {
+    pub grant_id: Option<String>,
+    pub grant_name: Option<String>,
+    pub grantee: Option<String>,
+    pub retiring_principal: Option<String>,
+    /// `None` when the request listed no operations (such a grant covers nothing).
+    pub operations: Option<Vec<String>>,
+    /// `encryptionContextSubset` or `encryptionContextEquals`.
+    pub constraint_kind: Option<String>,
+    pub constraint: Option<BTreeMap<String, String>>,
+}
+
+/// One distinct KMS event, as keytrail models it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmsEvent {
+    pub event_id: Option<String>,
+    /// Unix milliseconds, UTC; `None` when the record has no usable time.
+    pub event_time: Option<i64>,
+    pub event_time_raw: Option<String>,
+    pub event_name: String,
+    pub event_type: Option<String>,
+    pub category: Category,
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    /// The primary key (for ReEncrypt, the source key).
+    pub key: KeyRef,
+    pub caller: Caller,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub read_only: Option<bool>,
+    pub request_id: Option<String>,
+    /// The primary encryption context (for ReEncrypt, the source context).
+    pub encryption_context: Option<BTreeMap<String, String>>,
+    /// Key uses (empty unless the category is key use).
+    pub uses: Vec<KeyUse>,
+    pub grant: Option<GrantFacts>,
+    /// For a key-state change: the state the key is left in (also when the call failed,
+    /// in which case nothing changed; see `error_code`).
+    pub key_state: Option<String>,
+    /// ScheduleKeyDeletion's `deletionDate`, as written (not always ISO).
+    pub deletion_date: Option<String>,
+    pub pending_window_days: Option<String>,
+}
+
+impl KmsEvent {
+    /// Whether the call succeeded (no `errorCode`).
+    pub fn succeeded(&self) -> bool {
+        self.error_code.is_none()
+    }
+}
+
+/// Whether the record is a KMS record.
+pub fn is_kms(rec: &RawObject<'_>) -> bool {
+    rec.text("eventSource").as_deref() == Some(KMS_SOURCE)
+}
+
+/// Builds the KMS model of a record (call only for KMS records).
+pub fn from_record(rec: &RawObject<'_>) -> KmsEvent {
+    let owned = |k: &str| rec.text(k).map(|s| s.into_owned());
+    let event_name = owned("eventName").unwrap_or_default();
+    let category = classify(&event_name);
+    let event_time_raw = owned("eventTime");
+    let event_time = event_time_raw.as_deref().and_then(parse_event_time);
+    let region = owned("awsRegion");
+    let caller = Caller::from_record(rec);
+    let account_id = owned("recipientAccountId").or_else(|| caller.account_id.clone());
+    let req = rec.object("requestParameters").unwrap_or_default();
+    let resp = rec.object("responseElements").unwrap_or_default();
+    let extra = rec.object("additionalEventData").unwrap_or_default();
+    let resources: Vec<String> = rec
+        .get("resources")
+        .and_then(rawjson::array)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(RawObject::of)
+        .filter(|r| {
+            r.text("type")
+                .map(|t| t == "AWS::KMS::Key")
+                .unwrap_or(true)
+        })
+        .filter_map(|r| r.text("ARN").map(|s| s.into_owned()))
+        .filter(|a| arn::is_key_arn(a))
+        .collect();
+    let resolve = |resource: Option<&String>, candidates: &[Option<String>]| -> KeyRef {
+        let given = candidates.iter().flatten().next().cloned();
+        if let Some(a) = resource {
+            return KeyRef {
+                arn: Some(a.clone()),
+                given,
+            };
+        }
+        if let Some(a) = candidates.iter().flatten().find(|c| arn::is_key_arn(c)) {
+            return KeyRef {
+                arn: Some(a.clone()),
+                given,
+            };
+        }
+        if let (Some(id), Some(r), Some(acct)) = (
+            candidates.iter().flatten().find(|c| arn::is_bare_key_id(c)),
+            region.as_deref(),
+            account_id.as_deref(),
+        ) {
+            return KeyRef {
+                arn: Some(arn::key_arn_from_id(id, r, acct)),
+                given,
+            };
+        }
+        KeyRef { arn: None, given }
+    };
+    let key = resolve(
+        resources.first(),
+        &[
+            req.text("keyId").map(|s| s.into_owned()),
+            resp.text("keyId").map(|s| s.into_owned()),
+            req.text("sourceKeyId").map(|s| s.into_owned()),
+        ],
+    );
+    let ctx_of = |o: &RawObject<'_>, k: &str| o.get(k).and_then(rawjson::string_map);
+
+    let mut uses = Vec::new();
+    let mut encryption_context = ctx_of(&req, "encryptionContext");
+    if category == Category::KeyUse {
+        if event_name == "ReEncrypt" {
+            let src_ctx = ctx_of(&req, "sourceEncryptionContext");
+            encryption_context = src_ctx.clone();
+            uses.push(KeyUse {
+                key: key.clone(),
+                operation: "ReEncryptFrom".into(),
+                context: src_ctx,
+            });
+            let dest = resolve(
+                resources.get(1),
+                &[req.text("destinationKeyId").map(|s| s.into_owned())],
+            );
+            uses.push(KeyUse {
+                key: dest,
+                operation: "ReEncryptTo".into(),
+                context: ctx_of(&req, "destinationEncryptionContext"),
+            });
+        } else {
+            uses.push(KeyUse {
+                key: key.clone(),
+                operation: event_name.clone(),
+                context: encryption_context.clone(),
+            });
+        }
+    }
+
+    let grant = (category == Category::GrantChange).then(|| {
+        let constraints = req.object("constraints");
+        let (constraint_kind, constraint) = constraints
+            .as_ref()
+            .and_then(|c| {
+                ["encryptionContextEquals", "encryptionContextSubset"]
+                    .into_iter()
+                    .find_map(|k| c.get(k).and_then(rawjson::string_map).map(|m| (k, m)))
+            })
+            .map(|(k, m)| (Some(k.to_string()), Some(m)))
+            .unwrap_or((None, None));
+        GrantFacts {
+            grant_id: resp
+                .text("grantId")
+                .or_else(|| extra.text("grantId"))
+                .or_else(|| req.text("grantId"))
+                .map(|s| s.into_owned()),
+            grant_name: req.text("name").map(|s| s.into_owned()),
+            grantee: req.text("granteePrincipal").map(|s| s.into_owned()),
+            retiring_principal: req.text("retiringPrincipal").map(|s| s.into_owned()),
+            operations: req.get("operations").and_then(rawjson::string_list),
+            constraint_kind,
+            constraint,
+        }
+    });
+
+    let key_state = (category == Category::KeyStateChange).then(|| {
+        resp.text("keyState")
+            .map(|s| s.into_owned())
+            .or_else(|| state_after(&event_name).map(|(s, _)| s.to_string()))
+            .unwrap_or_default()
+    });
+
+    KmsEvent {
+        event_id: owned("eventID"),
+        event_time,
+        event_time_raw,
+        event_type: owned("eventType"),
+        category,
+        account_id,
+        region,
+        key,
+        caller,
+        source_ip: owned("sourceIPAddress"),
+        user_agent: owned("userAgent"),
+        error_code: owned("errorCode").filter(|s| !s.is_empty()),
+        error_message: owned("errorMessage"),
+        read_only: rec.boolean("readOnly"),
+        request_id: owned("requestID"),
+        encryption_context,
+        uses,
+        grant,
+        key_state,
+        deletion_date: resp.text("deletionDate").map(|s| s.into_owned()),
+        pending_window_days: req.text("pendingWindowInDays").map(|s| s.into_owned()),
+        event_name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(json: &str) -> KmsEvent {
+        from_record(&RawObject::parse(json.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn times_in_every_shape() {
+        assert_eq!(parse_event_time("2026-03-02T15:30:00Z"), Some(1772465400000));
+        assert_eq!(parse_event_time("2026-03-02 15:30:00"), Some(1772465400000));
+        assert_eq!(parse_event_time("2026-03-02 15:30:00.00000"), Some(1772465400000));
+        assert_eq!(parse_event_time("2026-03-02T16:30:00+01:00"), Some(1772465400000));
+        assert_eq!(parse_event_time("Apr 12, 2021 18:58:30 PM"), None);
+    }
+
+    #[test]
+    fn retire_grant_by_token_finds_key_and_grant() {
+        let e = ev(r#"{"eventSource":"kms.amazonaws.com","eventName":"RetireGrant","eventTime":"2022-09-01T19:39:33Z",
+            "awsRegion":"us-west-2","requestParameters":null,"responseElements":null,
+            "additionalEventData":{"grantId":"abc"},"eventID":"e1","readOnly":false,
+            "resources":[{"accountId":"1","type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-west-2:1:key/k"}],
+            "recipientAccountId":"1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/Alice"}}"#);
+        assert_eq!(e.category, Category::GrantChange);
+        assert_eq!(e.key.arn.as_deref(), Some("arn:aws:kms:us-west-2:1:key/k"));
+        assert_eq!(e.grant.unwrap().grant_id.as_deref(), Some("abc"));
+        assert_eq!(e.caller.principal.as_deref(), Some("arn:aws:iam::1:user/Alice"));
+    }
+
+    #[test]
+    fn reencrypt_uses_both_keys() {
+        let e = ev(r#"{"eventSource":"kms.amazonaws.com","eventName":"ReEncrypt","awsRegion":"us-west-2","recipientAccountId":"1",
+            "requestParameters":{"sourceEncryptionContext":{"a":"1"},"destinationKeyId":"0987dcba-09fe-87dc-65ba-ab0987654321",
+              "destinationEncryptionContext":{"b":"2"}},
+            "resources":[{"type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-west-2:1:key/src"}]}"#);
+        assert_eq!(e.uses.len(), 2);
+        assert_eq!(e.uses[0].operation, "ReEncryptFrom");
+        assert_eq!(e.uses[0].key.arn.as_deref(), Some("arn:aws:kms:us-west-2:1:key/src"));
+        assert_eq!(e.uses[1].operation, "ReEncryptTo");
+        assert_eq!(
+            e.uses[1].key.arn.as_deref(),
+            Some("arn:aws:kms:us-west-2:1:key/0987dcba-09fe-87dc-65ba-ab0987654321")
+        );
+        assert_eq!(e.uses[1].context.as_ref().unwrap()["b"], "2");
+    }
+
+    #[test]
+    fn aliases_stay_unresolved_and_odd_identities_are_kept() {
+        let e = ev(r#"{"eventSource":"kms.amazonaws.com","eventName":"Encrypt","awsRegion":"us-east-1",
+            "requestParameters":{"keyId":"alias/proton-key","encryptionContext":{"k":"v"}},
+            "readOnly":"true","errorCode":"",
+            "userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/Deploy/s","invokedBy":"proton.us-east-1.amazonaws.com",
+               "sessionContext":{"sessionIssuer":{}}}}"#);
+        assert!(!e.key.resolved());
+        assert_eq!(e.key.given.as_deref(), Some("alias/proton-key"));
+        assert_eq!(e.read_only, Some(true));
+        assert!(e.succeeded());
+        assert_eq!(e.caller.role_arn.as_deref(), Some("arn:aws:iam::1:role/Deploy"));
+        assert_eq!(
+            e.caller.identities,
+            vec![
+                "arn:aws:iam::1:role/Deploy",
+                "arn:aws:sts::1:assumed-role/Deploy/s",
+                "proton.amazonaws.com"
+            ]
+        );
+        let e = ev(r#"{"eventSource":"kms.amazonaws.com","eventName":"DeleteKey","awsRegion":"us-east-1",
+            "userIdentity":{"accountId":"1","invokedBy":"AWS Internal"},
+            "resources":[{"ARN":"arn:aws:kms:us-east-1:1:key/k","accountId":"1"}]}"#);
+        assert_eq!(e.category, Category::KeyStateChange);
+        assert_eq!(e.key_state.as_deref(), Some("Deleted"));
+        assert_eq!(e.caller.principal.as_deref(), Some("AWS Internal"));
+        assert_eq!(e.account_id.as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn bare_key_id_builds_an_arn() {
+        let e = ev(r#"{"eventSource":"kms.amazonaws.com","eventName":"DisableKey","awsRegion":"eu-west-1","recipientAccountId":"2",
+            "requestParameters":{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab"}}"#);
+        assert_eq!(
+            e.key.arn.as_deref(),
+            Some("arn:aws:kms:eu-west-1:2:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+        );
+        assert_eq!(e.key_state.as_deref(), Some("Disabled"));
+    }
+}
