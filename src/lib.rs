@@ -5,3 +5,5 @@ pub mod rawjson;
 pub mod arn;
 pub mod profile;
 pub mod kms;
+pub mod rules;
+pub mod timeline;

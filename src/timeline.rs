@@ -1,0 +1,282 @@
+//! The timeline: the compact, order-free record of what happened to keys and grants.
+//!
+//! The pipeline pushes every distinct KMS event here as it streams by; the findings rules,
+//! the `grants`, `key_states` and `proton_usage` tables are all derived from it once the
+//! input is read. Strings are interned (keys, contexts, principals repeat millions of times
+//! in a backfill), so memory grows with the number of key uses, by a few dozen bytes each,
+//! not with the size of the records.
+
+use crate::kms::{self, Category, KmsEvent};
+use crate::profile::Profiles;
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+/// An interned string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sym(NonZeroU32);
+
+/// String interner: each distinct string is stored once.
+#[derive(Debug, Default)]
+pub struct Symbols {
+    map: HashMap<Arc<str>, Sym>,
+    strs: Vec<Arc<str>>,
+}
+
+impl Symbols {
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if let Some(&sym) = self.map.get(s) {
+            return sym;
+        }
+        let arc: Arc<str> = Arc::from(s);
+        self.strs.push(arc.clone());
+        let sym = Sym(NonZeroU32::new(self.strs.len() as u32).expect("interner overflow"));
+        self.map.insert(arc, sym);
+        sym
+    }
+
+    pub fn intern_opt(&mut self, s: Option<&str>) -> Option<Sym> {
+        s.map(|s| self.intern(s))
+    }
+
+    pub fn get(&self, sym: Sym) -> &str {
+        &self.strs[sym.0.get() as usize - 1]
+    }
+
+    pub fn get_opt(&self, sym: Option<Sym>) -> Option<&str> {
+        sym.map(|s| self.get(s))
+    }
+}
+
+/// One use of one key (a ReEncrypt gives two).
+#[derive(Debug, Clone)]
+pub struct UseItem {
+    pub time: i64,
+    pub event_id: Sym,
+    pub event_name: Sym,
+    pub operation: Sym,
+    pub key: Option<Sym>,
+    /// The context, canonical JSON (sorted keys).
+    pub context: Option<Sym>,
+    /// Caller identities, normalised, joined by newlines.
+    pub identities: Sym,
+    pub principal: Option<Sym>,
+    pub account: Option<Sym>,
+    pub region: Option<Sym>,
+    pub error_code: Option<Sym>,
+    /// Index of the matching context profile.
+    pub profile: Option<u8>,
+    pub has_constraint_key: bool,
+    pub malformed: Option<Sym>,
+    pub template: Option<Sym>,
+    pub resource: Option<Sym>,
+}
+
+/// A grant as created.
+#[derive(Debug, Clone)]
+pub struct GrantCreation {
+    pub time: i64,
+    pub event_id: Sym,
+    pub grant_id: Sym,
+    pub key: Option<Sym>,
+    pub account: Option<Sym>,
+    pub region: Option<Sym>,
+    pub principal: Option<Sym>,
+    pub grant_name: Option<Sym>,
+    pub grantee: Option<Sym>,
+    pub retiring_principal: Option<Sym>,
+    pub operations: Option<Vec<Sym>>,
+    pub constraint_kind: Option<Sym>,
+    pub constraint: Option<Sym>,
+}
+
+/// A successful RetireGrant or RevokeGrant.
+#[derive(Debug, Clone)]
+pub struct GrantRemoval {
+    pub time: i64,
+    pub event_id: Sym,
+    pub event_name: Sym,
+    pub grant_id: Option<Sym>,
+    pub key: Option<Sym>,
+    pub account: Option<Sym>,
+    pub region: Option<Sym>,
+    pub principal: Option<Sym>,
+}
+
+/// A successful key-state change.
+#[derive(Debug, Clone)]
+pub struct StateChange {
+    pub time: i64,
+    pub event_id: Sym,
+    pub event_name: Sym,
+    pub key: Option<Sym>,
+    pub account: Option<Sym>,
+    pub region: Option<Sym>,
+    pub principal: Option<Sym>,
+    pub state: Sym,
+    pub usable: bool,
+    pub deletion_date: Option<Sym>,
+    pub pending_window_days: Option<Sym>,
+}
+
+/// Counts of what the timeline could not use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TimelineCounts {
+    /// Distinct KMS events without a usable event time (kept in kms_events, not in findings).
+    pub without_time: u64,
+    /// Key uses whose key ARN could not be resolved (alias only): no grant coverage check.
+    pub unresolved_key_uses: u64,
+    /// Successful RetireGrant/RevokeGrant events naming no grant id.
+    pub removals_without_grant_id: u64,
+    /// Successful CreateGrant events without a grant id in the response.
+    pub creations_without_grant_id: u64,
+}
+
+/// Everything the rules and derived tables need, in push order.
+#[derive(Debug)]
+pub struct Timeline {
+    pub symbols: Symbols,
+    pub profiles: Profiles,
+    pub uses: Vec<UseItem>,
+    pub creations: Vec<GrantCreation>,
+    pub removals: Vec<GrantRemoval>,
+    pub states: Vec<StateChange>,
+    pub counts: TimelineCounts,
+}
+
+/// Canonical JSON of a context (keys sorted, as a BTreeMap serialises).
+pub fn canonical_context(ctx: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(ctx).unwrap_or_default()
+}
+
+/// Parses a canonical context back.
+pub fn parse_context(s: &str) -> BTreeMap<String, String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+impl Timeline {
+    pub fn new(profiles: Profiles) -> Self {
+        Timeline {
+            symbols: Symbols::default(),
+            profiles,
+            uses: Vec::new(),
+            creations: Vec::new(),
+            removals: Vec::new(),
+            states: Vec::new(),
+            counts: TimelineCounts::default(),
+        }
+    }
+
+    /// Records one distinct KMS event (the caller dedupes on eventID).
+    pub fn push(&mut self, ev: &KmsEvent) {
+        let Some(time) = ev.event_time else {
+            self.counts.without_time += 1;
+            return;
+        };
+        let s = &mut self.symbols;
+        let event_id = s.intern(ev.event_id.as_deref().unwrap_or(""));
+        let event_name = s.intern(&ev.event_name);
+        let account = s.intern_opt(ev.account_id.as_deref());
+        let region = s.intern_opt(ev.region.as_deref());
+        let principal = s.intern_opt(ev.caller.principal.as_deref());
+        match ev.category {
+            Category::KeyUse => {
+                let identities = s.intern(&ev.caller.identities.join("\n"));
+                let error_code = s.intern_opt(ev.error_code.as_deref());
+                for u in &ev.uses {
+                    if u.key.arn.is_none() {
+                        self.counts.unresolved_key_uses += 1;
+                    }
+                    let m = u
+                        .context
+                        .as_ref()
+                        .and_then(|c| self.profiles.match_context(c));
+                    let s = &mut self.symbols;
+                    self.uses.push(UseItem {
+                        time,
+                        event_id,
+                        event_name,
+                        operation: s.intern(&u.operation),
+                        key: s.intern_opt(u.key.arn.as_deref()),
+                        context: u.context.as_ref().map(|c| s.intern(&canonical_context(c))),
+                        identities,
+                        principal,
+                        account,
+                        region,
+                        error_code,
+                        profile: m.as_ref().map(|m| m.profile.min(254) as u8),
+                        has_constraint_key: m.as_ref().is_some_and(|m| m.has_constraint_key),
+                        malformed: m
+                            .as_ref()
+                            .and_then(|m| m.malformed.as_deref())
+                            .map(|r| s.intern(r)),
+                        template: m.as_ref().and_then(|m| s.intern_opt(m.template.as_deref())),
+                        resource: m.as_ref().and_then(|m| s.intern_opt(m.resource.as_deref())),
+                    });
+                }
+            }
+            Category::GrantChange if ev.succeeded() => {
+                let g = ev.grant.clone().unwrap_or_default();
+                let key = s.intern_opt(ev.key.arn.as_deref());
+                if ev.event_name == "CreateGrant" {
+                    let Some(grant_id) = g.grant_id.as_deref() else {
+                        self.counts.creations_without_grant_id += 1;
+                        return;
+                    };
+                    self.creations.push(GrantCreation {
+                        time,
+                        event_id,
+                        grant_id: s.intern(grant_id),
+                        key,
+                        account,
+                        region,
+                        principal,
+                        grant_name: s.intern_opt(g.grant_name.as_deref()),
+                        grantee: s.intern_opt(g.grantee.as_deref()),
+                        retiring_principal: s.intern_opt(g.retiring_principal.as_deref()),
+                        operations: g
+                            .operations
+                            .as_ref()
+                            .map(|ops| ops.iter().map(|o| s.intern(o)).collect()),
+                        constraint_kind: s.intern_opt(g.constraint_kind.as_deref()),
+                        constraint: g.constraint.as_ref().map(|c| s.intern(&canonical_context(c))),
+                    });
+                } else {
+                    if g.grant_id.is_none() {
+                        self.counts.removals_without_grant_id += 1;
+                    }
+                    self.removals.push(GrantRemoval {
+                        time,
+                        event_id,
+                        event_name,
+                        grant_id: s.intern_opt(g.grant_id.as_deref()),
+                        key,
+                        account,
+                        region,
+                        principal,
+                    });
+                }
+            }
+            Category::KeyStateChange if ev.succeeded() => {
+                let Some((_, usable)) = kms::state_after(&ev.event_name) else {
+                    return;
+                };
+                let state = s.intern(ev.key_state.as_deref().unwrap_or(""));
+                self.states.push(StateChange {
+                    time,
+                    event_id,
+                    event_name,
+                    key: s.intern_opt(ev.key.arn.as_deref()),
+                    account,
+                    region,
+                    principal,
+                    state,
+                    usable,
+                    deletion_date: s.intern_opt(ev.deletion_date.as_deref()),
+                    pending_window_days: s.intern_opt(ev.pending_window_days.as_deref()),
+                });
+            }
+            _ => {}
+        }
+    }
+}
