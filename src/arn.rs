@@ -124,9 +124,7 @@ fn looks_like_region(s: &str) -> bool {
         && parts[..parts.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1]
-            .bytes()
-            .all(|b| b.is_ascii_digit())
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty()
 }
 
@@ -139,7 +137,10 @@ pub fn role_of_assumed_role(arn: &str) -> Option<String> {
     }
     let rest = a.resource.strip_prefix("assumed-role/")?;
     let role = rest.split('/').next().filter(|r| !r.is_empty())?;
-    Some(format!("arn:{}:iam::{}:role/{role}", a.partition, a.account))
+    Some(format!(
+        "arn:{}:iam::{}:role/{role}",
+        a.partition, a.account
+    ))
 }
 
 /// An AWS Proton ARN, decoded.
@@ -218,10 +219,14 @@ mod tests {
 
     #[test]
     fn proton_arns_decode() {
-        let t = parse_proton("arn:aws:proton:us-east-1:111122223333:service-template/web:2.1")
-            .unwrap();
+        let t =
+            parse_proton("arn:aws:proton:us-east-1:111122223333:service-template/web:2.1").unwrap();
         assert_eq!(
-            (t.resource_type.as_str(), t.name.as_str(), t.version.as_deref()),
+            (
+                t.resource_type.as_str(),
+                t.name.as_str(),
+                t.version.as_deref()
+            ),
             ("service-template", "web", Some("2.1"))
         );
         assert!(t.is_template());
@@ -236,9 +241,15 @@ mod tests {
         let p = parse_proton("arn:aws:proton:us-east-1:1:service/api/pipeline/abc").unwrap();
         assert_eq!(p.resource_type, "pipeline");
         let r = parse_proton("arn:aws:proton:us-east-1:1:repository/github:org/repo").unwrap();
-        assert_eq!((r.resource_type.as_str(), r.name.as_str()), ("repository", "github:org/repo"));
+        assert_eq!(
+            (r.resource_type.as_str(), r.name.as_str()),
+            ("repository", "github:org/repo")
+        );
         let s = parse_proton("arn:aws:proton:us-east-1:1:service/api").unwrap();
-        assert_eq!((s.resource_type.as_str(), s.name.as_str()), ("service", "api"));
+        assert_eq!(
+            (s.resource_type.as_str(), s.name.as_str()),
+            ("service", "api")
+        );
         assert!(parse_proton("arn:aws:kms:us-east-1:1:key/x").is_none());
         assert!(parse_proton("arn:aws:proton:us-east-1:1:environment/").is_none());
         assert!(parse_proton("not an arn").is_none());
@@ -246,9 +257,18 @@ mod tests {
 
     #[test]
     fn principals_normalise() {
-        assert_eq!(normalize_principal("proton.us-east-1.amazonaws.com"), "proton.amazonaws.com");
-        assert_eq!(normalize_principal("proton.amazonaws.com"), "proton.amazonaws.com");
-        assert_eq!(normalize_principal("s3.cn-north-1.amazonaws.com.cn"), "s3.amazonaws.com.cn");
+        assert_eq!(
+            normalize_principal("proton.us-east-1.amazonaws.com"),
+            "proton.amazonaws.com"
+        );
+        assert_eq!(
+            normalize_principal("proton.amazonaws.com"),
+            "proton.amazonaws.com"
+        );
+        assert_eq!(
+            normalize_principal("s3.cn-north-1.amazonaws.com.cn"),
+            "s3.amazonaws.com.cn"
+        );
         assert_eq!(
             normalize_principal("arn:aws:iam::1:role/service-role/ProtonRole"),
             "arn:aws:iam::1:role/ProtonRole"
@@ -262,7 +282,9 @@ mod tests {
 
     #[test]
     fn key_references() {
-        assert!(is_key_arn("arn:aws:kms:us-east-1:1:key/1234abcd-12ab-34cd-56ef-1234567890ab"));
+        assert!(is_key_arn(
+            "arn:aws:kms:us-east-1:1:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        ));
         assert!(!is_key_arn("arn:aws:kms:us-east-1:1:alias/x"));
         assert!(is_alias("alias/x") && is_alias("arn:aws:kms:us-east-1:1:alias/x"));
         assert!(is_bare_key_id("1234abcd-12ab-34cd-56ef-1234567890ab"));

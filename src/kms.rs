@@ -45,10 +45,14 @@ pub fn classify(event_name: &str) -> Category {
         }
         n if n.starts_with("GenerateDataKey") => Category::KeyUse,
         "CreateGrant" | "RetireGrant" | "RevokeGrant" => Category::GrantChange,
-        "DisableKey" | "EnableKey" | "ScheduleKeyDeletion" | "CancelKeyDeletion" | "DeleteKey"
-        | "DeleteImportedKeyMaterial" | "DeleteExpiredKeyMaterial" | "ImportKeyMaterial" => {
-            Category::KeyStateChange
-        }
+        "DisableKey"
+        | "EnableKey"
+        | "ScheduleKeyDeletion"
+        | "CancelKeyDeletion"
+        | "DeleteKey"
+        | "DeleteImportedKeyMaterial"
+        | "DeleteExpiredKeyMaterial"
+        | "ImportKeyMaterial" => Category::KeyStateChange,
         _ => Category::Other,
     }
 }
@@ -76,7 +80,11 @@ pub fn parse_event_time(s: &str) -> Option<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp_millis());
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.fZ"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.fZ",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(t.and_utc().timestamp_millis());
         }
@@ -107,7 +115,10 @@ impl Caller {
             return Caller::default();
         };
         let identity_type = ui.text("type").map(|s| s.into_owned());
-        let arn = ui.text("arn").map(|s| s.into_owned()).filter(|s| !s.is_empty());
+        let arn = ui
+            .text("arn")
+            .map(|s| s.into_owned())
+            .filter(|s| !s.is_empty());
         let account_id = ui.text("accountId").map(|s| s.into_owned());
         let invoked_by = ui
             .text("invokedBy")
@@ -255,11 +266,7 @@ pub fn from_record(rec: &RawObject<'_>) -> KmsEvent {
         .unwrap_or_default()
         .into_iter()
         .filter_map(RawObject::of)
-        .filter(|r| {
-            r.text("type")
-                .map(|t| t == "AWS::KMS::Key")
-                .unwrap_or(true)
-        })
+        .filter(|r| r.text("type").map(|t| t == "AWS::KMS::Key").unwrap_or(true))
         .filter_map(|r| r.text("ARN").map(|s| s.into_owned()))
         .filter(|a| arn::is_key_arn(a))
         .collect();
@@ -397,35 +404,54 @@ mod tests {
 
     #[test]
     fn times_in_every_shape() {
-        assert_eq!(parse_event_time("2026-03-02T15:30:00Z"), Some(1772465400000));
+        assert_eq!(
+            parse_event_time("2026-03-02T15:30:00Z"),
+            Some(1772465400000)
+        );
         assert_eq!(parse_event_time("2026-03-02 15:30:00"), Some(1772465400000));
-        assert_eq!(parse_event_time("2026-03-02 15:30:00.00000"), Some(1772465400000));
-        assert_eq!(parse_event_time("2026-03-02T16:30:00+01:00"), Some(1772465400000));
+        assert_eq!(
+            parse_event_time("2026-03-02 15:30:00.00000"),
+            Some(1772465400000)
+        );
+        assert_eq!(
+            parse_event_time("2026-03-02T16:30:00+01:00"),
+            Some(1772465400000)
+        );
         assert_eq!(parse_event_time("Apr 12, 2021 18:58:30 PM"), None);
     }
 
     #[test]
     fn retire_grant_by_token_finds_key_and_grant() {
-        let e = ev(r#"{"eventSource":"kms.amazonaws.com","eventName":"RetireGrant","eventTime":"2022-09-01T19:39:33Z",
+        let e = ev(
+            r#"{"eventSource":"kms.amazonaws.com","eventName":"RetireGrant","eventTime":"2022-09-01T19:39:33Z",
             "awsRegion":"us-west-2","requestParameters":null,"responseElements":null,
             "additionalEventData":{"grantId":"abc"},"eventID":"e1","readOnly":false,
             "resources":[{"accountId":"1","type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-west-2:1:key/k"}],
-            "recipientAccountId":"1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/Alice"}}"#);
+            "recipientAccountId":"1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/Alice"}}"#,
+        );
         assert_eq!(e.category, Category::GrantChange);
         assert_eq!(e.key.arn.as_deref(), Some("arn:aws:kms:us-west-2:1:key/k"));
         assert_eq!(e.grant.unwrap().grant_id.as_deref(), Some("abc"));
-        assert_eq!(e.caller.principal.as_deref(), Some("arn:aws:iam::1:user/Alice"));
+        assert_eq!(
+            e.caller.principal.as_deref(),
+            Some("arn:aws:iam::1:user/Alice")
+        );
     }
 
     #[test]
     fn reencrypt_uses_both_keys() {
-        let e = ev(r#"{"eventSource":"kms.amazonaws.com","eventName":"ReEncrypt","awsRegion":"us-west-2","recipientAccountId":"1",
+        let e = ev(
+            r#"{"eventSource":"kms.amazonaws.com","eventName":"ReEncrypt","awsRegion":"us-west-2","recipientAccountId":"1",
             "requestParameters":{"sourceEncryptionContext":{"a":"1"},"destinationKeyId":"0987dcba-09fe-87dc-65ba-ab0987654321",
               "destinationEncryptionContext":{"b":"2"}},
-            "resources":[{"type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-west-2:1:key/src"}]}"#);
+            "resources":[{"type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-west-2:1:key/src"}]}"#,
+        );
         assert_eq!(e.uses.len(), 2);
         assert_eq!(e.uses[0].operation, "ReEncryptFrom");
-        assert_eq!(e.uses[0].key.arn.as_deref(), Some("arn:aws:kms:us-west-2:1:key/src"));
+        assert_eq!(
+            e.uses[0].key.arn.as_deref(),
+            Some("arn:aws:kms:us-west-2:1:key/src")
+        );
         assert_eq!(e.uses[1].operation, "ReEncryptTo");
         assert_eq!(
             e.uses[1].key.arn.as_deref(),
@@ -436,16 +462,21 @@ mod tests {
 
     #[test]
     fn aliases_stay_unresolved_and_odd_identities_are_kept() {
-        let e = ev(r#"{"eventSource":"kms.amazonaws.com","eventName":"Encrypt","awsRegion":"us-east-1",
+        let e = ev(
+            r#"{"eventSource":"kms.amazonaws.com","eventName":"Encrypt","awsRegion":"us-east-1",
             "requestParameters":{"keyId":"alias/proton-key","encryptionContext":{"k":"v"}},
             "readOnly":"true","errorCode":"",
             "userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/Deploy/s","invokedBy":"proton.us-east-1.amazonaws.com",
-               "sessionContext":{"sessionIssuer":{}}}}"#);
+               "sessionContext":{"sessionIssuer":{}}}}"#,
+        );
         assert!(!e.key.resolved());
         assert_eq!(e.key.given.as_deref(), Some("alias/proton-key"));
         assert_eq!(e.read_only, Some(true));
         assert!(e.succeeded());
-        assert_eq!(e.caller.role_arn.as_deref(), Some("arn:aws:iam::1:role/Deploy"));
+        assert_eq!(
+            e.caller.role_arn.as_deref(),
+            Some("arn:aws:iam::1:role/Deploy")
+        );
         assert_eq!(
             e.caller.identities,
             vec![
@@ -454,9 +485,11 @@ mod tests {
                 "proton.amazonaws.com"
             ]
         );
-        let e = ev(r#"{"eventSource":"kms.amazonaws.com","eventName":"DeleteKey","awsRegion":"us-east-1",
+        let e = ev(
+            r#"{"eventSource":"kms.amazonaws.com","eventName":"DeleteKey","awsRegion":"us-east-1",
             "userIdentity":{"accountId":"1","invokedBy":"AWS Internal"},
-            "resources":[{"ARN":"arn:aws:kms:us-east-1:1:key/k","accountId":"1"}]}"#);
+            "resources":[{"ARN":"arn:aws:kms:us-east-1:1:key/k","accountId":"1"}]}"#,
+        );
         assert_eq!(e.category, Category::KeyStateChange);
         assert_eq!(e.key_state.as_deref(), Some("Deleted"));
         assert_eq!(e.caller.principal.as_deref(), Some("AWS Internal"));
@@ -465,8 +498,10 @@ mod tests {
 
     #[test]
     fn bare_key_id_builds_an_arn() {
-        let e = ev(r#"{"eventSource":"kms.amazonaws.com","eventName":"DisableKey","awsRegion":"eu-west-1","recipientAccountId":"2",
-            "requestParameters":{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab"}}"#);
+        let e = ev(
+            r#"{"eventSource":"kms.amazonaws.com","eventName":"DisableKey","awsRegion":"eu-west-1","recipientAccountId":"2",
+            "requestParameters":{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab"}}"#,
+        );
         assert_eq!(
             e.key.arn.as_deref(),
             Some("arn:aws:kms:eu-west-1:2:key/1234abcd-12ab-34cd-56ef-1234567890ab")

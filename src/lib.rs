@@ -1,9 +1,15 @@
 //! keytrail: audits AWS KMS key use from CloudTrail logs.
-pub mod error;
-pub mod logfile;
-pub mod rawjson;
 pub mod arn;
-pub mod profile;
+pub mod derive;
+pub mod error;
 pub mod kms;
+pub mod local;
+pub mod logfile;
+pub mod output;
+pub mod pipeline;
+pub mod profile;
+pub mod rawjson;
+pub mod report;
 pub mod rules;
+pub mod schema;
 pub mod timeline;

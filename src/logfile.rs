@@ -63,9 +63,15 @@ impl RecordPos {
     /// a location in the source.
     pub fn locate(&self, line_in_record: usize, column_in_record: usize) -> Location {
         let (line, column) = if line_in_record <= 1 {
-            (self.line, self.column + column_in_record.saturating_sub(1) as u64)
+            (
+                self.line,
+                self.column + column_in_record.saturating_sub(1) as u64,
+            )
         } else {
-            (self.line + line_in_record as u64 - 1, column_in_record as u64)
+            (
+                self.line + line_in_record as u64 - 1,
+                column_in_record as u64,
+            )
         };
         Location {
             record_index: Some(self.index),
@@ -834,7 +840,10 @@ mod tests {
         assert_eq!(s.framing, Some(Framing::Wrapped));
         assert_eq!(s.records, 3);
         let got: Vec<&str> = c.records.iter().map(|(_, r)| r.as_str()).collect();
-        assert_eq!(got, vec![r#"{"a":1}"#, r#"{"b":"x]}"}"#, r#"{"c":[1,{"d":2}]}"#]);
+        assert_eq!(
+            got,
+            vec![r#"{"a":1}"#, r#"{"b":"x]}"}"#, r#"{"c":[1,{"d":2}]}"#]
+        );
         assert_eq!(c.records[1].0.column, 22);
     }
 
@@ -864,7 +873,11 @@ mod tests {
         assert_eq!(r.unwrap().framing, Some(Framing::JsonLines));
         assert_eq!(c.records.len(), 3, "{:?}", c.records);
         assert_eq!(c.errors.len(), 1);
-        assert!(c.errors[0].starts_with("src: line 2, column"), "{}", c.errors[0]);
+        assert!(
+            c.errors[0].starts_with("src: line 2, column"),
+            "{}",
+            c.errors[0]
+        );
         assert_eq!(c.records[1].0.line, 3);
 
         let (r, c) = read(b"{\n\"a\":1\n}{\"b\":2}");
@@ -898,7 +911,10 @@ mod tests {
             if i > 0 {
                 doc.push(',');
             }
-            doc.push_str(&format!("{{\"eventID\":\"{i}\",\"pad\":\"{}\"}}", "x".repeat(i % 50)));
+            doc.push_str(&format!(
+                "{{\"eventID\":\"{i}\",\"pad\":\"{}\"}}",
+                "x".repeat(i % 50)
+            ));
         }
         doc.push_str("]}");
         let bytes = gz(doc.as_bytes());
@@ -919,9 +935,15 @@ mod tests {
         let (r, _) = read(b"   \n  ");
         assert!(r.unwrap_err().to_string().contains("empty input"));
         let (r, _) = read(br#"{"Records": 5}"#);
-        assert!(r.unwrap_err().to_string().contains("\"Records\" is not an array"));
+        assert!(r
+            .unwrap_err()
+            .to_string()
+            .contains("\"Records\" is not an array"));
         let (r, c) = read(br#"{"Records":[{"a":1},{"b":"#);
-        assert!(r.unwrap_err().to_string().contains("unexpected end of input"));
+        assert!(r
+            .unwrap_err()
+            .to_string()
+            .contains("unexpected end of input"));
         assert_eq!(c.records.len(), 1);
         let (r, _) = read(b"hello");
         assert!(r.unwrap_err().to_string().contains("found 'h'"));
@@ -947,6 +969,9 @@ mod tests {
             json_lines_hint: false,
         };
         let e = read_log("bomb.gz", &gz(doc.as_bytes())[..], &opts, &mut c).unwrap_err();
-        assert!(matches!(e.kind, InputErrorKind::TooMuchData { limit: 10_000 }));
+        assert!(matches!(
+            e.kind,
+            InputErrorKind::TooMuchData { limit: 10_000 }
+        ));
     }
 }

@@ -193,11 +193,9 @@ impl Profiles {
 
     /// The first profile whose template or resource key is in `ctx`.
     pub fn match_context(&self, ctx: &BTreeMap<String, String>) -> Option<ContextMatch> {
-        let (i, p) = self
-            .profiles
-            .iter()
-            .enumerate()
-            .find(|(_, p)| ctx.contains_key(&p.template_key) || ctx.contains_key(&p.resource_key))?;
+        let (i, p) = self.profiles.iter().enumerate().find(|(_, p)| {
+            ctx.contains_key(&p.template_key) || ctx.contains_key(&p.resource_key)
+        })?;
         Some(ContextMatch {
             profile: i,
             template: ctx.get(&p.template_key).cloned(),
@@ -231,25 +229,37 @@ mod tests {
     fn proton_contexts_match_and_validate() {
         let ps = Profiles::default();
         let m = ps
-            .match_context(&ctx(&[("aws:proton:template", T), ("aws:proton:resource", R)]))
+            .match_context(&ctx(&[
+                ("aws:proton:template", T),
+                ("aws:proton:resource", R),
+            ]))
             .unwrap();
         assert!(m.has_constraint_key && m.malformed.is_none());
         assert_eq!(m.template.as_deref(), Some(T));
         // A template's own data: both values are the template.
         let m = ps
-            .match_context(&ctx(&[("aws:proton:template", T), ("aws:proton:resource", T)]))
+            .match_context(&ctx(&[
+                ("aws:proton:template", T),
+                ("aws:proton:resource", T),
+            ]))
             .unwrap();
         assert!(m.malformed.is_none());
         assert!(ps.match_context(&ctx(&[("Department", "x")])).is_none());
         let bad = |c: &[(&str, &str)]| ps.match_context(&ctx(c)).unwrap().malformed.unwrap();
         assert!(bad(&[("aws:proton:resource", R)]).contains("no aws:proton:template"));
-        assert!(bad(&[("aws:proton:template", R), ("aws:proton:resource", R)])
-            .contains("not a template"));
-        assert!(bad(&[("aws:proton:template", "web"), ("aws:proton:resource", R)])
-            .contains("not a proton ARN"));
+        assert!(
+            bad(&[("aws:proton:template", R), ("aws:proton:resource", R)])
+                .contains("not a template")
+        );
+        assert!(
+            bad(&[("aws:proton:template", "web"), ("aws:proton:resource", R)])
+                .contains("not a proton ARN")
+        );
         let other = "arn:aws:proton:us-east-1:444455556666:service/api";
-        assert!(bad(&[("aws:proton:template", T), ("aws:proton:resource", other)])
-            .contains("different places"));
+        assert!(
+            bad(&[("aws:proton:template", T), ("aws:proton:resource", other)])
+                .contains("different places")
+        );
     }
 
     #[test]

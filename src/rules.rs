@@ -147,7 +147,7 @@ pub struct GrantLife<'a> {
 }
 
 /// Sort key of a timeline item: event time, then event id.
-fn order<'a>(tl: &'a Timeline, time: i64, id: Sym) -> (i64, &'a str) {
+fn order(tl: &Timeline, time: i64, id: Sym) -> (i64, &str) {
     (time, tl.symbols.get(id))
 }
 
@@ -155,13 +155,11 @@ fn order<'a>(tl: &'a Timeline, time: i64, id: Sym) -> (i64, &'a str) {
 pub fn grant_lives(tl: &Timeline) -> BTreeMap<&str, GrantLife<'_>> {
     let mut out: BTreeMap<&str, GrantLife<'_>> = BTreeMap::new();
     for c in &tl.creations {
-        let life = out
-            .entry(tl.symbols.get(c.grant_id))
-            .or_insert(GrantLife {
-                creation: None,
-                removal: None,
-                removals: 0,
-            });
+        let life = out.entry(tl.symbols.get(c.grant_id)).or_insert(GrantLife {
+            creation: None,
+            removal: None,
+            removals: 0,
+        });
         if life
             .creation
             .is_none_or(|p| order(tl, c.time, c.event_id) < order(tl, p.time, p.event_id))
@@ -206,6 +204,11 @@ fn last_state_at<'a>(changes: Option<&Vec<&'a StateChange>>, t: i64) -> Option<&
     let v = changes?;
     let n = v.partition_point(|s| s.time <= t);
     n.checked_sub(1).map(|i| v[i])
+}
+
+/// Whether a change that makes the key usable happened in (from, to].
+fn usable_change_within(changes: Option<&Vec<&StateChange>>, from: i64, to: i64) -> bool {
+    changes.is_some_and(|v| v.iter().any(|s| s.usable && s.time > from && s.time <= to))
 }
 
 #[derive(Clone, Copy)]
@@ -313,14 +316,20 @@ pub fn evaluate(tl: &Timeline, grace_seconds: i64) -> Vec<Finding> {
                     out.push(base(
                         Rule::MalformedContext,
                         vec![],
-                        format!("{what} carries a malformed encryption context: {}.", sy.get(reason)),
+                        format!(
+                            "{what} carries a malformed encryption context: {}.",
+                            sy.get(reason)
+                        ),
                     ));
                 }
 
                 if u.error_code.is_none() {
                     if let Some(key) = u.key {
-                        if let Some(s) = last_state_at(states.get(&key), t - grace) {
-                            if !s.usable {
+                        // Fires when the key had been unusable for the whole grace window
+                        // before the use: a use just after a re-enable is not flagged.
+                        let changes = states.get(&key);
+                        if let Some(s) = last_state_at(changes, t - grace) {
+                            if !s.usable && !usable_change_within(changes, t - grace, t) {
                                 out.push(base(
                                     Rule::UseAfterKeyDisabled,
                                     vec![sy.get(s.event_id).to_string()],
@@ -339,14 +348,11 @@ pub fn evaluate(tl: &Timeline, grace_seconds: i64) -> Vec<Finding> {
                             let ids = identities
                                 .entry(u.identities)
                                 .or_insert_with(|| sy.get(u.identities).split('\n').collect());
-                            let ctx = match u.context {
-                                Some(c) => Some(
-                                    &*contexts
-                                        .entry(c)
-                                        .or_insert_with(|| parse_context(sy.get(c))),
-                                ),
-                                None => None,
-                            };
+                            let ctx = u.context.map(|c| {
+                                &*contexts
+                                    .entry(c)
+                                    .or_insert_with(|| parse_context(sy.get(c)))
+                            });
                             let mut covered = false;
                             let mut retired_by: Option<&GrantRemoval> = None;
                             for g in grants_by_key.get(&key).into_iter().flatten() {
@@ -494,13 +500,13 @@ pub fn evaluate(tl: &Timeline, grace_seconds: i64) -> Vec<Finding> {
     out
 }
 
-/// The canonical order of findings.
+/// The canonical order of findings: event time, event id, rule id, key ARN.
 pub fn sort_findings(f: &mut [Finding]) {
     f.sort_by(|a, b| {
-        (a.event_time, &a.event_id, a.rule, &a.key_arn).cmp(&(
+        (a.event_time, &a.event_id, a.rule.as_str(), &a.key_arn).cmp(&(
             b.event_time,
             &b.event_id,
-            b.rule,
+            b.rule.as_str(),
             &b.key_arn,
         ))
     });
@@ -565,10 +571,7 @@ fn aggregate(
     let sy = &tl.symbols;
     let templates: BTreeSet<&str> = deps.keys().filter_map(|(t, _)| sy.get_opt(*t)).collect();
     let resources: BTreeSet<&str> = deps.keys().filter_map(|(_, r)| sy.get_opt(*r)).collect();
-    let mut related: Vec<String> = deps
-        .values()
-        .map(|(_, e)| sy.get(*e).to_string())
-        .collect();
+    let mut related: Vec<String> = deps.values().map(|(_, e)| sy.get(*e).to_string()).collect();
     related.sort();
     related.dedup();
     let single = |s: &BTreeSet<&str>| {

@@ -239,7 +239,10 @@ impl Timeline {
                             .as_ref()
                             .map(|ops| ops.iter().map(|o| s.intern(o)).collect()),
                         constraint_kind: s.intern_opt(g.constraint_kind.as_deref()),
-                        constraint: g.constraint.as_ref().map(|c| s.intern(&canonical_context(c))),
+                        constraint: g
+                            .constraint
+                            .as_ref()
+                            .map(|c| s.intern(&canonical_context(c))),
                     });
                 } else {
                     if g.grant_id.is_none() {

@@ -1,0 +1,242 @@
+//! The tables derived from the whole timeline once the input is read: `proton_usage`,
+//! `grants`, `key_states` and `findings`. Rows are sorted by their content, so these
+//! tables do not depend on input order at all.
+
+use crate::error::OutputError;
+use crate::output::{Partition, PartitionedWriter, TableStore, WriteOptions, WrittenFile};
+use crate::pipeline::context_of;
+use crate::rules::{self, Finding};
+use crate::schema::{self, Value};
+use crate::timeline::{Sym, Timeline};
+use std::collections::BTreeMap;
+
+/// Writes the derived tables; returns the files written.
+pub fn write_derived<S: TableStore>(
+    store: &mut S,
+    tl: &Timeline,
+    findings: &[Finding],
+    opts: &WriteOptions,
+) -> Result<Vec<WrittenFile>, OutputError> {
+    let mut files = Vec::new();
+    files.extend(write_usage(store, tl, opts)?);
+    files.extend(write_grants(store, tl, opts)?);
+    files.extend(write_key_states(store, tl, opts)?);
+    files.extend(write_findings(store, findings, opts)?);
+    Ok(files)
+}
+
+fn writer<S: TableStore>(name: &str, opts: &WriteOptions) -> PartitionedWriter<S> {
+    PartitionedWriter::new(schema::table(name).expect("known table"), opts.clone())
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// One `proton_usage` group, as strings.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UsageKey<'a> {
+    pub day: i64,
+    pub account: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub key: Option<&'a str>,
+    pub profile: Option<&'a str>,
+    pub template: Option<&'a str>,
+    pub resource: Option<&'a str>,
+    pub operation: &'a str,
+    pub principal: Option<&'a str>,
+    pub outcome: &'a str,
+}
+
+/// Usage per group: count, first and last seen.
+pub fn usage(tl: &Timeline) -> BTreeMap<UsageKey<'_>, (i64, i64, i64)> {
+    let sy = &tl.symbols;
+    let mut groups: BTreeMap<UsageKey<'_>, (i64, i64, i64)> = BTreeMap::new();
+    for u in &tl.uses {
+        let Some(p) = u.profile else { continue };
+        let k = UsageKey {
+            day: u.time.div_euclid(DAY_MS),
+            account: sy.get_opt(u.account),
+            region: sy.get_opt(u.region),
+            key: sy.get_opt(u.key),
+            profile: tl.profiles.all().get(p as usize).map(|p| p.name.as_str()),
+            template: sy.get_opt(u.template),
+            resource: sy.get_opt(u.resource),
+            operation: sy.get(u.operation),
+            principal: sy.get_opt(u.principal),
+            outcome: sy.get_opt(u.error_code).unwrap_or("success"),
+        };
+        let e = groups.entry(k).or_insert((0, u.time, u.time));
+        e.0 += 1;
+        e.1 = e.1.min(u.time);
+        e.2 = e.2.max(u.time);
+    }
+    groups
+}
+
+fn write_usage<S: TableStore>(
+    store: &mut S,
+    tl: &Timeline,
+    opts: &WriteOptions,
+) -> Result<Vec<WrittenFile>, OutputError> {
+    let mut w = writer::<S>("proton_usage", opts);
+    for (k, (count, first, last)) in usage(tl) {
+        let row = [
+            Value::Str(k.key),
+            Value::Str(k.profile),
+            Value::Str(k.template),
+            Value::Str(k.resource),
+            Value::Str(Some(k.operation)),
+            Value::Str(k.principal),
+            Value::Str(Some(k.outcome)),
+            Value::Int(Some(count)),
+            Value::Time(Some(first)),
+            Value::Time(Some(last)),
+        ];
+        let part = Partition {
+            account_id: k.account,
+            region: k.region,
+            time: Some(k.day * DAY_MS),
+        };
+        w.append(store, &part, &row)?;
+    }
+    w.finish(store)
+}
+
+fn write_grants<S: TableStore>(
+    store: &mut S,
+    tl: &Timeline,
+    opts: &WriteOptions,
+) -> Result<Vec<WrittenFile>, OutputError> {
+    let sy = &tl.symbols;
+    let mut w = writer::<S>("grants", opts);
+    let strs = |v: &Option<Vec<Sym>>| {
+        v.as_ref()
+            .map(|v| v.iter().map(|s| sy.get(*s).to_string()).collect::<Vec<_>>())
+    };
+    for (id, life) in rules::grant_lives(tl) {
+        let c = life.creation;
+        let r = life.removal;
+        let ops = c.and_then(|c| strs(&c.operations));
+        let constraint = c.and_then(|c| context_of(sy.get_opt(c.constraint)));
+        let row = [
+            Value::Str(Some(id)),
+            Value::Str(sy.get_opt(c.and_then(|c| c.key).or(r.and_then(|r| r.key)))),
+            Value::Str(sy.get_opt(c.and_then(|c| c.grant_name))),
+            Value::Str(sy.get_opt(c.and_then(|c| c.grantee))),
+            Value::Str(sy.get_opt(c.and_then(|c| c.retiring_principal))),
+            Value::StrList(ops.as_deref()),
+            Value::Str(sy.get_opt(c.and_then(|c| c.constraint_kind))),
+            Value::StrMap(constraint.as_ref()),
+            Value::Time(c.map(|c| c.time)),
+            Value::Str(sy.get_opt(c.and_then(|c| c.principal))),
+            Value::Str(c.map(|c| sy.get(c.event_id))),
+            Value::Time(r.map(|r| r.time)),
+            Value::Str(sy.get_opt(r.and_then(|r| r.principal))),
+            Value::Str(r.map(|r| sy.get(r.event_id))),
+            Value::Str(r.map(|r| sy.get(r.event_name))),
+            Value::Int(Some(life.removals as i64)),
+        ];
+        let (account, region, time) = match (c, r) {
+            (Some(c), _) => (c.account, c.region, c.time),
+            (None, Some(r)) => (r.account, r.region, r.time),
+            (None, None) => continue,
+        };
+        let part = Partition {
+            account_id: sy.get_opt(account),
+            region: sy.get_opt(region),
+            time: Some(time),
+        };
+        w.append(store, &part, &row)?;
+    }
+    w.finish(store)
+}
+
+fn write_key_states<S: TableStore>(
+    store: &mut S,
+    tl: &Timeline,
+    opts: &WriteOptions,
+) -> Result<Vec<WrittenFile>, OutputError> {
+    let sy = &tl.symbols;
+    let mut w = writer::<S>("key_states", opts);
+    let by_key = rules::states_by_key(tl);
+    let mut rows = Vec::new();
+    for (_, changes) in by_key.iter() {
+        let mut previous: Option<Sym> = None;
+        for s in changes {
+            rows.push((*s, previous));
+            previous = Some(s.state);
+        }
+    }
+    rows.sort_by(|a, b| (a.0.time, sy.get(a.0.event_id)).cmp(&(b.0.time, sy.get(b.0.event_id))));
+    for (s, previous) in rows {
+        let row = [
+            Value::Time(Some(s.time)),
+            Value::Str(Some(sy.get(s.event_id))),
+            Value::Str(sy.get_opt(s.key)),
+            Value::Str(Some(sy.get(s.event_name))),
+            Value::Str(Some(sy.get(s.state))),
+            Value::Bool(Some(s.usable)),
+            Value::Str(sy.get_opt(previous)),
+            Value::Str(sy.get_opt(s.principal)),
+            Value::Str(sy.get_opt(s.deletion_date)),
+            Value::Str(sy.get_opt(s.pending_window_days)),
+        ];
+        let part = Partition {
+            account_id: sy.get_opt(s.account),
+            region: sy.get_opt(s.region),
+            time: Some(s.time),
+        };
+        w.append(store, &part, &row)?;
+    }
+    // States of keys that could not be resolved are kept too.
+    for s in tl.states.iter().filter(|s| s.key.is_none()) {
+        let row = [
+            Value::Time(Some(s.time)),
+            Value::Str(Some(sy.get(s.event_id))),
+            Value::Str(None),
+            Value::Str(Some(sy.get(s.event_name))),
+            Value::Str(Some(sy.get(s.state))),
+            Value::Bool(Some(s.usable)),
+            Value::Str(None),
+            Value::Str(sy.get_opt(s.principal)),
+            Value::Str(sy.get_opt(s.deletion_date)),
+            Value::Str(sy.get_opt(s.pending_window_days)),
+        ];
+        let part = Partition {
+            account_id: sy.get_opt(s.account),
+            region: sy.get_opt(s.region),
+            time: Some(s.time),
+        };
+        w.append(store, &part, &row)?;
+    }
+    w.finish(store)
+}
+
+fn write_findings<S: TableStore>(
+    store: &mut S,
+    findings: &[Finding],
+    opts: &WriteOptions,
+) -> Result<Vec<WrittenFile>, OutputError> {
+    let mut w = writer::<S>("findings", opts);
+    for f in findings {
+        let row = [
+            Value::Str(Some(f.rule.as_str())),
+            Value::Str(Some(f.severity.as_str())),
+            Value::Str(Some(&f.event_id)),
+            Value::Time(Some(f.event_time)),
+            Value::Str(Some(&f.event_name)),
+            Value::Str(f.key_arn.as_deref()),
+            Value::Str(f.principal.as_deref()),
+            Value::Str(f.proton_template.as_deref()),
+            Value::Str(f.proton_resource.as_deref()),
+            Value::StrList(Some(&f.related_event_ids)),
+            Value::Str(Some(&f.message)),
+        ];
+        let part = Partition {
+            account_id: f.account_id.as_deref(),
+            region: f.region.as_deref(),
+            time: Some(f.event_time),
+        };
+        w.append(store, &part, &row)?;
+    }
+    w.finish(store)
+}

@@ -1,0 +1,416 @@
+//! The one pipeline: sources in, tables and findings out.
+//!
+//! The CLI and the Lambda are thin shells over [`Pipeline`]: they open sources (files,
+//! stdin, S3 objects) and a [`TableStore`], and hand both in. Everything in between —
+//! framing, parsing, KMS classification, dedupe on eventID, the timeline, the rules and the
+//! table rows — happens here, once, with no I/O of its own beyond the reader and store it
+//! is given.
+
+use crate::error::{InputError, InputErrorKind, OutputError};
+use crate::kms::{self, Category, KmsEvent};
+use crate::logfile::{self, ReadOptions, ReadSummary, RecordPos, RecordSink, SkipReason};
+use crate::output::{Partition, PartitionedWriter, TableStore, WriteOptions, WrittenFile};
+use crate::profile::{proton_parts, Profiles};
+use crate::rawjson::RawObject;
+use crate::rules::{self, Finding, Rule};
+use crate::schema::{self, Value};
+use crate::timeline::{parse_context, Timeline};
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::io::Read;
+
+/// What a run is configured with.
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    /// Consistency window of the rules, in seconds.
+    pub grace_seconds: i64,
+    pub profiles: Profiles,
+    pub read: ReadOptions,
+    pub write: WriteOptions,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            grace_seconds: rules::DEFAULT_GRACE_SECONDS,
+            profiles: Profiles::default(),
+            read: ReadOptions::default(),
+            write: WriteOptions::default(),
+        }
+    }
+}
+
+/// Counts of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Sources read as logs (including those that failed part-way).
+    pub files_read: u64,
+    /// Sources skipped as digest or insight files.
+    pub files_skipped: u64,
+    /// Sources that could not be read to the end.
+    pub files_failed: u64,
+    /// Decompressed bytes read.
+    pub bytes: u64,
+    /// Records framed (valid or not).
+    pub records: u64,
+    /// Records that were not valid JSON objects, or too large.
+    pub records_invalid: u64,
+    /// CloudTrail-Insight records (not API calls).
+    pub insight_records: u64,
+    /// Records of other services.
+    pub other_service_records: u64,
+    /// KMS records, duplicates included.
+    pub kms_records: u64,
+    /// Distinct KMS events.
+    pub kms_events: u64,
+    /// KMS records dropped as duplicates of an earlier eventID.
+    pub duplicates: u64,
+    /// Distinct KMS events by category.
+    pub key_use_events: u64,
+    pub grant_events: u64,
+    pub key_state_events: u64,
+    pub other_kms_events: u64,
+}
+
+/// What happened to one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceOutcome {
+    pub source: String,
+    /// Set when the source was skipped (digest, insight).
+    pub skipped: Option<SkipReason>,
+    pub records: u64,
+    pub kms_events: u64,
+    /// The error that stopped the source, if any.
+    pub failure: Option<InputError>,
+    /// Record- or line-level errors (the source went on).
+    pub record_errors: Vec<InputError>,
+}
+
+/// The result of a whole run.
+#[derive(Debug)]
+pub struct RunReport {
+    pub stats: RunStats,
+    pub timeline: crate::timeline::TimelineCounts,
+    pub findings: Vec<Finding>,
+    /// Files written, by table, in path order.
+    pub files: Vec<WrittenFile>,
+}
+
+impl RunReport {
+    /// Findings per rule, in rule order (rules with none included).
+    pub fn findings_by_rule(&self) -> Vec<(Rule, usize)> {
+        Rule::ALL
+            .iter()
+            .map(|r| (*r, self.findings.iter().filter(|f| f.rule == *r).count()))
+            .collect()
+    }
+}
+
+/// The pipeline. Feed it sources with [`Pipeline::ingest`], then [`Pipeline::finish`].
+pub struct Pipeline<S: TableStore> {
+    opts: PipelineOptions,
+    timeline: Timeline,
+    seen: HashSet<Box<str>>,
+    events: Option<PartitionedWriter<S>>,
+    stats: RunStats,
+}
+
+impl<S: TableStore> Pipeline<S> {
+    /// A pipeline that writes tables when `write_tables` is set (`analyze`), or only
+    /// computes findings (`findings`).
+    pub fn new(opts: PipelineOptions, write_tables: bool) -> Self {
+        let events = write_tables.then(|| {
+            PartitionedWriter::new(
+                schema::table("kms_events").expect("kms_events table"),
+                opts.write.clone(),
+            )
+        });
+        Pipeline {
+            timeline: Timeline::new(opts.profiles.clone()),
+            opts,
+            seen: HashSet::new(),
+            events,
+            stats: RunStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> &RunStats {
+        &self.stats
+    }
+
+    /// Notes a source skipped by its name (digest, insight) without reading it.
+    pub fn skip(&mut self, source: &str, reason: SkipReason) -> SourceOutcome {
+        self.stats.files_skipped += 1;
+        SourceOutcome {
+            source: source.to_string(),
+            skipped: Some(reason),
+            records: 0,
+            kms_events: 0,
+            failure: None,
+            record_errors: Vec::new(),
+        }
+    }
+
+    /// Reads one source to its end (or to the error that stops it). Input problems are
+    /// reported in the outcome; only a failure to write output is an `Err`.
+    pub fn ingest<R: Read>(
+        &mut self,
+        store: &mut S,
+        source: &str,
+        reader: R,
+    ) -> Result<SourceOutcome, OutputError> {
+        if let Some(reason) = logfile::skip_reason_for_name(source) {
+            return Ok(self.skip(source, reason));
+        }
+        let mut read_opts = self.opts.read.clone();
+        read_opts.json_lines_hint |= source.ends_with(".jsonl") || source.ends_with(".jsonl.gz");
+        let kms_before = self.stats.kms_events;
+        let mut sink = Ingest {
+            p: self,
+            store,
+            source,
+            record_errors: Vec::new(),
+            output_error: None,
+        };
+        let result = logfile::read_log(source, reader, &read_opts, &mut sink);
+        let record_errors = std::mem::take(&mut sink.record_errors);
+        if let Some(e) = sink.output_error.take() {
+            return Err(e);
+        }
+        self.stats.records_invalid += record_errors.len() as u64;
+        let (summary, failure) = match result {
+            Ok(s) => (s, None),
+            Err(e) => (
+                ReadSummary {
+                    records: 0,
+                    skipped: None,
+                    gzip: false,
+                    framing: None,
+                    bytes: 0,
+                },
+                Some(e),
+            ),
+        };
+        if summary.skipped.is_some() {
+            self.stats.files_skipped += 1;
+        } else {
+            self.stats.files_read += 1;
+        }
+        if failure.is_some() {
+            self.stats.files_failed += 1;
+        }
+        self.stats.bytes += summary.bytes;
+        Ok(SourceOutcome {
+            source: source.to_string(),
+            skipped: summary.skipped,
+            records: summary.records,
+            kms_events: self.stats.kms_events - kms_before,
+            failure,
+            record_errors,
+        })
+    }
+
+    fn record(
+        &mut self,
+        store: &mut S,
+        source: &str,
+        pos: RecordPos,
+        bytes: &[u8],
+    ) -> Result<(), RecordProblem> {
+        self.stats.records += 1;
+        let rec = RawObject::parse(bytes).map_err(RecordProblem::Json)?;
+        if !kms::is_kms(&rec) {
+            if rec.text("eventType").as_deref() == Some("AwsCloudTrailInsight") {
+                self.stats.insight_records += 1;
+            } else {
+                self.stats.other_service_records += 1;
+            }
+            return Ok(());
+        }
+        self.stats.kms_records += 1;
+        let dedupe_key: Box<str> = match rec.text("eventID") {
+            Some(id) => id.into(),
+            None => {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                bytes.hash(&mut h);
+                format!("\u{0}content:{:016x}", h.finish()).into()
+            }
+        };
+        if !self.seen.insert(dedupe_key) {
+            self.stats.duplicates += 1;
+            return Ok(());
+        }
+        let ev = kms::from_record(&rec);
+        self.stats.kms_events += 1;
+        match ev.category {
+            Category::KeyUse => self.stats.key_use_events += 1,
+            Category::GrantChange => self.stats.grant_events += 1,
+            Category::KeyStateChange => self.stats.key_state_events += 1,
+            Category::Other => self.stats.other_kms_events += 1,
+        }
+        self.timeline.push(&ev);
+        if let Some(w) = self.events.as_mut() {
+            write_event_row(w, store, &self.timeline.profiles, &ev, source, pos.index)
+                .map_err(RecordProblem::Output)?;
+        }
+        Ok(())
+    }
+
+    /// Evaluates the rules and, when writing, writes the derived tables.
+    pub fn finish(self, store: &mut S) -> Result<RunReport, OutputError> {
+        let findings = rules::evaluate(&self.timeline, self.opts.grace_seconds);
+        let mut files = Vec::new();
+        if let Some(w) = self.events {
+            files.extend(w.finish(store)?);
+            files.extend(crate::derive::write_derived(
+                store,
+                &self.timeline,
+                &findings,
+                &self.opts.write,
+            )?);
+        }
+        Ok(RunReport {
+            stats: self.stats,
+            timeline: self.timeline.counts.clone(),
+            findings,
+            files,
+        })
+    }
+}
+
+enum RecordProblem {
+    Json(serde_json::Error),
+    Output(OutputError),
+}
+
+struct Ingest<'a, S: TableStore> {
+    p: &'a mut Pipeline<S>,
+    store: &'a mut S,
+    source: &'a str,
+    record_errors: Vec<InputError>,
+    output_error: Option<OutputError>,
+}
+
+impl<S: TableStore> RecordSink for Ingest<'_, S> {
+    fn record(&mut self, pos: RecordPos, bytes: &[u8]) {
+        if self.output_error.is_some() {
+            return;
+        }
+        match self.p.record(self.store, self.source, pos, bytes) {
+            Ok(()) => {}
+            Err(RecordProblem::Json(e)) => {
+                let msg = e.to_string();
+                let msg = match msg.rfind(" at line ") {
+                    Some(i) => msg[..i].to_string(),
+                    None => msg,
+                };
+                self.record_errors.push(InputError::new(
+                    self.source,
+                    pos.locate(e.line(), e.column()),
+                    InputErrorKind::Json(msg),
+                ));
+            }
+            Err(RecordProblem::Output(e)) => self.output_error = Some(e),
+        }
+    }
+
+    fn record_error(&mut self, error: InputError) {
+        self.p.stats.records += 1;
+        self.record_errors.push(error);
+    }
+}
+
+fn s(x: &Option<String>) -> Value<'_> {
+    Value::Str(x.as_deref())
+}
+
+fn write_event_row<S: TableStore>(
+    w: &mut PartitionedWriter<S>,
+    store: &mut S,
+    profiles: &Profiles,
+    ev: &KmsEvent,
+    source: &str,
+    record_index: u64,
+) -> Result<(), OutputError> {
+    let m = ev
+        .encryption_context
+        .as_ref()
+        .and_then(|c| profiles.match_context(c));
+    let (template, resource, problem, profile) = match &m {
+        Some(m) => (
+            m.template.as_deref(),
+            m.resource.as_deref(),
+            m.malformed.as_deref(),
+            Some(profiles.all()[m.profile].name.as_str()),
+        ),
+        None => (None, None, None, None),
+    };
+    let t = proton_parts(template);
+    let r = proton_parts(resource);
+    let dest = ev.uses.get(1);
+    let g = ev.grant.as_ref();
+    let row = [
+        s(&ev.event_id),
+        Value::Time(ev.event_time),
+        s(&ev.event_time_raw),
+        Value::Str(Some(&ev.event_name)),
+        s(&ev.event_type),
+        Value::Str(Some(ev.category.as_str())),
+        s(&ev.key.arn),
+        Value::Bool(Some(ev.key.resolved())),
+        s(&ev.key.given),
+        s(&ev.caller.identity_type),
+        s(&ev.caller.arn),
+        s(&ev.caller.account_id),
+        s(&ev.caller.role_arn),
+        s(&ev.caller.invoked_by),
+        s(&ev.caller.principal),
+        s(&ev.source_ip),
+        s(&ev.user_agent),
+        s(&ev.error_code),
+        s(&ev.error_message),
+        Value::Bool(ev.read_only),
+        s(&ev.request_id),
+        Value::StrMap(ev.encryption_context.as_ref()),
+        Value::Str(profile),
+        Value::Str(template),
+        Value::Str(t.as_ref().map(|t| t.resource_type.as_str())),
+        Value::Str(t.as_ref().map(|t| t.name.as_str())),
+        Value::Str(t.as_ref().and_then(|t| t.version.as_deref())),
+        Value::Str(resource),
+        Value::Str(r.as_ref().map(|r| r.resource_type.as_str())),
+        Value::Str(r.as_ref().map(|r| r.name.as_str())),
+        Value::Str(r.as_ref().and_then(|r| r.service.as_deref())),
+        Value::Str(r.as_ref().map(|r| r.account.as_str())),
+        Value::Str(r.as_ref().map(|r| r.region.as_str())),
+        Value::Str(problem),
+        Value::Str(dest.and_then(|d| d.key.arn.as_deref())),
+        Value::StrMap(dest.and_then(|d| d.context.as_ref())),
+        Value::Str(g.and_then(|g| g.grant_id.as_deref())),
+        Value::Str(g.and_then(|g| g.grant_name.as_deref())),
+        Value::Str(g.and_then(|g| g.grantee.as_deref())),
+        Value::Str(g.and_then(|g| g.retiring_principal.as_deref())),
+        Value::StrList(g.and_then(|g| g.operations.as_deref())),
+        Value::Str(g.and_then(|g| g.constraint_kind.as_deref())),
+        Value::StrMap(g.and_then(|g| g.constraint.as_ref())),
+        s(&ev.key_state),
+        s(&ev.deletion_date),
+        s(&ev.pending_window_days),
+        Value::Str(Some(source)),
+        Value::Int(Some(record_index as i64)),
+    ];
+    w.append(
+        store,
+        &Partition {
+            account_id: ev.account_id.as_deref(),
+            region: ev.region.as_deref(),
+            time: ev.event_time,
+        },
+        &row,
+    )
+}
+
+/// Parses a stored canonical context (re-exported for the derived tables).
+pub(crate) fn context_of(s: Option<&str>) -> Option<BTreeMap<String, String>> {
+    s.map(parse_context)
+}

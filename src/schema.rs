@@ -1,0 +1,637 @@
+//! The tables keytrail writes: one source of truth for every column.
+//!
+//! Each table is a static list of [`Column`]s (name, type, meaning). The Arrow schema, the
+//! Parquet files, the README's column reference and the Athena DDL checks are all derived
+//! from these lists, so a column cannot change in one place only. Rows are appended as
+//! slices of [`Value`]s in column order and checked against the types.
+
+use arrow::array::{
+    Array, ArrayRef, BooleanBuilder, Int64Builder, ListBuilder, MapBuilder, MapFieldNames,
+    StringBuilder, TimestampMillisecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A column's type, as keytrail uses them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColType {
+    /// UTF-8 string.
+    Str,
+    Bool,
+    /// 64-bit integer.
+    Int,
+    /// TIMESTAMP(MILLIS) in UTC (Athena engine v3 needs millisecond precision).
+    Time,
+    /// list<string>.
+    StrList,
+    /// map<string,string>.
+    StrMap,
+}
+
+impl ColType {
+    /// The Athena (Hive DDL) spelling of the type.
+    pub fn athena(self) -> &'static str {
+        match self {
+            ColType::Str => "string",
+            ColType::Bool => "boolean",
+            ColType::Int => "bigint",
+            ColType::Time => "timestamp",
+            ColType::StrList => "array<string>",
+            ColType::StrMap => "map<string,string>",
+        }
+    }
+
+    fn arrow(self) -> DataType {
+        match self {
+            ColType::Str => DataType::Utf8,
+            ColType::Bool => DataType::Boolean,
+            ColType::Int => DataType::Int64,
+            ColType::Time => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            ColType::StrList => new_list_builder().finish().data_type().clone(),
+            ColType::StrMap => new_map_builder().finish().data_type().clone(),
+        }
+    }
+}
+
+fn new_list_builder() -> ListBuilder<StringBuilder> {
+    ListBuilder::new(StringBuilder::new())
+}
+
+fn new_map_builder() -> MapBuilder<StringBuilder, StringBuilder> {
+    // The Parquet names for map entries, so every reader sees a standard MAP.
+    MapBuilder::new(
+        Some(MapFieldNames {
+            entry: "key_value".into(),
+            key: "key".into(),
+            value: "value".into(),
+        }),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    )
+}
+
+/// One column of a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub ty: ColType,
+    /// What the column holds (the README's column reference).
+    pub doc: &'static str,
+}
+
+const fn col(name: &'static str, ty: ColType, doc: &'static str) -> Column {
+    Column { name, ty, doc }
+}
+
+use ColType::*;
+
+/// The Hive partition columns of every table, in path order. They are not stored in the
+/// files: readers take them from the path (`account_id=.../region=.../event_date=...`).
+pub const PARTITION_COLUMNS: [Column; 3] = [
+    col(
+        "account_id",
+        Str,
+        "AWS account the event was recorded in (recipientAccountId).",
+    ),
+    col("region", Str, "AWS Region of the event (awsRegion)."),
+    col(
+        "event_date",
+        Str,
+        "UTC day of the event time, YYYY-MM-DD (not the delivery day).",
+    ),
+];
+
+/// The value keytrail writes for a missing partition value (Hive's convention).
+pub const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+
+pub const KMS_EVENTS: &[Column] = &[
+    col(
+        "event_id",
+        Str,
+        "CloudTrail eventID (distinct within the table).",
+    ),
+    col(
+        "event_time",
+        Time,
+        "eventTime, UTC, millisecond precision; null when unusable.",
+    ),
+    col("event_time_raw", Str, "eventTime as written in the record."),
+    col("event_name", Str, "KMS API operation (eventName)."),
+    col("event_type", Str, "AwsApiCall, AwsServiceEvent, ..."),
+    col(
+        "category",
+        Str,
+        "key-use, grant-change, key-state-change or other.",
+    ),
+    col(
+        "key_arn",
+        Str,
+        "Key ARN (for ReEncrypt, the source key); null when unresolved.",
+    ),
+    col(
+        "key_resolved",
+        Bool,
+        "Whether key_arn could be resolved (false for alias-only calls).",
+    ),
+    col(
+        "key_given",
+        Str,
+        "The key as the caller named it (key id, ARN or alias).",
+    ),
+    col(
+        "caller_type",
+        Str,
+        "userIdentity.type (null on KMS service events).",
+    ),
+    col("caller_arn", Str, "userIdentity.arn."),
+    col("caller_account_id", Str, "userIdentity.accountId."),
+    col(
+        "caller_role_arn",
+        Str,
+        "The session issuer's role ARN for assumed roles.",
+    ),
+    col(
+        "caller_invoked_by",
+        Str,
+        "userIdentity.invokedBy (the service acting for the caller).",
+    ),
+    col(
+        "principal",
+        Str,
+        "Normalised principal: role for sessions, service for service calls, else ARN or account.",
+    ),
+    col("source_ip", Str, "sourceIPAddress."),
+    col("user_agent", Str, "userAgent."),
+    col(
+        "error_code",
+        Str,
+        "errorCode; null when the call succeeded.",
+    ),
+    col("error_message", Str, "errorMessage."),
+    col("read_only", Bool, "readOnly (string booleans accepted)."),
+    col("request_id", Str, "requestID (absent on service events)."),
+    col(
+        "encryption_context",
+        StrMap,
+        "The full encryption context (ReEncrypt: the source context).",
+    ),
+    col(
+        "profile",
+        Str,
+        "Name of the context profile the context matched (proton, or a --profiles one).",
+    ),
+    col(
+        "proton_template",
+        Str,
+        "The profile's template value (aws:proton:template).",
+    ),
+    col(
+        "proton_template_type",
+        Str,
+        "service-template or environment-template.",
+    ),
+    col("proton_template_name", Str, "Template name."),
+    col(
+        "proton_template_version",
+        Str,
+        "Template version from the ARN (1 or 1.2), when given.",
+    ),
+    col(
+        "proton_resource",
+        Str,
+        "The profile's resource value (aws:proton:resource).",
+    ),
+    col(
+        "proton_resource_type",
+        Str,
+        "service, service-instance, pipeline, environment, component, repository, ...",
+    ),
+    col("proton_resource_name", Str, "Resource name or id."),
+    col(
+        "proton_service",
+        Str,
+        "Service of a service instance or pipeline.",
+    ),
+    col("proton_account_id", Str, "Account in the resource ARN."),
+    col("proton_region", Str, "Region in the resource ARN."),
+    col(
+        "context_problem",
+        Str,
+        "Why the context is malformed for its profile; null when fine.",
+    ),
+    col(
+        "destination_key_arn",
+        Str,
+        "ReEncrypt: the destination key ARN.",
+    ),
+    col(
+        "destination_encryption_context",
+        StrMap,
+        "ReEncrypt: the destination context.",
+    ),
+    col(
+        "grant_id",
+        Str,
+        "Grant id (CreateGrant response, RetireGrant/RevokeGrant request).",
+    ),
+    col("grant_name", Str, "CreateGrant name."),
+    col("grantee_principal", Str, "CreateGrant granteePrincipal."),
+    col("retiring_principal", Str, "CreateGrant retiringPrincipal."),
+    col("grant_operations", StrList, "CreateGrant operations."),
+    col(
+        "grant_constraint_kind",
+        Str,
+        "encryptionContextSubset or encryptionContextEquals.",
+    ),
+    col(
+        "grant_constraint",
+        StrMap,
+        "The grant's constraint context.",
+    ),
+    col(
+        "key_state",
+        Str,
+        "Key-state changes: the state the key is left in.",
+    ),
+    col(
+        "deletion_date",
+        Str,
+        "ScheduleKeyDeletion deletionDate, as written.",
+    ),
+    col(
+        "pending_window_days",
+        Str,
+        "ScheduleKeyDeletion pendingWindowInDays.",
+    ),
+    col(
+        "source_file",
+        Str,
+        "File path or s3://bucket/key the record came from.",
+    ),
+    col(
+        "source_record",
+        Int,
+        "Index of the record in that file (from 0).",
+    ),
+];
+
+pub const PROTON_USAGE: &[Column] = &[
+    col("key_arn", Str, "Key ARN (null when unresolved)."),
+    col("profile", Str, "Context profile."),
+    col("proton_template", Str, "Template value of the context."),
+    col("proton_resource", Str, "Resource value of the context."),
+    col(
+        "operation",
+        Str,
+        "Grant operation the use needs (Decrypt, ..., ReEncryptFrom/ReEncryptTo).",
+    ),
+    col("principal", Str, "Normalised principal."),
+    col("outcome", Str, "success, or the errorCode."),
+    col("event_count", Int, "Number of distinct uses."),
+    col("first_seen", Time, "Earliest use."),
+    col("last_seen", Time, "Latest use."),
+];
+
+pub const GRANTS: &[Column] = &[
+    col("grant_id", Str, "Grant id."),
+    col("key_arn", Str, "Key the grant is on."),
+    col("grant_name", Str, "Grant name."),
+    col("grantee_principal", Str, "Grantee principal."),
+    col("retiring_principal", Str, "Retiring principal."),
+    col(
+        "operations",
+        StrList,
+        "Operations the grant allows; null when the request listed none.",
+    ),
+    col(
+        "constraint_kind",
+        Str,
+        "encryptionContextSubset, encryptionContextEquals or null.",
+    ),
+    col("constraint_context", StrMap, "Constraint context."),
+    col(
+        "created_time",
+        Time,
+        "When the grant was created (null: creation not in the input).",
+    ),
+    col("created_by", Str, "Principal that created it."),
+    col("created_event_id", Str, "The CreateGrant event."),
+    col(
+        "removed_time",
+        Time,
+        "First successful RetireGrant or RevokeGrant (null: still open).",
+    ),
+    col("removed_by", Str, "Principal that removed it."),
+    col("removed_event_id", Str, "The removal event."),
+    col("removed_via", Str, "RetireGrant or RevokeGrant."),
+    col(
+        "removal_count",
+        Int,
+        "Successful removals seen (more than 1 means repeats).",
+    ),
+];
+
+pub const KEY_STATES: &[Column] = &[
+    col("event_time", Time, "When the state changed."),
+    col("event_id", Str, "The state-change event."),
+    col("key_arn", Str, "Key."),
+    col(
+        "event_name",
+        Str,
+        "DisableKey, EnableKey, ScheduleKeyDeletion, ...",
+    ),
+    col(
+        "state",
+        Str,
+        "State after the change (Disabled, Enabled, PendingDeletion, PendingImport, Deleted).",
+    ),
+    col("usable", Bool, "Whether the key can be used in that state."),
+    col(
+        "previous_state",
+        Str,
+        "State after the key's previous change in the input.",
+    ),
+    col("principal", Str, "Who changed it."),
+    col(
+        "deletion_date",
+        Str,
+        "ScheduleKeyDeletion deletionDate, as written.",
+    ),
+    col(
+        "pending_window_days",
+        Str,
+        "ScheduleKeyDeletion pendingWindowInDays.",
+    ),
+];
+
+pub const FINDINGS: &[Column] = &[
+    col("rule", Str, "Rule id (see Findings)."),
+    col("severity", Str, "high, medium or low."),
+    col("event_id", Str, "The event the finding is about."),
+    col("event_time", Time, "Its time."),
+    col("event_name", Str, "Its KMS operation."),
+    col(
+        "key_arn",
+        Str,
+        "The key (for ReEncrypt, the side the finding is about).",
+    ),
+    col("principal", Str, "Normalised principal of the event."),
+    col(
+        "proton_template",
+        Str,
+        "Template of the context (aggregate rules: when only one).",
+    ),
+    col(
+        "proton_resource",
+        Str,
+        "Resource of the context (aggregate rules: when only one).",
+    ),
+    col(
+        "related_event_ids",
+        StrList,
+        "Events that explain the finding.",
+    ),
+    col("message", Str, "One sentence saying why."),
+];
+
+/// A table keytrail writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Table {
+    pub name: &'static str,
+    pub columns: &'static [Column],
+    pub doc: &'static str,
+}
+
+pub const TABLES: [Table; 5] = [
+    Table {
+        name: "kms_events",
+        columns: KMS_EVENTS,
+        doc: "One row per distinct KMS event.",
+    },
+    Table {
+        name: "proton_usage",
+        columns: PROTON_USAGE,
+        doc: "Key uses with a profile context, per day, key, template, resource, operation, principal and outcome.",
+    },
+    Table {
+        name: "grants",
+        columns: GRANTS,
+        doc: "One row per grant with its life as seen (partitioned by creation, else removal, time).",
+    },
+    Table {
+        name: "key_states",
+        columns: KEY_STATES,
+        doc: "The key-state timeline: one row per successful change.",
+    },
+    Table {
+        name: "findings",
+        columns: FINDINGS,
+        doc: "Findings of the rules.",
+    },
+];
+
+/// Looks a table up by name.
+pub fn table(name: &str) -> Option<Table> {
+    TABLES.iter().copied().find(|t| t.name == name)
+}
+
+impl Table {
+    /// The Arrow schema of the files (partition columns excluded).
+    pub fn schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(
+            self.columns
+                .iter()
+                .map(|c| Field::new(c.name, c.ty.arrow(), true))
+                .collect::<Vec<_>>(),
+        ))
+    }
+}
+
+/// One cell.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Str(Option<&'a str>),
+    Bool(Option<bool>),
+    Int(Option<i64>),
+    Time(Option<i64>),
+    StrList(Option<&'a [String]>),
+    StrMap(Option<&'a BTreeMap<String, String>>),
+}
+
+enum Builder {
+    Str(StringBuilder),
+    Bool(BooleanBuilder),
+    Int(Int64Builder),
+    Time(TimestampMillisecondBuilder),
+    StrList(ListBuilder<StringBuilder>),
+    StrMap(MapBuilder<StringBuilder, StringBuilder>),
+}
+
+/// Accumulates rows of one table and turns them into Arrow record batches.
+pub struct BatchBuilder {
+    table: Table,
+    schema: SchemaRef,
+    builders: Vec<Builder>,
+    rows: usize,
+    /// Bytes of string data appended since the last batch (to bound batch size).
+    bytes: usize,
+}
+
+impl BatchBuilder {
+    pub fn new(table: Table) -> Self {
+        let builders = table
+            .columns
+            .iter()
+            .map(|c| match c.ty {
+                Str => Builder::Str(StringBuilder::new()),
+                Bool => Builder::Bool(BooleanBuilder::new()),
+                Int => Builder::Int(Int64Builder::new()),
+                Time => Builder::Time(TimestampMillisecondBuilder::new().with_timezone("UTC")),
+                StrList => Builder::StrList(new_list_builder()),
+                StrMap => Builder::StrMap(new_map_builder()),
+            })
+            .collect();
+        BatchBuilder {
+            table,
+            schema: table.schema(),
+            builders,
+            rows: 0,
+            bytes: 0,
+        }
+    }
+
+    pub fn table(&self) -> Table {
+        self.table
+    }
+
+    /// Rows appended since the last batch.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Approximate bytes of variable-length data appended since the last batch.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Appends one row; `row` holds one value per column, in column order.
+    ///
+    /// # Panics
+    /// When a value's kind does not match its column: that is a bug in keytrail's table
+    /// code (caught by tests), never a property of the input.
+    pub fn append(&mut self, row: &[Value<'_>]) {
+        assert_eq!(
+            row.len(),
+            self.builders.len(),
+            "{}: row width",
+            self.table.name
+        );
+        for (i, (b, v)) in self.builders.iter_mut().zip(row).enumerate() {
+            match (b, *v) {
+                (Builder::Str(b), Value::Str(s)) => {
+                    self.bytes += s.map_or(0, str::len);
+                    b.append_option(s)
+                }
+                (Builder::Bool(b), Value::Bool(x)) => b.append_option(x),
+                (Builder::Int(b), Value::Int(x)) => b.append_option(x),
+                (Builder::Time(b), Value::Time(x)) => b.append_option(x),
+                (Builder::StrList(b), Value::StrList(x)) => match x {
+                    Some(items) => {
+                        for s in items {
+                            self.bytes += s.len();
+                            b.values().append_value(s);
+                        }
+                        b.append(true);
+                    }
+                    None => b.append(false),
+                },
+                (Builder::StrMap(b), Value::StrMap(x)) => {
+                    match x {
+                        Some(m) => {
+                            for (k, v) in m {
+                                self.bytes += k.len() + v.len();
+                                b.keys().append_value(k);
+                                b.values().append_value(v);
+                            }
+                            b.append(true)
+                        }
+                        None => b.append(false),
+                    }
+                    .expect("map builder keys and values stay aligned");
+                }
+                _ => panic!(
+                    "{}: value for column {} has the wrong kind",
+                    self.table.name, self.table.columns[i].name
+                ),
+            }
+        }
+        self.rows += 1;
+    }
+
+    /// Takes the rows appended so far as one record batch.
+    pub fn finish(&mut self) -> RecordBatch {
+        let cols: Vec<ArrayRef> = self
+            .builders
+            .iter_mut()
+            .map(|b| match b {
+                Builder::Str(b) => Arc::new(b.finish()) as ArrayRef,
+                Builder::Bool(b) => Arc::new(b.finish()),
+                Builder::Int(b) => Arc::new(b.finish()),
+                Builder::Time(b) => Arc::new(b.finish()),
+                Builder::StrList(b) => Arc::new(b.finish()),
+                Builder::StrMap(b) => Arc::new(b.finish()),
+            })
+            .collect();
+        self.rows = 0;
+        self.bytes = 0;
+        RecordBatch::try_new(self.schema.clone(), cols).expect("builders follow the table schema")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_builds_a_batch_of_its_schema() {
+        for t in TABLES {
+            let mut b = BatchBuilder::new(t);
+            let map: BTreeMap<String, String> = [("k".to_string(), "v".to_string())].into();
+            let list = vec!["a".to_string()];
+            let row: Vec<Value> = t
+                .columns
+                .iter()
+                .map(|c| match c.ty {
+                    Str => Value::Str(Some("x")),
+                    Bool => Value::Bool(Some(true)),
+                    Int => Value::Int(Some(1)),
+                    Time => Value::Time(Some(1_700_000_000_000)),
+                    StrList => Value::StrList(Some(&list)),
+                    StrMap => Value::StrMap(Some(&map)),
+                })
+                .collect();
+            b.append(&row);
+            let nulls: Vec<Value> = t
+                .columns
+                .iter()
+                .map(|c| match c.ty {
+                    Str => Value::Str(None),
+                    Bool => Value::Bool(None),
+                    Int => Value::Int(None),
+                    Time => Value::Time(None),
+                    StrList => Value::StrList(None),
+                    StrMap => Value::StrMap(None),
+                })
+                .collect();
+            b.append(&nulls);
+            let batch = b.finish();
+            assert_eq!(batch.num_rows(), 2, "{}", t.name);
+            assert_eq!(batch.schema(), t.schema());
+            for p in PARTITION_COLUMNS {
+                assert!(t.columns.iter().all(|c| c.name != p.name), "{}", t.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,1486 @@
+#!/usr/bin/env python3
+"""Generate keytrail's synthetic CloudTrail test data (AWS Proton stories).
+
+Python 3.11, standard library only, deterministic: every run writes byte-identical
+files (gzip mtime=0, fixed iteration order, one seeded random.Random for cosmetic
+choices such as noise records and file-name suffixes).
+
+    python3 testdata/make_testdata.py
+
+Writes, next to this script:
+  trail/     CloudTrail S3 layout: AWSLogs/<acct>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz,
+             plus CloudTrail-Digest/ and CloudTrail-Insight/ siblings that must be skipped
+  broken/    truncated.json.gz, not-json.json (error paths)
+  formats/   the same 5 KMS records in every accepted input format
+  expected/  findings.jsonl (hand-derived oracle over trail/, grace 300 s) and counts.json
+  README.md  every story, event by event
+
+All data is synthetic: accounts, keys, principals, addresses and ids are made up.
+
+THE EXPECTED FINDINGS ARE WRITTEN BY HAND (see the `expect(...)` calls after each
+story), from the story design and the rules text in RULES.md. Nothing in this script
+evaluates the rules: it only looks up the time / name of the event a finding names.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import gzip
+import hashlib
+import json
+import random
+import shutil
+import string
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TRAIL = HERE / "trail"
+BROKEN = HERE / "broken"
+FORMATS = HERE / "formats"
+EXPECTED = HERE / "expected"
+
+UTC = dt.timezone.utc
+NS = uuid.UUID("6b657974-7261-4c00-8000-746573746461")  # fixed namespace for uuid5 ids
+RNG = random.Random(20250211)  # the only source of randomness
+BUCKET = "keytrail-example-org-cloudtrail"
+TRAIL_NAME = "org-management-events"
+
+A = "111122223333"  # account A
+B = "444455556666"  # account B
+USE1, EUW1 = "us-east-1", "eu-west-1"
+
+# ---------------------------------------------------------------------------
+# small helpers
+# ---------------------------------------------------------------------------
+
+
+def ts(s: str) -> dt.datetime:
+    return dt.datetime.strptime(s, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
+def iso(t: dt.datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def uid(tag: str) -> str:
+    return str(uuid.uuid5(NS, tag))
+
+
+def hexid(tag: str, n: int = 64) -> str:
+    return hashlib.sha256(tag.encode()).hexdigest()[:n]
+
+
+def alnum(tag: str, n: int, alphabet: str = string.ascii_uppercase + string.digits) -> str:
+    d = hashlib.sha256(tag.encode()).digest() * 2
+    return "".join(alphabet[b % len(alphabet)] for b in d[:n])
+
+
+def aws_date(t: dt.datetime) -> str:
+    """CloudTrail's non-ISO payload dates, e.g. 'Mar 5, 2025, 8:00:00 AM'."""
+    h12 = t.hour % 12 or 12
+    return f"{t.strftime('%b')} {t.day}, {t.year}, {h12}:{t.strftime('%M:%S')} {'AM' if t.hour < 12 else 'PM'}"
+
+
+def doc_ip(tag: str) -> str:
+    nets = ["192.0.2", "198.51.100", "203.0.113"]
+    d = hashlib.sha256(tag.encode()).digest()
+    return f"{nets[d[0] % 3]}.{d[1] % 250 + 2}"
+
+
+CLI_UA = ("aws-cli/2.22.4 md/awscrt#0.23.4 ua/2.0 os/linux#6.8.0-1019-aws md/arch#x86_64 "
+          "lang/python#3.12.6 md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe md/command#{cmd}")
+BOTO_UA = ("Boto3/1.35.90 md/Botocore#1.35.90 ua/2.0 os/linux#5.10.230-223.885.amzn2.x86_64 md/arch#x86_64 "
+           "lang/python#3.12.8 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.35.90")
+GO_UA = "aws-sdk-go-v2/1.32.7 ua/2.1 os/linux lang/go#1.23.4 md/GOOS#linux md/GOARCH#amd64 api/{api}"
+CONSOLE_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
+
+def tls(host: str) -> dict:
+    return {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256", "clientProvidedHostHeader": host}
+
+
+# ---------------------------------------------------------------------------
+# identities
+# ---------------------------------------------------------------------------
+
+
+def role_pid(acct: str, role: str) -> str:
+    return "AROA" + alnum(f"roleid:{acct}:{role}", 17)
+
+
+def ui_role(acct, role, session, invoked_by=None, issuer=True, creation="AUTO"):
+    ui = {
+        "type": "AssumedRole",
+        "principalId": f"{role_pid(acct, role)}:{session}",
+        "arn": f"arn:aws:sts::{acct}:assumed-role/{role}/{session}",
+        "accountId": acct,
+        "accessKeyId": "ASIA" + alnum(f"ak:{acct}:{role}:{session}", 16),
+        "sessionContext": {
+            "sessionIssuer": ({"type": "Role", "principalId": role_pid(acct, role),
+                               "arn": f"arn:aws:iam::{acct}:role/{role}", "accountId": acct,
+                               "userName": role} if issuer else {}),
+            "webIdFederationData": {},
+            "attributes": {"creationDate": creation, "mfaAuthenticated": "false"},
+        },
+    }
+    if invoked_by:
+        ui["invokedBy"] = invoked_by
+    return ui
+
+
+def ui_user(acct, name):
+    return {"type": "IAMUser", "principalId": "AIDA" + alnum(f"user:{acct}:{name}", 17),
+            "arn": f"arn:aws:iam::{acct}:user/{name}", "accountId": acct,
+            "accessKeyId": "AKIA" + alnum(f"ak:{acct}:{name}", 16), "userName": name}
+
+
+def ui_service(svc="proton.amazonaws.com"):
+    return {"type": "AWSService", "invokedBy": svc}
+
+
+def ui_internal(acct):  # KMS lifecycle service events: no type at all
+    return {"accountId": acct, "invokedBy": "AWS Internal"}
+
+
+PROTON = "proton.amazonaws.com"
+PROTON_USE1 = "proton.us-east-1.amazonaws.com"
+PROTON_EUW1 = "proton.eu-west-1.amazonaws.com"
+
+# ---------------------------------------------------------------------------
+# keys and Proton ARNs
+# ---------------------------------------------------------------------------
+
+
+class Key:
+    def __init__(self, name, acct, region):
+        self.name, self.acct, self.region = name, acct, region
+        self.id = uid("key:" + name)
+        self.arn = f"arn:aws:kms:{region}:{acct}:key/{self.id}"
+
+
+K1 = Key("K1", A, USE1)   # S1 service template web-svc (grants retired)
+K2 = Key("K2", A, USE1)   # S2 environment template base-env (disable / schedule / cancel)
+K3 = Key("K3", B, EUW1)   # S3 EXTERNAL-origin key (imported material)
+K4 = Key("K4", B, USE1)   # S4 service template api-svc (late grant, revoke)
+K5 = Key("K5", A, EUW1)   # S5 ReEncrypt source
+K6 = Key("K6", A, EUW1)   # S5 ReEncrypt destination (no grant)
+K7 = Key("K7", A, USE1)   # S6 malformed contexts
+K8 = Key("K8", B, EUW1)   # S7 scheduled deletion then DeleteKey
+K9 = Key("K9", A, EUW1)   # S8 non-Proton key, disabled
+K10 = Key("K10", A, EUW1)  # S8 key already disabled before the logs start
+KF = Key("KF", A, USE1)   # formats/ only
+KEYS = [K1, K2, K3, K4, K5, K6, K7, K8, K9, K10]
+
+
+def parn(acct, region, rest):
+    return f"arn:aws:proton:{region}:{acct}:{rest}"
+
+
+def pctx(template=None, resource=None):
+    c = {}
+    if template is not None:
+        c["aws:proton:template"] = template
+    if resource is not None:
+        c["aws:proton:resource"] = resource
+    return c
+
+
+PROTON_OPS = ["Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+              "ReEncryptFrom", "ReEncryptTo", "DescribeKey", "CreateGrant", "RetireGrant"]
+
+USE_NAMES = {"Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+             "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "Sign", "Verify",
+             "GenerateMac", "VerifyMac"}
+GRANT_NAMES = {"CreateGrant", "RetireGrant", "RevokeGrant"}
+STATE_NAMES = {"DisableKey", "EnableKey", "ScheduleKeyDeletion", "CancelKeyDeletion", "DeleteKey",
+               "DeleteImportedKeyMaterial", "DeleteExpiredKeyMaterial", "ImportKeyMaterial"}
+
+# ---------------------------------------------------------------------------
+# record builders
+# ---------------------------------------------------------------------------
+
+
+def base(source, name, acct, region, ui, *, version="1.11", ua=None, ip=None, error=None,
+         req=None, resp=None, add_data=None, request_id=True, read_only=False, resources=None,
+         event_type="AwsApiCall", category="Management", management=True, host=None,
+         extra=None):
+    ui = copy.deepcopy(ui)  # identities are shared between builders: never alias them
+    inv = ui.get("invokedBy")
+    if ui.get("type") == "AWSService" or inv == "AWS Internal":
+        ip = ip or inv
+        ua = ua or inv
+    else:
+        ip = ip or (inv if inv else doc_ip(ui.get("arn", acct)))
+        ua = ua or (inv if inv else CLI_UA.format(cmd=source.split(".")[0] + "." + name.lower()))
+    r = {"eventVersion": version, "userIdentity": ui, "eventTime": None, "eventSource": source,
+         "eventName": name, "awsRegion": region, "sourceIPAddress": ip, "userAgent": ua}
+    if error:
+        r["errorCode"], r["errorMessage"] = error
+    r["requestParameters"] = req
+    r["responseElements"] = resp
+    if add_data is not None:
+        r["additionalEventData"] = add_data
+    if request_id:
+        r["requestID"] = "REQUEST_ID"
+    r["eventID"] = None
+    r["readOnly"] = read_only
+    if resources:
+        r["resources"] = resources
+    r["eventType"] = event_type
+    r["managementEvent"] = management
+    r["recipientAccountId"] = acct
+    if ui.get("type") == "AWSService":
+        r["sharedEventID"] = "SHARED_ID"
+    if extra:
+        r.update(extra)
+    r["eventCategory"] = category
+    if not inv and host is not False:
+        r["tlsDetails"] = tls(host or f"{source.split('.')[0]}.{region}.amazonaws.com")
+    return r
+
+
+def key_res(k: Key):
+    return {"accountId": k.acct, "type": "AWS::KMS::Key", "ARN": k.arn}
+
+
+def kms(name, k: Key, ui, req, resp=None, **kw):
+    kw.setdefault("read_only", name in USE_NAMES)
+    if "resources" not in kw:
+        kw["resources"] = [key_res(k)]
+    return base("kms.amazonaws.com", name, k.acct, k.region, ui, req=req, resp=resp,
+                host=f"kms.{k.region}.amazonaws.com", **kw)
+
+
+def use(name, k: Key, ui, context, *, key_id="arn", resources=True, error=None, read_only=None,
+        version="1.11"):
+    kid = {"arn": k.arn, "bare": k.id, "alias": "alias/proton-key", None: None}[key_id]
+    req = {}
+    if name == "Decrypt":
+        if kid:
+            req["keyId"] = kid
+        req["encryptionAlgorithm"] = "SYMMETRIC_DEFAULT"
+    elif name == "Encrypt":
+        req["keyId"] = kid
+        req["encryptionAlgorithm"] = "SYMMETRIC_DEFAULT"
+    elif name == "GenerateDataKey":
+        req["keyId"] = kid
+        req["keySpec"] = "AES_256"
+    elif name == "GenerateDataKeyWithoutPlaintext":
+        req["keyId"] = kid
+        req["numberOfBytes"] = 32
+    else:
+        raise ValueError(name)
+    if context is not None:
+        req["encryptionContext"] = context
+    kw = {"version": version, "error": error}
+    if read_only is not None:
+        kw["read_only"] = read_only
+    if not resources:
+        kw["resources"] = None
+    return kms(name, k, ui, req, None, **kw)
+
+
+def reencrypt(src: Key, dst: Key, ui, sctx, dctx):
+    req = {"sourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "sourceEncryptionContext": sctx,
+           "destinationKeyId": dst.arn, "destinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+           "destinationEncryptionContext": dctx}
+    return kms("ReEncrypt", src, ui, req, None, resources=[key_res(src), key_res(dst)])
+
+
+def create_grant(k: Key, ui, grantee, template, gid=None, *, retiring="same", ops=PROTON_OPS,
+                 name=None, error=None):
+    req = {"keyId": k.arn, "granteePrincipal": grantee}
+    if retiring:
+        req["retiringPrincipal"] = grantee if retiring == "same" else retiring
+    req["operations"] = list(ops)
+    req["constraints"] = {"encryptionContextSubset": {"aws:proton:template": template}}
+    if name:
+        req["name"] = name
+    resp = None if error else {"grantId": gid, "keyId": k.arn}
+    return kms("CreateGrant", k, ui, req, resp, error=error)
+
+
+def retire_grant(k: Key, ui, gid):
+    return kms("RetireGrant", k, ui, None, None, add_data={"grantId": gid})
+
+
+def revoke_grant(k: Key, ui, gid, key_id="bare"):
+    return kms("RevokeGrant", k, ui, {"keyId": k.id if key_id == "bare" else k.arn, "grantId": gid})
+
+
+def key_state(name, k: Key, ui, *, error=None, req_extra=None, resp=None):
+    req = {"keyId": k.id}
+    if req_extra:
+        req.update(req_extra)
+    return kms(name, k, ui, req, resp, error=error)
+
+
+def service_event(name, k: Key, details=True):
+    extra = {"serviceEventDetails": {"keyId": k.id}} if details else None
+    return kms(name, k, ui_internal(k.acct), None, None, request_id=False,
+               event_type="AwsServiceEvent", version="1.08", extra=extra)
+
+
+def create_key(k: Key, ui, t, desc, origin="AWS_KMS"):
+    meta = {"aWSAccountId": k.acct, "keyId": k.id, "arn": k.arn, "creationDate": aws_date(t),
+            "enabled": origin == "AWS_KMS", "description": desc, "keyUsage": "ENCRYPT_DECRYPT",
+            "keyState": "Enabled" if origin == "AWS_KMS" else "PendingImport", "origin": origin,
+            "keyManager": "CUSTOMER", "customerMasterKeySpec": "SYMMETRIC_DEFAULT",
+            "keySpec": "SYMMETRIC_DEFAULT", "encryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
+            "multiRegion": False}
+    req = {"description": desc, "keyUsage": "ENCRYPT_DECRYPT", "keySpec": "SYMMETRIC_DEFAULT",
+           "origin": origin, "bypassPolicyLockoutSafetyCheck": False,
+           "tags": [{"tagKey": "owner", "tagValue": "platform-team"}]}
+    return kms("CreateKey", k, ui, req, {"keyMetadata": meta})
+
+
+def proton_api(name, acct, region, ui, req, resp=None, read_only=False):
+    return base("proton.amazonaws.com", name, acct, region, ui, req=req, resp=resp,
+                ua=CONSOLE_UA if "invokedBy" not in ui else None, read_only=read_only)
+
+
+# ---------------------------------------------------------------------------
+# event registry, file assignment
+# ---------------------------------------------------------------------------
+
+
+class Ev:
+    pass
+
+
+EVENTS: dict[str, Ev] = {}   # tag -> Ev (story events, KMS or Proton API)
+STORY_ORDER: list[Ev] = []
+FILES: dict[tuple, list] = defaultdict(list)  # file key -> records (shared objects for duplicates)
+LATE_FILES: dict[tuple, dt.datetime] = {}
+STORIES: dict[int, dict] = {}
+
+
+def bucket_key(acct, region, t):
+    return ("std", acct, region, t.replace(minute=t.minute - t.minute % 5, second=0))
+
+
+def finish_record(rec, t, time_str, tag):
+    if time_str is not None:
+        rec["eventTime"] = time_str
+    else:
+        rec["eventTime"] = iso(t) if t is not None else None
+    if "requestID" in rec:
+        rec["requestID"] = uid("request:" + tag)
+    if "sharedEventID" in rec:
+        rec["sharedEventID"] = uid("shared:" + tag)
+    ui = rec["userIdentity"]
+    attrs = ui.get("sessionContext", {}).get("attributes") if isinstance(ui, dict) else None
+    if attrs and attrs.get("creationDate") == "AUTO":
+        base_t = t or dt.datetime(2026, 2, 9, 9, 0, tzinfo=UTC)
+        attrs["creationDate"] = iso(base_t - dt.timedelta(minutes=7, seconds=base_t.second))
+
+
+def add(story, step, when, rec, note, *, time_str=None, file=None, dup_into=None):
+    """Register story event `S<story>-<step>`; its eventID starts with <story:02><step:06>.
+
+    `when` is the event time (UTC, "YYYY-MM-DD HH:MM:SS") or None for a record whose eventTime is
+    null; `time_str` overrides the string written to eventTime (same instant, other spelling)."""
+    tag = f"S{story}-{step:02d}"
+    assert tag not in EVENTS, tag
+    t = ts(when) if when else None
+    rec["eventID"] = f"{story:02d}{step:06d}" + uid("event:" + tag)[8:]
+    finish_record(rec, t, time_str, tag)
+    ev = Ev()
+    ev.tag, ev.story, ev.step, ev.t, ev.rec, ev.note = tag, story, step, t, rec, note
+    ev.id = rec["eventID"]
+    ev.acct, ev.region = rec["recipientAccountId"], rec["awsRegion"]
+    EVENTS[tag] = ev
+    STORY_ORDER.append(ev)
+    fk = file or bucket_key(ev.acct, ev.region, t)
+    FILES[fk].append(rec)
+    ev.files = [fk]
+    if dup_into:
+        dk = bucket_key(ev.acct, ev.region, ts(dup_into))
+        FILES[dk].append(rec)
+        ev.files.append(dk)
+    return ev
+
+
+def late_file(acct, region, delivered):
+    fk = ("late", acct, region, ts(delivered))
+    LATE_FILES[fk] = ts(delivered)
+    return fk
+
+
+def E(tag):
+    return EVENTS[tag].id
+
+
+# ---------------------------------------------------------------------------
+# expected findings: written by hand
+# ---------------------------------------------------------------------------
+
+SEVERITY = {"use-without-grant": "high", "use-after-grant-retired": "high",
+            "use-after-key-disabled": "high", "denied-by-key-state": "high",
+            "denied-access": "medium", "key-disabled-with-dependents": "medium",
+            "grant-removed-with-dependents": "medium", "malformed-context": "low"}
+EXPECT: list[dict] = []
+
+
+def expect(rule, tag, key: Key, template, resource, related=()):
+    EXPECT.append({"rule": rule, "tag": tag, "key": key, "template": template,
+                   "resource": resource, "related": list(related)})
+
+
+# ===========================================================================
+# STORY 1 — account A, us-east-1, key K1, service template web-svc.
+# Two Proton grants; both retired; Proton keeps using the key; a late re-grant.
+# ===========================================================================
+T1 = parn(A, USE1, "service-template/web-svc")
+R1_SVC = parn(A, USE1, "service/frontend")
+R1_INST = parn(A, USE1, "service/frontend/service-instance/prod")
+R1_PIPE = parn(A, USE1, "service/frontend/pipeline/3f9a1c7e")
+G1A, G1B, G1C = hexid("grant:G1a"), hexid("grant:G1b"), hexid("grant:G1c")
+alice = lambda inv=PROTON: ui_role(A, "ProtonAdminRole", "alice", invoked_by=inv)  # noqa: E731
+kms_admin_a = ui_user(A, "kms-admin")
+STORIES[1] = {"title": "Service template with a CMK; grants retired while Proton keeps using the key",
+              "acct": A, "region": USE1, "keys": [K1]}
+
+add(1, 1, "2025-02-11 09:00:12", create_key(K1, kms_admin_a, ts("2025-02-11 09:00:12"), "Proton web-svc data"),
+    "CreateKey K1 (category other).")
+add(1, 2, "2025-02-11 09:01:40",
+    kms("CreateAlias", K1, kms_admin_a, {"aliasName": "alias/proton-key", "targetKeyId": K1.id}, None,
+        resources=[key_res(K1), {"accountId": A, "type": "AWS::KMS::Key",
+                                 "ARN": f"arn:aws:kms:{USE1}:{A}:alias/proton-key"}]),
+    "CreateAlias alias/proton-key -> K1 (other).")
+add(1, 901, "2025-02-11 09:05:01",
+    proton_api("CreateServiceTemplate", A, USE1, alice(None),
+               {"name": "web-svc", "displayName": "Web service", "encryptionKey": K1.arn},
+               {"serviceTemplate": {"arn": T1, "name": "web-svc", "encryptionKey": K1.arn,
+                                    "createdAt": aws_date(ts("2025-02-11 09:05:01"))}}),
+    "Proton API (non-KMS): CreateServiceTemplate web-svc with encryptionKey K1.")
+add(1, 3, "2025-02-11 09:05:04", create_grant(K1, alice(), PROTON, T1, G1A),
+    "CreateGrant G1a: caller ProtonAdminRole/alice invokedBy proton, grantee proton.amazonaws.com, constraint template=web-svc.")
+add(1, 4, "2025-02-11 09:05:06", use("GenerateDataKey", K1, ui_service(PROTON), pctx(T1, T1)),
+    "GenerateDataKey for the template's own data (template=resource=T1), AWSService proton. Covered by G1a: no finding.")
+add(1, 902, "2025-02-11 10:30:00",
+    proton_api("CreateServiceTemplateVersion", A, USE1, alice(None),
+               {"templateName": "web-svc", "majorVersion": "1", "description": "initial",
+                "source": {"s3": {"bucket": "proton-templates-111122223333", "key": "web-svc/v1.tar.gz"}}}),
+    "Proton API (non-KMS): CreateServiceTemplateVersion.")
+add(1, 5, "2025-02-11 10:30:02",
+    create_grant(K1, alice(PROTON_USE1), PROTON_USE1, T1, G1B),
+    "CreateGrant G1b: second grant, grantee proton.us-east-1.amazonaws.com (regional form), same constraint.")
+add(1, 6, "2025-02-11 10:30:05", use("Encrypt", K1, ui_service(PROTON_USE1), pctx(T1, T1)),
+    "Encrypt template data, AWSService proton.us-east-1 (normalises to proton.amazonaws.com). Covered by G1a and G1b.")
+add(1, 903, "2025-02-11 14:19:50",
+    proton_api("CreateService", A, USE1, alice(None),
+               {"name": "frontend", "templateName": "web-svc", "templateMajorVersion": "1",
+                "repositoryId": "acme/frontend", "branchName": "main", "spec": "HIDDEN_DUE_TO_SECURITY_REASONS"}),
+    "Proton API (non-KMS): CreateService frontend.")
+add(1, 7, "2025-02-11 14:20:00", use("GenerateDataKey", K1, alice(), pctx(T1, R1_SVC)),
+    "GenerateDataKey service/frontend by the customer role ProtonAdminRole/alice with invokedBy proton. Covered.")
+add(1, 8, "2025-02-11 14:20:30", use("GenerateDataKeyWithoutPlaintext", K1, ui_service(PROTON), pctx(T1, R1_INST)),
+    "GenerateDataKeyWithoutPlaintext service-instance prod. Covered.")
+add(1, 9, "2025-02-11 14:21:10",
+    use("Encrypt", K1, ui_service(PROTON), pctx(T1, R1_PIPE), key_id="bare", resources=False),
+    "Encrypt pipeline; keyId is a BARE key id and there is no resources[]: key ARN must be built from "
+    "awsRegion + recipientAccountId (= K1). Covered; appears in related lists below.")
+add(1, 10, "2025-02-12 08:00:00", use("Decrypt", K1, ui_service(PROTON), pctx(T1, R1_INST), key_id=None),
+    "Decrypt service-instance prod with NO keyId (key only in resources). Covered.")
+add(1, 11, "2025-02-12 08:00:20",
+    use("Encrypt", K1, ui_service(PROTON), pctx(T1, R1_SVC), key_id="alias", resources=False),
+    "Encrypt with keyId alias/proton-key and no resources: key stays UNRESOLVED (record kept, counted as KMS use); "
+    "never evaluated for grants, never in related lists. Must NOT fire.")
+add(1, 12, "2025-02-12 08:02:00",
+    use("Decrypt", K1, ui_service(PROTON), pctx(T1, R1_SVC), key_id=None, read_only="true"),
+    "Decrypt service/frontend with readOnly as the STRING \"true\". Covered.")
+add(1, 13, "2025-02-12 11:00:00", retire_grant(K1, ui_service(PROTON_USE1), G1B),
+    "RetireGrant G1b: requestParameters null, grantId only in additionalEventData, key only in resources. "
+    "-> grant-removed-with-dependents (uses G1b covered: latest per (template,resource)).")
+add(1, 14, "2025-02-12 11:02:00", use("Decrypt", K1, ui_service(PROTON), pctx(T1, R1_SVC), key_id=None),
+    "Decrypt service/frontend: G1a still alive. Covered, no finding.")
+add(1, 904, "2025-02-12 14:59:50",
+    proton_api("DeleteServiceTemplateVersion", A, USE1, alice(None),
+               {"templateName": "web-svc", "majorVersion": "1", "minorVersion": "0"}),
+    "Proton API (non-KMS): DeleteServiceTemplateVersion.")
+add(1, 15, "2025-02-12 15:00:00", retire_grant(K1, ui_service(PROTON), G1A),
+    "RetireGrant G1a (first and only counted removal of G1a) -> grant-removed-with-dependents.")
+add(1, 16, "2025-02-12 15:02:00", use("Decrypt", K1, ui_service(PROTON), pctx(T1, R1_INST), key_id=None),
+    "Decrypt 120 s after G1a's retirement: inside the grace window, still covered. Must NOT fire.")
+add(1, 17, "2025-02-12 15:05:00", use("Decrypt", K1, ui_service(PROTON), pctx(T1, R1_SVC), key_id=None),
+    "Decrypt exactly 300 s after the retirement (T - grace == removal time): -> use-after-grant-retired, "
+    "related = S1-15 (latest removal among G1a and G1b).")
+add(1, 18, "2025-02-12 18:30:00", use("GenerateDataKey", K1, alice(), pctx(T1, R1_INST)),
+    "GenerateDataKey by ProtonAdminRole/alice invokedBy proton -> use-after-grant-retired [S1-15]. "
+    "DUPLICATE: the same record is in two log files (counts once).",
+    dup_into="2025-02-12 18:45:00")
+add(1, 19, "2025-02-12 18:45:00", revoke_grant(K1, kms_admin_a, G1A, key_id="arn"),
+    "RevokeGrant of G1a by kms-admin, successful (a synthetic oddity: second removal of an already retired "
+    "grant). Only the FIRST removal counts: no grant-removed-with-dependents, and later related ids stay S1-15. Must NOT fire.")
+add(1, 20, "2025-02-13 08:00:00", use("Decrypt", K1, ui_service(PROTON), pctx(T1, R1_PIPE), key_id=None),
+    "Decrypt pipeline the next morning -> use-after-grant-retired [S1-15] (not S1-19).")
+add(1, 905, "2025-02-13 08:59:55",
+    proton_api("UpdateServiceTemplate", A, USE1, alice(None), {"name": "web-svc", "description": "re-grant"}),
+    "Proton API (non-KMS): UpdateServiceTemplate.")
+add(1, 21, "2025-02-13 09:00:00", create_grant(K1, alice(), PROTON, T1, G1C),
+    "CreateGrant G1c (re-grant).")
+add(1, 22, "2025-02-13 09:10:00", use("Decrypt", K1, ui_service(PROTON), pctx(T1, R1_SVC), key_id=None),
+    "Decrypt service/frontend: covered by G1c. Must NOT fire.")
+add(1, 23, "2025-02-13 09:10:30", use("Decrypt", K1, ui_service(PROTON_USE1), pctx(T1, R1_INST), key_id=None),
+    "Decrypt service-instance prod: covered by G1c. Must NOT fire.")
+
+# Hand-derived findings for story 1.
+# S1-13: G1b (created 10:30:02) covered S1-06 (T1,T1), S1-07/S1-12 (T1,svc), S1-08/S1-10 (T1,inst),
+#        S1-09 (T1,pipe); S1-11 is unresolved. Latest per pair: 06, 12, 10, 09.
+expect("grant-removed-with-dependents", "S1-13", K1, T1, None, ["S1-06", "S1-09", "S1-10", "S1-12"])
+# S1-15: G1a (created 09:05:04) covered 04,06 (T1,T1); 07,12,14 (svc); 08,10 (inst); 09 (pipe).
+expect("grant-removed-with-dependents", "S1-15", K1, T1, None, ["S1-06", "S1-09", "S1-10", "S1-14"])
+expect("use-after-grant-retired", "S1-17", K1, T1, R1_SVC, ["S1-15"])
+expect("use-after-grant-retired", "S1-18", K1, T1, R1_INST, ["S1-15"])
+expect("use-after-grant-retired", "S1-20", K1, T1, R1_PIPE, ["S1-15"])
+
+# ===========================================================================
+# STORY 2 — account A, us-east-1, key K2, environment template base-env.
+# Failed DisableKey; DisableKey; uses during the outage; EnableKey;
+# ScheduleKeyDeletion; CancelKeyDeletion (key stays disabled); EnableKey.
+# ===========================================================================
+T2 = parn(A, USE1, "environment-template/base-env")
+R2_STG = parn(A, USE1, "environment/staging")
+R2_PRD = parn(A, USE1, "environment/prod")
+G2 = hexid("grant:G2")
+bob = lambda inv=PROTON, **kw: ui_role(A, "ProtonAdminRole", "bob", invoked_by=inv, **kw)  # noqa: E731
+secadm_a = ui_role(A, "SecurityAdmin", "sec-oncall")
+app_a = ui_role(A, "BillingAppRole", "billing-app-7f3c")
+STORIES[2] = {"title": "Environment template; key disabled, re-enabled, scheduled for deletion, cancelled, re-enabled",
+              "acct": A, "region": USE1, "keys": [K2]}
+
+add(2, 901, "2025-03-03 09:59:58",
+    proton_api("CreateEnvironmentTemplate", A, USE1, bob(None),
+               {"name": "base-env", "displayName": "Base environment", "encryptionKey": K2.arn}),
+    "Proton API (non-KMS): CreateEnvironmentTemplate base-env with encryptionKey K2.")
+add(2, 1, "2025-03-03 10:00:02", create_grant(K2, bob(), PROTON_USE1, T2, G2),
+    "CreateGrant G2, grantee proton.us-east-1.amazonaws.com (regional), constraint template=base-env.")
+add(2, 2, "2025-03-03 10:00:04", use("GenerateDataKey", K2, ui_service(PROTON), pctx(T2, T2)),
+    "GenerateDataKey template data by AWSService proton.amazonaws.com (grantee regional: same after normalisation). Covered.")
+add(2, 902, "2025-03-03 11:14:50",
+    proton_api("CreateEnvironment", A, USE1, bob(None),
+               {"name": "staging", "templateName": "base-env", "templateMajorVersion": "1",
+                "spec": "HIDDEN_DUE_TO_SECURITY_REASONS"}),
+    "Proton API (non-KMS): CreateEnvironment staging.")
+add(2, 3, "2025-03-03 11:15:00", use("Encrypt", K2, ui_service(PROTON_USE1), pctx(T2, R2_STG), version="1.10"),
+    "Encrypt environment/staging. Covered.")
+add(2, 4, "2025-03-03 11:15:30", use("Decrypt", K2, ui_service(PROTON), pctx(T2, R2_STG), key_id=None),
+    "Decrypt environment/staging. Covered.")
+add(2, 903, "2025-03-03 13:39:50",
+    proton_api("CreateEnvironment", A, USE1, bob(None),
+               {"name": "prod", "templateName": "base-env", "templateMajorVersion": "1",
+                "spec": "HIDDEN_DUE_TO_SECURITY_REASONS"}),
+    "Proton API (non-KMS): CreateEnvironment prod.")
+add(2, 5, "2025-03-03 13:40:00",
+    use("GenerateDataKey", K2, bob(creation="20250303T133512Z"), pctx(T2, R2_PRD)),
+    "GenerateDataKey environment/prod by ProtonAdminRole/bob invokedBy proton (session creationDate in basic "
+    "ISO form). Covered.")
+add(2, 6, "2025-03-04 09:00:00",
+    key_state("DisableKey", K2, ui_user(A, "dev-carol"),
+              error=("AccessDeniedException", f"User: arn:aws:iam::{A}:user/dev-carol is not authorized to perform: "
+                     f"kms:DisableKey on resource: {K2.arn} because no identity-based policy allows the kms:DisableKey action")),
+    "DisableKey FAILED (AccessDeniedException): changes nothing. Must NOT fire key-disabled-with-dependents.")
+add(2, 7, "2025-03-04 09:30:00", use("Decrypt", K2, ui_service(PROTON), pctx(T2, R2_PRD), key_id=None),
+    "Decrypt environment/prod 30 min after the failed DisableKey: key still enabled. Must NOT fire.")
+add(2, 8, "2025-03-04 10:00:05", use("Decrypt", K2, ui_service(PROTON), pctx(T2, R2_STG), key_id=None),
+    "Decrypt environment/staging; eventTime written WITHOUT Z as \"2025-03-04 10:00:05\" (must parse as UTC). "
+    "Covered; it is the latest staging use before the DisableKey, so it appears in S2-09's related ids.",
+    time_str="2025-03-04 10:00:05")
+add(2, 9, "2025-03-04 10:20:00", key_state("DisableKey", K2, secadm_a),
+    "DisableKey (success) by SecurityAdmin -> key-disabled-with-dependents. DUPLICATE (two files, counts once); "
+    "its file is the multi-member gzip.",
+    dup_into="2025-03-04 10:30:00")
+add(2, 10, "2025-03-04 10:20:30",
+    use("Decrypt", K2, ui_service(PROTON), pctx(T2, R2_STG), key_id=None,
+        error=("DisabledException", f"{K2.arn} is disabled.")),
+    "Decrypt staging FAILED DisabledException 30 s after DisableKey -> denied-by-key-state, related S2-09 "
+    "(no grace for the related lookup).")
+add(2, 11, "2025-03-04 10:21:40", use("Decrypt", K2, ui_service(PROTON), pctx(T2, R2_PRD), key_id=None),
+    "Decrypt prod SUCCESS 100 s after DisableKey: inside grace -> must NOT fire use-after-key-disabled. Covered by G2.")
+add(2, 12, "2025-03-04 10:30:00", use("Decrypt", K2, ui_service(PROTON), pctx(T2, R2_PRD), key_id=None),
+    "Decrypt prod SUCCESS 600 s after DisableKey -> use-after-key-disabled [S2-09]. (Grant still covers: no grant finding.)")
+add(2, 13, "2025-03-04 10:31:00", use("Decrypt", K2, app_a, {"Department": "platform"}),
+    "Non-Proton Decrypt (context Department=platform) SUCCESS on the disabled key -> use-after-key-disabled "
+    "[S2-09] (any context), proton_template/resource null; no grant findings (no constraint key).")
+add(2, 14, "2025-03-04 10:45:00",
+    use("GenerateDataKey", K2, bob(), pctx(T2, R2_STG), error=("DisabledException", f"{K2.arn} is disabled.")),
+    "GenerateDataKey staging FAILED DisabledException -> denied-by-key-state [S2-09].")
+add(2, 15, "2025-03-04 10:50:00",
+    use("Decrypt", K2, ui_service(PROTON), pctx(T2, R2_PRD), key_id=None,
+        error=("DisabledException", f"{K2.arn} is disabled.")),
+    "Decrypt prod FAILED DisabledException -> denied-by-key-state [S2-09].")
+add(2, 16, "2025-03-04 12:00:00", key_state("EnableKey", K2, secadm_a), "EnableKey: usable again.")
+add(2, 17, "2025-03-04 12:30:00", use("Decrypt", K2, ui_service(PROTON), pctx(T2, R2_PRD), key_id=None),
+    "Decrypt prod 30 min after EnableKey. Must NOT fire.")
+add(2, 18, "2025-03-05 08:00:00",
+    key_state("ScheduleKeyDeletion", K2, secadm_a, req_extra={"pendingWindowInDays": 30},
+              resp={"keyId": K2.arn, "deletionDate": "Apr 4, 2025 20:00:00 PM", "keyState": "PendingDeletion",
+                    "pendingWindowInDays": 30}),
+    "ScheduleKeyDeletion (deletionDate is a non-ISO string, keyState PendingDeletion) -> key-disabled-with-dependents.")
+add(2, 19, "2025-03-05 08:10:00",
+    use("Decrypt", K2, ui_service(PROTON), pctx(T2, R2_STG), key_id=None,
+        error=("KMSInvalidStateException", f"{K2.arn} is pending deletion.")),
+    "Decrypt staging FAILED KMSInvalidStateException -> denied-by-key-state [S2-18].")
+add(2, 20, "2025-03-05 08:12:00",
+    use("Decrypt", K2, ui_service(PROTON), pctx(T2, R2_PRD), key_id=None,
+        error=("DisabledException", f"{K2.arn} is pending deletion.")),
+    "Decrypt prod FAILED DisabledException while pending deletion -> denied-by-key-state [S2-18].")
+add(2, 21, "2025-03-05 09:00:00", key_state("CancelKeyDeletion", K2, secadm_a, resp={"keyId": K2.arn}),
+    "CancelKeyDeletion: the key is now DISABLED (not enabled). No finding of its own.")
+add(2, 22, "2025-03-05 09:20:00", use("Decrypt", K2, ui_service(PROTON), pctx(T2, R2_STG), key_id=None),
+    "Decrypt staging SUCCESS 20 min after CancelKeyDeletion -> use-after-key-disabled [S2-21].")
+add(2, 23, "2025-03-05 10:00:00", key_state("EnableKey", K2, secadm_a), "EnableKey.")
+add(2, 24, "2025-03-05 11:00:00", use("GenerateDataKey", K2, ui_service(PROTON), pctx(T2, R2_PRD)),
+    "GenerateDataKey prod an hour after EnableKey. Must NOT fire.")
+
+# S2-09: earlier successful constraint-key uses of K2: 02 (T2,T2); 03,04,08 (stg); 05,07 (prd).
+expect("key-disabled-with-dependents", "S2-09", K2, T2, None, ["S2-02", "S2-07", "S2-08"])
+expect("denied-by-key-state", "S2-10", K2, T2, R2_STG, ["S2-09"])
+expect("use-after-key-disabled", "S2-12", K2, T2, R2_PRD, ["S2-09"])
+expect("use-after-key-disabled", "S2-13", K2, None, None, ["S2-09"])
+expect("denied-by-key-state", "S2-14", K2, T2, R2_STG, ["S2-09"])
+expect("denied-by-key-state", "S2-15", K2, T2, R2_PRD, ["S2-09"])
+# S2-18: + 11, 12, 17 (prd, successful). 10/14/15 failed, 13 has no constraint key.
+expect("key-disabled-with-dependents", "S2-18", K2, T2, None, ["S2-02", "S2-08", "S2-17"])
+expect("denied-by-key-state", "S2-19", K2, T2, R2_STG, ["S2-18"])
+expect("denied-by-key-state", "S2-20", K2, T2, R2_PRD, ["S2-18"])
+expect("use-after-key-disabled", "S2-22", K2, T2, R2_STG, ["S2-21"])
+
+# ===========================================================================
+# STORY 3 — account B, eu-west-1, key K3 with EXTERNAL origin (imported material).
+# ===========================================================================
+T3 = parn(B, EUW1, "environment-template/platform-env")
+R3_VER = parn(B, EUW1, "environment-template/platform-env:1.0")
+R3_ENV = parn(B, EUW1, "environment/eu-prod")
+G3 = hexid("grant:G3")
+dana_b = lambda inv=PROTON: ui_role(B, "PlatformAdmin", "dana", invoked_by=inv)  # noqa: E731
+STORIES[3] = {"title": "EXTERNAL-origin key: key material deleted, re-imported, expired",
+              "acct": B, "region": EUW1, "keys": [K3]}
+
+add(3, 1, "2025-06-16 08:00:00", create_key(K3, dana_b(None), ts("2025-06-16 08:00:00"), "platform-env BYOK", "EXTERNAL"),
+    "CreateKey origin EXTERNAL (other).")
+add(3, 2, "2025-06-16 08:01:00",
+    kms("GetParametersForImport", K3, dana_b(None),
+        {"keyId": K3.id, "wrappingAlgorithm": "RSAES_OAEP_SHA_256", "wrappingKeySpec": "RSA_2048"}),
+    "GetParametersForImport (other).")
+add(3, 3, "2025-06-16 08:03:00",
+    key_state("ImportKeyMaterial", K3, dana_b(None), req_extra={"expirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}),
+    "ImportKeyMaterial (state change: usable).")
+add(3, 901, "2025-06-16 08:59:55",
+    proton_api("CreateEnvironmentTemplate", B, EUW1, dana_b(None),
+               {"name": "platform-env", "encryptionKey": K3.arn}),
+    "Proton API (non-KMS): CreateEnvironmentTemplate platform-env.")
+add(3, 4, "2025-06-16 09:00:00", create_grant(K3, dana_b(), PROTON, T3, G3),
+    "CreateGrant G3 by PlatformAdmin/dana invokedBy proton, grantee proton.amazonaws.com.")
+add(3, 5, "2025-06-16 09:00:03", use("GenerateDataKey", K3, ui_service(PROTON_EUW1), pctx(T3, T3)),
+    "GenerateDataKey template data, AWSService proton.eu-west-1.amazonaws.com. Covered.")
+add(3, 902, "2025-06-16 09:00:04",
+    proton_api("CreateEnvironmentTemplateVersion", B, EUW1, dana_b(None),
+               {"templateName": "platform-env", "majorVersion": "1"}),
+    "Proton API (non-KMS): CreateEnvironmentTemplateVersion.")
+add(3, 6, "2025-06-16 09:00:05", use("Encrypt", K3, ui_service(PROTON), pctx(T3, R3_VER)),
+    "Encrypt with resource = template VERSION ARN (environment-template/platform-env:1.0): valid Proton ARN. Covered. "
+    "Must NOT fire malformed-context.")
+add(3, 903, "2025-06-17 09:59:50",
+    proton_api("CreateEnvironment", B, EUW1, dana_b(None),
+               {"name": "eu-prod", "templateName": "platform-env", "templateMajorVersion": "1",
+                "spec": "HIDDEN_DUE_TO_SECURITY_REASONS"}),
+    "Proton API (non-KMS): CreateEnvironment eu-prod.")
+add(3, 7, "2025-06-17 10:00:00", use("GenerateDataKey", K3, ui_service(PROTON), pctx(T3, R3_ENV)),
+    "GenerateDataKey environment/eu-prod. Covered.")
+add(3, 8, "2025-06-17 10:05:00", use("Decrypt", K3, ui_service(PROTON), pctx(T3, R3_ENV), key_id=None),
+    "Decrypt environment/eu-prod. Covered.")
+add(3, 9, "2025-06-17 16:00:00", key_state("DeleteImportedKeyMaterial", K3, dana_b(None)),
+    "DeleteImportedKeyMaterial (key -> PendingImport) -> key-disabled-with-dependents.")
+add(3, 10, "2025-06-17 16:30:00",
+    use("Decrypt", K3, ui_service(PROTON), pctx(T3, R3_ENV), key_id=None,
+        error=("KMSInvalidStateException", f"{K3.arn} is pending import.")),
+    "Decrypt FAILED KMSInvalidStateException (pending import) -> denied-by-key-state [S3-09].")
+add(3, 11, "2025-06-17 17:00:00",
+    key_state("ImportKeyMaterial", K3, dana_b(None),
+              req_extra={"validTo": "Jun 19, 2025 5:00:00 PM", "expirationModel": "KEY_MATERIAL_EXPIRES"}),
+    "ImportKeyMaterial with validTo (non-ISO string): usable again.")
+add(3, 12, "2025-06-17 18:00:00", use("Decrypt", K3, ui_service(PROTON), pctx(T3, R3_ENV), key_id=None),
+    "Decrypt an hour after the re-import. Must NOT fire.")
+add(3, 13, "2025-06-19 17:00:00", service_event("DeleteExpiredKeyMaterial", K3),
+    "DeleteExpiredKeyMaterial: AwsServiceEvent, userIdentity WITHOUT type ({accountId, invokedBy: AWS Internal}), "
+    "no requestID. Unusable state; not one of the key-disabled-with-dependents triggers.")
+add(3, 14, "2025-06-19 17:20:00",
+    use("Decrypt", K3, ui_service(PROTON), pctx(T3, R3_ENV), key_id=None,
+        error=("KMSInvalidStateException", f"{K3.arn} is pending import.")),
+    "Decrypt FAILED KMSInvalidStateException -> denied-by-key-state [S3-13].")
+add(3, 15, "2025-06-19 17:30:00", use("Decrypt", K3, ui_service(PROTON), pctx(T3, T3), key_id=None),
+    "Decrypt SUCCESS 30 min after DeleteExpiredKeyMaterial (synthetic oddity) -> use-after-key-disabled [S3-13].")
+add(3, 16, "2025-06-20 09:00:00",
+    key_state("ImportKeyMaterial", K3, dana_b(None), req_extra={"expirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}),
+    "ImportKeyMaterial: usable again.")
+add(3, 17, "2025-06-20 10:00:00", use("Encrypt", K3, ui_service(PROTON), pctx(T3, R3_ENV)),
+    "Encrypt an hour after the import. Must NOT fire.")
+
+expect("key-disabled-with-dependents", "S3-09", K3, T3, None, ["S3-05", "S3-06", "S3-08"])
+expect("denied-by-key-state", "S3-10", K3, T3, R3_ENV, ["S3-09"])
+expect("denied-by-key-state", "S3-14", K3, T3, R3_ENV, ["S3-13"])
+expect("use-after-key-disabled", "S3-15", K3, T3, T3, ["S3-13"])
+
+# ===========================================================================
+# STORY 4 — account B, us-east-1, key K4, service template api-svc.
+# Use before the grant exists (late file), failed CreateGrant, constraint
+# mismatch, non-grantee caller, AccessDenied, RevokeGrant, unknown grant retired.
+# ===========================================================================
+T4 = parn(B, USE1, "service-template/api-svc")
+T4W = parn(B, USE1, "service-template/worker-svc")
+R4_SVC = parn(B, USE1, "service/orders")
+R4_INST = parn(B, USE1, "service/orders/service-instance/blue")
+R4_COMP = parn(B, USE1, "component/c-7d2e91")
+R4_REPO = parn(B, USE1, "repository/github:acme/orders-infra")
+R4_RPT = parn(B, USE1, "service/reports")
+G4, G4W, G4_OLD = hexid("grant:G4"), hexid("grant:G4w-never-created"), hexid("grant:G4-old-unknown")
+dana_b1 = lambda inv=PROTON: ui_role(B, "PlatformAdmin", "dana", invoked_by=inv)  # noqa: E731
+erin_role = ui_role(B, "DevRole", "erin", invoked_by=PROTON)
+erin_user = ui_user(B, "dev-erin")
+secadm_b = ui_role(B, "SecurityAdmin", "sec-oncall")
+LATE_S4 = late_file(B, USE1, "2025-11-08 07:43:00")
+STORIES[4] = {"title": "Service template; grant created late, constraint mismatch, wrong principal, AccessDenied, RevokeGrant",
+              "acct": B, "region": USE1, "keys": [K4]}
+
+add(4, 901, "2025-11-03 12:59:00",
+    proton_api("CreateServiceTemplate", B, USE1, dana_b1(None), {"name": "api-svc", "encryptionKey": K4.arn}),
+    "Proton API (non-KMS): CreateServiceTemplate api-svc.")
+add(4, 1, "2025-11-03 13:00:00", use("Decrypt", K4, ui_service(PROTON), pctx(T4, R4_SVC), key_id=None),
+    "Decrypt service/orders 10 min BEFORE the grant exists -> use-without-grant. Delivered in the LATE file "
+    "(2025-11-08).", file=LATE_S4)
+add(4, 2, "2025-11-03 13:10:00", create_grant(K4, dana_b1(), PROTON, T4, G4),
+    "CreateGrant G4, grantee proton.amazonaws.com, constraint template=api-svc.")
+add(4, 3, "2025-11-03 13:10:00", use("GenerateDataKey", K4, ui_service(PROTON_USE1), pctx(T4, T4)),
+    "GenerateDataKey template data in the SAME second as CreateGrant (created <= T): covered. Must NOT fire.")
+add(4, 4, "2025-11-03 13:12:00", use("Encrypt", K4, ui_service(PROTON), pctx(T4, R4_INST)),
+    "Encrypt service-instance blue. Covered.")
+add(4, 902, "2025-11-03 13:19:55",
+    proton_api("CreateServiceTemplate", B, USE1, ui_role(B, "DevRole", "erin"), {"name": "worker-svc", "encryptionKey": K4.arn}),
+    "Proton API (non-KMS): CreateServiceTemplate worker-svc (same key).")
+add(4, 5, "2025-11-03 13:20:00",
+    create_grant(K4, erin_role, PROTON, T4W, G4W,
+                 error=("AccessDeniedException", f"User: arn:aws:sts::{B}:assumed-role/DevRole/erin is not authorized to "
+                        f"perform: kms:CreateGrant on resource: {K4.arn} because no identity-based policy allows the "
+                        "kms:CreateGrant action")),
+    "CreateGrant for worker-svc FAILED (AccessDeniedException): no grant exists.")
+add(4, 6, "2025-11-03 13:25:00", use("GenerateDataKey", K4, ui_service(PROTON), pctx(T4W, R4_RPT)),
+    "GenerateDataKey worker-svc/service/reports: only grant G4 is constrained to api-svc -> use-without-grant.")
+add(4, 7, "2025-11-03 14:00:00", use("Decrypt", K4, erin_user, pctx(T4, R4_SVC), key_id="arn"),
+    "Decrypt with a Proton context by IAM user dev-erin (no invokedBy): not the grantee -> use-without-grant. "
+    "Also in the LATE file.", file=LATE_S4)
+add(4, 8, "2025-11-03 14:05:00",
+    use("Decrypt", K4, ui_service(PROTON), pctx(T4, R4_SVC), key_id=None,
+        error=("AccessDeniedException", "The ciphertext refers to a customer master key that does not exist, does not "
+               "exist in this region, or you are not allowed to access.")),
+    "Decrypt FAILED AccessDeniedException -> denied-access (no grant findings for failed uses).")
+add(4, 9, "2025-11-03 14:06:00",
+    use("Encrypt", K4, erin_role, pctx(T4, R4_COMP),
+        error=("AccessDeniedException", f"User: arn:aws:sts::{B}:assumed-role/DevRole/erin is not authorized to perform: "
+               f"kms:Encrypt on resource: {K4.arn} because no resource-based policy allows the kms:Encrypt action")),
+    "Encrypt component FAILED AccessDeniedException (DevRole/erin invokedBy proton) -> denied-access.")
+add(4, 10, "2025-11-04 09:00:00", use("GenerateDataKey", K4, ui_service(PROTON), pctx(T4, R4_COMP)),
+    "GenerateDataKey component/c-7d2e91. Covered.")
+add(4, 11, "2025-11-04 09:30:00", use("Decrypt", K4, ui_service(PROTON), pctx(T4, R4_REPO), key_id=None),
+    "Decrypt repository/github:acme/orders-infra (repository name with '/'): valid ARN. Covered.")
+add(4, 12, "2025-11-05 10:00:00", revoke_grant(K4, secadm_b, G4),
+    "RevokeGrant G4 (keyId as bare id, grantId in requestParameters) -> grant-removed-with-dependents.")
+add(4, 13, "2025-11-05 10:04:00", use("Decrypt", K4, ui_service(PROTON), pctx(T4, R4_INST), key_id=None),
+    "Decrypt 240 s after the revoke: inside grace, covered. Must NOT fire.")
+add(4, 14, "2025-11-05 11:00:00", use("Decrypt", K4, ui_service(PROTON), pctx(T4, R4_INST), key_id=None),
+    "Decrypt an hour after the revoke -> use-after-grant-retired [S4-12].")
+add(4, 15, "2025-11-05 11:00:30", use("GenerateDataKey", K4, ui_service(PROTON), pctx(T4W, R4_RPT)),
+    "worker-svc again: the revoked G4 would NOT have covered it (constraint) -> use-without-grant (not use-after-grant-retired).")
+add(4, 16, "2025-11-05 11:01:00", use("Decrypt", K4, erin_user, pctx(T4, R4_SVC)),
+    "dev-erin again: G4 would not have covered (grantee) -> use-without-grant.")
+add(4, 17, "2025-11-06 08:00:00", retire_grant(K4, ui_service(PROTON), G4_OLD),
+    "RetireGrant of a grant id never seen created (made before the logs begin). Must NOT fire.")
+
+expect("use-without-grant", "S4-01", K4, T4, R4_SVC)
+expect("use-without-grant", "S4-06", K4, T4W, R4_RPT)
+expect("use-without-grant", "S4-07", K4, T4, R4_SVC)
+expect("denied-access", "S4-08", K4, T4, R4_SVC)
+expect("denied-access", "S4-09", K4, T4, R4_COMP)
+# S4-12: G4 (created 13:10:00) covered 03 (T4,T4), 04 (inst), 10 (comp), 11 (repo). Not 01 (before),
+#        06 (other template), 07 (not grantee), 08/09 (failed).
+expect("grant-removed-with-dependents", "S4-12", K4, T4, None, ["S4-03", "S4-04", "S4-10", "S4-11"])
+expect("use-after-grant-retired", "S4-14", K4, T4, R4_INST, ["S4-12"])
+expect("use-without-grant", "S4-15", K4, T4W, R4_RPT)
+expect("use-without-grant", "S4-16", K4, T4, R4_SVC)
+
+# ===========================================================================
+# STORY 5 — account A, eu-west-1, keys K5 and K6, service template batch-svc.
+# Role-ARN grantee with few operations, sessionIssuer {}, ReEncrypt to a key without grant.
+# ===========================================================================
+T5 = parn(A, EUW1, "service-template/batch-svc")
+R5_SVC = parn(A, EUW1, "service/etl")
+R5_INST = parn(A, EUW1, "service/etl/service-instance/nightly")
+G5, G5R = hexid("grant:G5"), hexid("grant:G5r")
+frank = ui_role(A, "ProtonAdminRole", "frank", invoked_by=PROTON)
+etl = ui_role(A, "EtlPipelineRole", "etl-run-42")
+STORIES[5] = {"title": "Role-ARN grantee, sessionIssuer {}, ReEncrypt to a key with no grant",
+              "acct": A, "region": EUW1, "keys": [K5, K6]}
+
+add(5, 901, "2026-01-13 07:59:55",
+    proton_api("CreateServiceTemplate", A, EUW1, ui_role(A, "ProtonAdminRole", "frank"),
+               {"name": "batch-svc", "encryptionKey": K5.arn}),
+    "Proton API (non-KMS): CreateServiceTemplate batch-svc.")
+add(5, 1, "2026-01-13 08:00:00", create_grant(K5, frank, PROTON, T5, G5),
+    "CreateGrant G5 on K5, grantee proton.amazonaws.com, all operations incl. ReEncryptFrom/ReEncryptTo.")
+add(5, 2, "2026-01-13 08:00:30",
+    create_grant(K5, ui_user(A, "kms-admin"), f"arn:aws:iam::{A}:role/EtlPipelineRole", T5, G5R,
+                 retiring=None, ops=["Decrypt", "DescribeKey"], name="etl-pipeline-read"),
+    "CreateGrant G5r on K5 by kms-admin: grantee is a ROLE ARN (EtlPipelineRole), operations Decrypt+DescribeKey only.")
+add(5, 3, "2026-01-13 08:05:00", use("Encrypt", K5, ui_service(PROTON), pctx(T5, R5_SVC)),
+    "Encrypt service/etl. Covered by G5.")
+add(5, 4, "2026-01-13 08:06:00",
+    use("Decrypt", K5, ui_role(A, "ProtonAdminRole", "frank-console", invoked_by=PROTON, issuer=False),
+        pctx(T5, R5_INST), key_id=None),
+    "Decrypt by an assumed role with sessionIssuer {} and invokedBy proton: covered by G5 via invokedBy. Must NOT fire.")
+add(5, 5, "2026-01-13 09:00:00", use("Decrypt", K5, etl, pctx(T5, R5_INST), key_id=None),
+    "Decrypt by EtlPipelineRole/etl-run-42 (no invokedBy): covered by G5r via sessionIssuer.arn. Must NOT fire.")
+add(5, 6, "2026-01-13 09:01:00", use("GenerateDataKey", K5, etl, pctx(T5, R5_INST)),
+    "GenerateDataKey by EtlPipelineRole: G5r lacks the operation, G5's grantee is not a caller identity -> use-without-grant.")
+add(5, 7, "2026-01-13 10:00:00", reencrypt(K5, K6, ui_service(PROTON), pctx(T5, R5_SVC), pctx(T5, R5_SVC)),
+    "ReEncrypt K5 -> K6 by AWSService proton. Source side covered by G5 (ReEncryptFrom); destination K6 has no "
+    "grant -> ONE use-without-grant with key_arn K6.")
+add(5, 8, "2026-01-13 10:30:00",
+    kms("TagResource", K6, ui_user(A, "kms-admin"), {"keyId": K6.arn, "tags": [{"tagKey": "team", "tagValue": "data"}]}),
+    "TagResource K6 (other).")
+
+expect("use-without-grant", "S5-06", K5, T5, R5_INST)
+expect("use-without-grant", "S5-07", K6, T5, R5_SVC)
+
+# ===========================================================================
+# STORY 6 — account A, us-east-1, key K7, service template gateway-svc.
+# Malformed contexts, non-Proton uses, a record without eventTime.
+# ===========================================================================
+T6 = parn(A, USE1, "service-template/gateway-svc")
+R6 = parn(A, USE1, "service/gateway")
+R6_OTHER_ACCT = parn(B, USE1, "service/gateway")
+R6_OTHER_REGION = parn(A, EUW1, "service/gateway")
+S3_ARN = "arn:aws:s3:::gateway-artifacts"
+G6 = hexid("grant:G6")
+STORIES[6] = {"title": "Malformed Proton contexts, non-Proton uses, a record with no eventTime",
+              "acct": A, "region": USE1, "keys": [K7]}
+
+add(6, 1, "2026-02-09 09:00:00", create_grant(K7, alice(), PROTON, T6, G6), "CreateGrant G6, constraint template=gateway-svc.")
+add(6, 2, "2026-02-09 09:10:00", use("GenerateDataKey", K7, ui_service(PROTON), pctx(T6, R6)),
+    "Well-formed GenerateDataKey. Covered. Must NOT fire.")
+add(6, 3, "2026-02-09 09:20:00", use("Decrypt", K7, ui_service(PROTON), pctx(T6, None), key_id=None),
+    "Context has ONLY aws:proton:template -> malformed-context. Still covered by G6 (subset holds): no grant finding.")
+add(6, 4, "2026-02-09 09:21:00", use("Decrypt", K7, ui_service(PROTON), pctx(R6, R6), key_id=None),
+    "Template key holds a SERVICE ARN -> malformed-context, and G6's constraint does not match -> use-without-grant.")
+add(6, 5, "2026-02-09 09:22:00", use("Encrypt", K7, ui_service(PROTON), pctx(T6, R6_OTHER_ACCT)),
+    "Template (account A) and resource (account B) in different accounts -> malformed-context. Covered.")
+add(6, 6, "2026-02-09 09:23:00", use("Decrypt", K7, ui_service(PROTON), pctx(None, R6), key_id=None),
+    "Context has ONLY aws:proton:resource -> malformed-context; no constraint key, so no grant evaluation.")
+add(6, 7, "2026-02-09 09:24:00",
+    use("Decrypt", K7, ui_service(PROTON), pctx(T6, S3_ARN), key_id=None,
+        error=("AccessDeniedException", "The ciphertext refers to a customer master key that does not exist, does not "
+               "exist in this region, or you are not allowed to access.")),
+    "FAILED (AccessDeniedException) with resource = an S3 ARN -> malformed-context (failures are checked too) "
+    "AND denied-access.")
+add(6, 8, "2026-02-09 09:30:00", use("Decrypt", K7, app_a, {"Department": "x"}, key_id=None),
+    "Non-Proton Decrypt (Department=x): no finding. Must NOT fire.")
+add(6, 9, "2026-02-09 09:31:00", use("Encrypt", K7, app_a, None),
+    "Encrypt with no encryption context: no finding. Must NOT fire.")
+add(6, 10, "2026-02-09 09:40:00", use("Decrypt", K7, ui_service(PROTON), pctx(T6, R6_OTHER_REGION), key_id=None),
+    "Resource in another region (eu-west-1) -> malformed-context. Covered.")
+add(6, 11, None, use("Decrypt", K7, ui_user(A, "dev-alice"), pctx(T6, R6)),
+    "eventTime is JSON null: record kept and counted, but left out of findings (would otherwise be "
+    "use-without-grant: dev-alice is not the grantee). Must NOT fire.",
+    file=bucket_key(A, USE1, ts("2026-02-09 09:40:00")))
+
+expect("malformed-context", "S6-03", K7, T6, None)
+expect("malformed-context", "S6-04", K7, R6, R6)
+expect("use-without-grant", "S6-04", K7, R6, R6)
+expect("malformed-context", "S6-05", K7, T6, R6_OTHER_ACCT)
+expect("malformed-context", "S6-06", K7, None, R6)
+expect("denied-access", "S6-07", K7, T6, S3_ARN)
+expect("malformed-context", "S6-07", K7, T6, S3_ARN)
+expect("malformed-context", "S6-10", K7, T6, R6_OTHER_REGION)
+
+# ===========================================================================
+# STORY 7 — account B, eu-west-1, key K8, versioned template ARN; deletion.
+# ===========================================================================
+T7 = parn(B, EUW1, "service-template/legacy-svc:1")
+R7 = parn(B, EUW1, "service/legacy")
+G7 = hexid("grant:G7")
+STORIES[7] = {"title": "Versioned template ARN; ScheduleKeyDeletion then DeleteKey",
+              "acct": B, "region": EUW1, "keys": [K8]}
+
+add(7, 1, "2026-03-02 10:00:00", create_grant(K8, dana_b(PROTON_EUW1), PROTON_EUW1, T7, G7),
+    "CreateGrant G7, grantee proton.eu-west-1.amazonaws.com, constraint template = service-template/legacy-svc:1 "
+    "(major-version suffix).")
+add(7, 2, "2026-03-02 10:05:00", use("Decrypt", K8, ui_service(PROTON), pctx(T7, R7), key_id=None),
+    "Decrypt service/legacy, template ARN with ':1' (valid). Covered. Must NOT fire malformed-context.")
+add(7, 3, "2026-03-02 10:06:00", use("GenerateDataKey", K8, ui_service(PROTON), pctx(T7, R7)),
+    "GenerateDataKey, same (template, resource) pair. Covered.")
+add(7, 4, "2026-03-02 16:00:00",
+    key_state("ScheduleKeyDeletion", K8, dana_b(None), req_extra={"pendingWindowInDays": 7},
+              resp={"keyId": K8.arn, "deletionDate": "Mar 9, 2026 16:00:00 PM", "keyState": "PendingDeletion",
+                    "pendingWindowInDays": 7}),
+    "ScheduleKeyDeletion (7 days) -> key-disabled-with-dependents with ONE related id (latest use of the only pair) "
+    "and single template/resource values.")
+add(7, 5, "2026-03-02 16:10:00",
+    use("Decrypt", K8, ui_service(PROTON), pctx(T7, R7), key_id=None,
+        error=("DisabledException", f"{K8.arn} is pending deletion.")),
+    "Decrypt FAILED DisabledException -> denied-by-key-state [S7-04].")
+add(7, 6, "2026-03-09 16:00:05", service_event("DeleteKey", K8, details=False),
+    "DeleteKey: AwsServiceEvent, typeless userIdentity, no requestID, requestParameters null. No finding.")
+add(7, 7, "2026-03-09 16:30:00",
+    use("Decrypt", K8, ui_service(PROTON), pctx(T7, R7), key_id=None,
+        error=("NotFoundException", f"Key '{K8.arn}' does not exist")),
+    "Decrypt FAILED NotFoundException: neither a key-state nor an access error. Must NOT fire.")
+
+expect("key-disabled-with-dependents", "S7-04", K8, T7, R7, ["S7-03"])
+expect("denied-by-key-state", "S7-05", K8, T7, R7, ["S7-04"])
+
+# ===========================================================================
+# STORY 8 — account A, eu-west-1: a non-Proton key disabled; a key disabled before the logs.
+# ===========================================================================
+T8 = parn(A, EUW1, "environment-template/shared-env")
+R8 = parn(A, EUW1, "environment/dr")
+fin = ui_role(A, "FinanceAppRole", "finance-batch", invoked_by="s3.amazonaws.com")
+fin_direct = ui_role(A, "FinanceAppRole", "finance-batch")
+STORIES[8] = {"title": "Non-Proton key disabled; a Proton key already disabled before the logs start",
+              "acct": A, "region": EUW1, "keys": [K9, K10]}
+
+add(8, 1, "2026-01-20 11:00:00",
+    use("Decrypt", K9, fin, {"aws:s3:arn": "arn:aws:s3:::finance-reports/2026/q1.csv"}, key_id=None),
+    "S3 SSE-KMS Decrypt (context aws:s3:arn) via s3.amazonaws.com. Must NOT fire.")
+add(8, 2, "2026-01-20 11:05:00", use("GenerateDataKey", K9, fin_direct, {"Department": "finance"}),
+    "GenerateDataKey (Department=finance). Must NOT fire.")
+add(8, 3, "2026-01-20 12:00:00", key_state("DisableKey", K9, kms_admin_a),
+    "DisableKey K9: no earlier use carried the constraint key -> must NOT fire key-disabled-with-dependents.")
+add(8, 4, "2026-01-20 12:30:00",
+    use("Decrypt", K9, fin_direct, {"Department": "finance"}, key_id=None,
+        error=("DisabledException", f"{K9.arn} is disabled.")),
+    "Non-Proton Decrypt FAILED DisabledException: no constraint key -> no denied-by-key-state. Must NOT fire.")
+add(8, 5, "2026-01-20 13:00:00",
+    use("Decrypt", K10, ui_service(PROTON), pctx(T8, R8), key_id=None,
+        error=("DisabledException", f"{K10.arn} is disabled.")),
+    "Proton Decrypt on K10 FAILED DisabledException; K10 has no state change in the input -> denied-by-key-state "
+    "with EMPTY related ids.")
+
+expect("denied-by-key-state", "S8-05", K10, T8, R8, [])
+
+# ===========================================================================
+# Background noise (non-KMS), synthetic, shaped after real CloudTrail records.
+# ===========================================================================
+NOISE_COUNT = [0]
+PEOPLE = {
+    A: {"users": ["dev-alice", "ci-deployer", "kms-admin"],
+        "roles": [("ProtonAdminRole", "alice"), ("BillingAppRole", "billing-app-7f3c"),
+                  ("EcsTaskRole-frontend", "6c1f0a2b9d8e4f7a"), ("LambdaExec-thumbnails", "thumbnails")]},
+    B: {"users": ["dev-erin", "ci-deployer"],
+        "roles": [("PlatformAdmin", "dana"), ("OrdersServiceRole", "orders-7b2e"),
+                  ("DeployRole", "github-actions-1187")]},
+}
+
+
+def n_user(acct, i):
+    return ui_user(acct, PEOPLE[acct]["users"][i % len(PEOPLE[acct]["users"])])
+
+
+def n_role(acct, i):
+    role, sess = PEOPLE[acct]["roles"][i % len(PEOPLE[acct]["roles"])]
+    return ui_role(acct, role, sess)
+
+
+def noise_record(acct, region, i):
+    """One synthetic non-KMS record; kind chosen by RNG."""
+    kinds = ["s3get", "s3put", "s3list", "ec2desc", "ec2sg", "ec2vol", "sts_proton", "sts_ecs", "gci",
+             "ssm", "logs", "cfn", "ecr", "lambda", "secrets", "ddb", "cw", "proton_read"]
+    if region == USE1:
+        kinds += ["iam_getrole", "iam_listroles", "signin"]
+    k = RNG.choice(kinds)
+    j = RNG.randrange(1000)
+    if k in ("s3get", "s3put"):
+        ui = n_role(acct, j)
+        bucket = f"{'acme' if acct == A else 'orders'}-artifacts-{acct}"
+        key = f"builds/{j:04d}/{'bundle.zip' if k == 's3put' else 'manifest.json'}"
+        name = "PutObject" if k == "s3put" else "GetObject"
+        return base("s3.amazonaws.com", name, acct, region, ui, version="1.10", ua=BOTO_UA,
+                    req={"bucketName": bucket, "Host": f"{bucket}.s3.{region}.amazonaws.com", "key": key},
+                    resp={"x-amz-server-side-encryption": "AES256"} if k == "s3put" else None,
+                    add_data={"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256",
+                              "bytesTransferredIn": 18342 if k == "s3put" else 0,
+                              "AuthenticationMethod": "AuthHeader", "x-amz-id-2": alnum(f"amzid{i}", 56, string.ascii_letters + string.digits + "+/"),
+                              "bytesTransferredOut": 0 if k == "s3put" else 2291},
+                    read_only=k == "s3get", category="Data", management=False,
+                    resources=[{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"},
+                               {"accountId": acct, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}],
+                    host=f"{bucket}.s3.{region}.amazonaws.com")
+    if k == "s3list":
+        return base("s3.amazonaws.com", "ListBuckets", acct, region, n_user(acct, j), version="1.09",
+                    req={"Host": f"s3.{region}.amazonaws.com"}, resp=None,
+                    add_data={"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256",
+                              "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader",
+                              "bytesTransferredOut": 512}, read_only=True)
+    if k == "ec2desc":
+        return base("ec2.amazonaws.com", "DescribeInstances", acct, region, n_role(acct, j), version="1.09",
+                    ua=GO_UA.format(api="ec2#1.198.1"),
+                    req={"instancesSet": {}, "filterSet": {"items": [{"name": "tag:team", "valueSet": {"items": [{"value": "platform"}]}}]}},
+                    read_only=True)
+    if k == "ec2sg":
+        return base("ec2.amazonaws.com", "DescribeSecurityGroups", acct, region, n_user(acct, j), version="1.09",
+                    req={"securityGroupSet": {}, "securityGroupIdSet": {}, "filterSet": {}}, read_only=True)
+    if k == "ec2vol":
+        return base("ec2.amazonaws.com", "DescribeVolumes", acct, region, n_role(acct, j), version="1.09",
+                    ua=BOTO_UA, req={"volumeSet": {}, "filterSet": {}, "maxResults": 500}, read_only=True)
+    if k == "sts_proton":
+        role = f"arn:aws:iam::{acct}:role/ProtonEnvironmentRole"
+        return base("sts.amazonaws.com", "AssumeRole", acct, region, ui_service(PROTON), version="1.08",
+                    req={"roleArn": role, "roleSessionName": f"proton-{alnum(f'ps{i}', 10).lower()}", "durationSeconds": 3600},
+                    resp={"credentials": {"accessKeyId": "ASIA" + alnum(f"psk{i}", 16), "sessionToken": "IQoJb3JpZ2luX2VjEXAMPLE" + alnum(f"tok{i}", 40, string.ascii_letters + string.digits),
+                                          "expiration": "Jan 1, 2026, 1:00:00 AM"},
+                          "assumedRoleUser": {"assumedRoleId": f"{role_pid(acct, 'ProtonEnvironmentRole')}:proton",
+                                              "arn": f"arn:aws:sts::{acct}:assumed-role/ProtonEnvironmentRole/proton"}},
+                    read_only=True, resources=[{"accountId": acct, "type": "AWS::IAM::Role", "ARN": role}])
+    if k == "sts_ecs":
+        role = f"arn:aws:iam::{acct}:role/EcsTaskRole"
+        return base("sts.amazonaws.com", "AssumeRole", acct, region, ui_service("ecs-tasks.amazonaws.com"), version="1.08",
+                    req={"roleArn": role, "roleSessionName": alnum(f"ecs{i}", 32, "0123456789abcdef")},
+                    resp={"credentials": {"accessKeyId": "ASIA" + alnum(f"esk{i}", 16), "sessionToken": "IQoJb3JpZ2luX2VjEXAMPLE" + alnum(f"etok{i}", 40, string.ascii_letters + string.digits),
+                                          "expiration": "Jan 1, 2026, 6:00:00 AM"},
+                          "assumedRoleUser": {"assumedRoleId": f"{role_pid(acct, 'EcsTaskRole')}:task",
+                                              "arn": f"arn:aws:sts::{acct}:assumed-role/EcsTaskRole/task"}},
+                    read_only=True, resources=[{"accountId": acct, "type": "AWS::IAM::Role", "ARN": role}])
+    if k == "gci":
+        return base("sts.amazonaws.com", "GetCallerIdentity", acct, region, n_user(acct, j), version="1.08",
+                    req=None, read_only=True)
+    if k == "ssm":
+        return base("ssm.amazonaws.com", "GetParameter", acct, region, n_role(acct, j), version="1.08", ua=BOTO_UA,
+                    req={"name": f"/app/{'frontend' if acct == A else 'orders'}/feature-flags", "withDecryption": False},
+                    read_only=True)
+    if k == "logs":
+        return base("logs.amazonaws.com", "CreateLogStream", acct, region, n_role(acct, j), version="1.09",
+                    ua="aws-sdk-java/2.29.6 Linux/5.10 OpenJDK_64-Bit_Server_VM/21.0.5+11-LTS Java/21.0.5 vendor/Amazon.com_Inc. exec-env/AWS_ECS_FARGATE",
+                    req={"logGroupName": f"/ecs/{'frontend' if acct == A else 'orders'}", "logStreamName": f"app/{alnum(f'ls{i}', 32, '0123456789abcdef')}"})
+    if k == "cfn":
+        return base("cloudformation.amazonaws.com", "DescribeStacks", acct, region,
+                    ui_role(acct, "ProtonEnvironmentRole", "proton", invoked_by=PROTON), version="1.08",
+                    req={"stackName": f"AWSProton-{'base-env' if acct == A else 'platform-env'}-{alnum(f'st{i}', 8).lower()}"},
+                    read_only=True)
+    if k == "ecr":
+        return base("ecr.amazonaws.com", "GetAuthorizationToken", acct, region, n_role(acct, j), version="1.11",
+                    req=None, read_only=True, host=f"api.ecr.{region}.amazonaws.com")
+    if k == "lambda":
+        return base("lambda.amazonaws.com", "ListFunctions20150331", acct, region, n_user(acct, j), version="1.08",
+                    req=None, read_only=True)
+    if k == "secrets":
+        return base("secretsmanager.amazonaws.com", "GetSecretValue", acct, region, n_role(acct, j), version="1.09",
+                    ua=BOTO_UA, req={"secretId": f"arn:aws:secretsmanager:{region}:{acct}:secret:db/app-{alnum(f'sec{i}', 6)}"},
+                    read_only=True)
+    if k == "ddb":
+        return base("dynamodb.amazonaws.com", "DescribeTable", acct, region, n_role(acct, j), version="1.08",
+                    ua=GO_UA.format(api="dynamodb#1.38.0"), req={"tableName": "sessions"}, read_only=True,
+                    resources=[{"accountId": acct, "type": "AWS::DynamoDB::Table", "ARN": f"arn:aws:dynamodb:{region}:{acct}:table/sessions"}])
+    if k == "cw":
+        return base("monitoring.amazonaws.com", "DescribeAlarms", acct, region, n_user(acct, j), version="1.09",
+                    req={"maxRecords": 100}, read_only=True)
+    if k == "proton_read":
+        return proton_api(RNG.choice(["ListServiceInstances", "GetEnvironment", "ListServices"]), acct, region,
+                          n_role(acct, 0), {"maxResults": 50}, None, read_only=True)
+    if k == "iam_getrole":
+        return base("iam.amazonaws.com", "GetRole", acct, USE1, n_user(acct, j), version="1.08",
+                    req={"roleName": "ProtonServiceRole"}, read_only=True, host="iam.amazonaws.com")
+    if k == "iam_listroles":
+        return base("iam.amazonaws.com", "ListRoles", acct, USE1, n_user(acct, j), version="1.08",
+                    req={"maxItems": 100}, read_only=True, host="iam.amazonaws.com")
+    if k == "signin":
+        ui = n_user(acct, j)
+        return base("signin.amazonaws.com", "ConsoleLogin", acct, USE1, ui, version="1.08", ua=CONSOLE_UA,
+                    req=None, resp={"ConsoleLogin": "Success"}, request_id=False,
+                    add_data={"LoginTo": "https://console.aws.amazon.com/console/home", "MobileVersion": "No", "MFAUsed": "Yes"},
+                    event_type="AwsConsoleSignIn", host="signin.aws.amazon.com")
+    raise AssertionError(k)
+
+
+def add_noise(acct, region, t, *, file=None, dup_into=None):
+    i = NOISE_COUNT[0]
+    NOISE_COUNT[0] += 1
+    rec = noise_record(acct, region, i)
+    rec["eventID"] = uid(f"noise:{i}")
+    finish_record(rec, t, None, f"noise:{i}")
+    fk = file or bucket_key(acct, region, t)
+    FILES[fk].append(rec)
+    if dup_into:
+        FILES[bucket_key(acct, region, dup_into)].append(rec)
+    return rec
+
+
+# noise inside every story file window
+for fk in sorted(FILES, key=lambda k: (k[0], k[1], k[2], k[3])):
+    kind, acct, region, start = fk
+    base_t = start if kind == "std" else ts("2025-11-03 13:00:00")
+    for _ in range(RNG.randint(2, 5)):
+        add_noise(acct, region, base_t + dt.timedelta(seconds=RNG.randrange(300)), file=fk)
+
+# noise-only files around each story day
+story_days = sorted({(ev.acct, ev.region, ev.t.date()) for ev in STORY_ORDER if ev.t})
+for acct, region, day in story_days:
+    for _ in range(3):
+        t = dt.datetime(day.year, day.month, day.day, RNG.randint(6, 20), RNG.randrange(12) * 5, 0, tzinfo=UTC)
+        for _ in range(RNG.randint(3, 7)):
+            add_noise(acct, region, t + dt.timedelta(seconds=RNG.randrange(300)))
+# a few quiet-day files in the other account/region pairs
+for acct, region, day in [(B, USE1, dt.date(2025, 2, 12)), (A, EUW1, dt.date(2025, 6, 17)), (B, EUW1, dt.date(2025, 11, 4)),
+                          (A, USE1, dt.date(2026, 1, 13)), (B, USE1, dt.date(2026, 3, 2))]:
+    t = dt.datetime(day.year, day.month, day.day, 12, 0, 0, tzinfo=UTC)
+    for _ in range(6):
+        add_noise(acct, region, t + dt.timedelta(seconds=RNG.randrange(300)))
+# one noise record duplicated into a second file
+add_noise(B, USE1, ts("2025-11-05 10:01:10"), dup_into=ts("2025-11-05 11:00:00"))
+
+# ===========================================================================
+# write trail/
+# ===========================================================================
+
+
+def reset(d: Path):
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+
+
+def gz(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def body_of(records) -> bytes:
+    return json.dumps({"Records": records}, separators=(",", ":")).encode()
+
+
+def suffix16(tag):
+    return "".join(RNG.choice(string.ascii_letters + string.digits) for _ in range(16))
+
+
+for d in (TRAIL, BROKEN, FORMATS, EXPECTED):
+    reset(d)
+
+MULTI_MEMBER_FK = bucket_key(A, USE1, ts("2025-03-04 10:20:00"))
+LOGFILES = []  # dicts: acct, region, delivered, key, sha256, oldest, newest, n
+for fk in sorted(FILES, key=lambda k: (k[1], k[2], k[3], k[0])):
+    kind, acct, region, start = fk
+    recs = list(FILES[fk])
+    RNG.shuffle(recs)  # records are in no order within a file
+    if kind == "late":
+        delivered = LATE_FILES[fk]
+    else:
+        delivered = start + dt.timedelta(minutes=5 + RNG.randint(5, 10))
+    stamp = delivered.strftime("%Y%m%dT%H%MZ")
+    key = (f"AWSLogs/{acct}/CloudTrail/{region}/{delivered:%Y/%m/%d}/"
+           f"{acct}_CloudTrail_{region}_{stamp}_{suffix16(fk)}.json.gz")
+    body = body_of(recs)
+    if fk == MULTI_MEMBER_FK:
+        half = len(body) // 2  # the JSON document split across two gzip members
+        blob = gz(body[:half]) + gz(body[half:])
+    else:
+        blob = gz(body)
+    p = TRAIL / key
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(blob)
+    times = sorted(r["eventTime"] for r in recs if r["eventTime"] and r["eventTime"].endswith("Z"))
+    LOGFILES.append({"acct": acct, "region": region, "delivered": delivered, "key": key,
+                     "sha256": hashlib.sha256(body).hexdigest(), "oldest": times[0], "newest": times[-1],
+                     "records": recs, "fk": fk})
+
+
+# ---- digests (must be skipped by keytrail) --------------------------------
+def write_digest(acct, region, start: dt.datetime, prev_hash: str):
+    end = start + dt.timedelta(hours=1)
+    files = [f for f in LOGFILES if f["acct"] == acct and f["region"] == region and start <= f["delivered"] < end]
+    assert files, (acct, region, start)
+    key = (f"AWSLogs/{acct}/CloudTrail-Digest/{region}/{end:%Y/%m/%d}/"
+           f"{acct}_CloudTrail-Digest_{region}_{TRAIL_NAME}_{region}_{end:%Y%m%dT%H%M%SZ}.json.gz")
+    prev_end = start
+    prev_key = (f"AWSLogs/{acct}/CloudTrail-Digest/{region}/{prev_end:%Y/%m/%d}/"
+                f"{acct}_CloudTrail-Digest_{region}_{TRAIL_NAME}_{region}_{prev_end:%Y%m%dT%H%M%SZ}.json.gz")
+    doc = {
+        "awsAccountId": acct,
+        "digestStartTime": iso(start), "digestEndTime": iso(end),
+        "digestS3Bucket": BUCKET, "digestS3Object": key,
+        "digestPublicKeyFingerprint": hexid(f"fp:{region}", 32),
+        "digestSignatureAlgorithm": "SHA256withRSA",
+        "newestEventTime": max(f["newest"] for f in files), "oldestEventTime": min(f["oldest"] for f in files),
+        "previousDigestS3Bucket": BUCKET, "previousDigestS3Object": prev_key,
+        "previousDigestHashValue": prev_hash, "previousDigestHashAlgorithm": "SHA-256",
+        "previousDigestSignature": hexid(f"sig:{prev_key}", 64) * 8,
+        "logFiles": [{"s3Bucket": BUCKET, "s3Object": f["key"], "hashValue": f["sha256"], "hashAlgorithm": "SHA-256",
+                      "newestEventTime": f["newest"], "oldestEventTime": f["oldest"]} for f in files],
+    }
+    p = TRAIL / key
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(gz(json.dumps(doc, separators=(",", ":")).encode()))
+    return key, [f["key"] for f in files]
+
+
+DIGESTS = [write_digest(A, USE1, ts("2025-03-04 10:20:15"), hexid("prevdigest:A")),
+           write_digest(B, EUW1, ts("2025-06-17 16:00:41"), hexid("prevdigest:B"))]
+
+# ---- insight file (must be skipped) ---------------------------------------
+insight_shared = uid("insight:shared:S2")
+insight_recs = []
+for state, when in (("Start", "2025-03-04 10:21:00"), ("End", "2025-03-04 11:02:00")):
+    stats = {"baseline": {"average": 0.0}, "insight": {"average": 0.0667}}
+    if state == "End":
+        stats["insightDuration"] = 41
+    det = {"state": state, "eventSource": "kms.amazonaws.com", "eventName": "Decrypt",
+           "insightType": "ApiErrorRateInsight", "errorCode": "DisabledException",
+           "insightContext": {"statistics": stats,
+                              "attributions": [{"attribute": "userIdentityArn",
+                                                "insight": [{"value": "proton.amazonaws.com", "average": 0.0667}],
+                                                "baseline": []}]}}
+    insight_recs.append({"eventVersion": "1.08", "eventTime": iso(ts(when)), "awsRegion": USE1,
+                         "eventID": uid(f"insight:{state}"), "eventType": "AwsCloudTrailInsight",
+                         "recipientAccountId": A, "sharedEventID": insight_shared, "insightDetails": det,
+                         "eventCategory": "Insight"})
+INSIGHT_KEY = (f"AWSLogs/{A}/CloudTrail-Insight/{USE1}/2025/03/04/"
+               f"{A}_CloudTrail-Insight_{USE1}_20250304T1109Z_{suffix16('insight')}.json.gz")
+(TRAIL / INSIGHT_KEY).parent.mkdir(parents=True, exist_ok=True)
+(TRAIL / INSIGHT_KEY).write_bytes(gz(body_of(insight_recs)))
+
+# ===========================================================================
+# formats/ and broken/
+# ===========================================================================
+TF = parn(A, USE1, "service-template/formats-svc")
+RF = parn(A, USE1, "service/formats")
+GF = hexid("grant:GF")
+fmt_recs = []
+for n, (when, rec) in enumerate([
+    ("2025-09-01 12:00:00", create_grant(KF, alice(), PROTON, TF, GF)),
+    ("2025-09-01 12:00:05", use("GenerateDataKey", KF, ui_service(PROTON), pctx(TF, TF))),
+    ("2025-09-01 12:01:00", use("Encrypt", KF, ui_service(PROTON), pctx(TF, RF))),
+    ("2025-09-01 12:02:00", use("Decrypt", KF, ui_service(PROTON), pctx(TF, RF), key_id=None)),
+    ("2025-09-01 12:03:00", use("Decrypt", KF, alice(), pctx(TF, TF), key_id=None)),
+], start=1):
+    rec["eventID"] = f"90{n:06d}" + uid(f"event:F-{n:02d}")[8:]
+    finish_record(rec, ts(when), None, f"F-{n:02d}")
+    fmt_recs.append(rec)
+(FORMATS / "records-array.json").write_text(json.dumps(fmt_recs, indent=1) + "\n")
+(FORMATS / "lines.jsonl").write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in fmt_recs))
+(FORMATS / "lines.jsonl.gz").write_bytes(gz((FORMATS / "lines.jsonl").read_bytes()))
+(FORMATS / "single-record.json").write_text(json.dumps(fmt_recs[3], indent=2) + "\n")
+(FORMATS / "wrapped-plain.json").write_text(json.dumps({"Records": fmt_recs}, indent=1) + "\n")
+(FORMATS / "no-extension-log").write_bytes(gz(body_of(fmt_recs)))
+
+full = gz(body_of(fmt_recs))
+(BROKEN / "truncated.json.gz").write_bytes(full[: len(full) // 2])
+(BROKEN / "not-json.json").write_text(
+    "this is not JSON: <Records><Record eventName=\"Decrypt\"/></Records>\n\x00\x01 {\"Records\": [ unterminated\n")
+
+# ===========================================================================
+# expected/
+# ===========================================================================
+findings = []
+for x in EXPECT:
+    ev = EVENTS[x["tag"]]
+    assert ev.t is not None
+    for r in x["related"]:
+        assert r in EVENTS, r
+    findings.append({
+        "rule": x["rule"], "severity": SEVERITY[x["rule"]], "event_id": ev.id, "event_time": iso(ev.t),
+        "event_name": ev.rec["eventName"], "key_arn": x["key"].arn, "proton_template": x["template"],
+        "proton_resource": x["resource"], "related_event_ids": sorted(E(r) for r in x["related"]),
+    })
+findings.sort(key=lambda f: (f["event_time"], f["event_id"], f["rule"], f["key_arn"]))
+with open(EXPECTED / "findings.jsonl", "w") as fh:
+    for f in findings:
+        fh.write(json.dumps(f) + "\n")
+
+# counts: plain tallies of what was written (no rule logic)
+all_recs = [r for f in LOGFILES for r in f["records"]]
+distinct = {}
+for r in all_recs:
+    distinct.setdefault(r["eventID"], r)
+kms_recs = [r for r in distinct.values() if r["eventSource"] == "kms.amazonaws.com"]
+
+
+def category(name):
+    if name in USE_NAMES:
+        return "use"
+    if name in GRANT_NAMES:
+        return "grant"
+    if name in STATE_NAMES:
+        return "key_state"
+    return "other"
+
+
+by_cat = {"use": 0, "grant": 0, "key_state": 0, "other": 0}
+for r in kms_recs:
+    by_cat[category(r["eventName"])] += 1
+by_rule = {rule: 0 for rule in SEVERITY}
+for f in findings:
+    by_rule[f["rule"]] += 1
+counts = {
+    "record_files": len(LOGFILES),
+    "skipped_files": {"digest": len(DIGESTS), "insight": 1, "total": len(DIGESTS) + 1},
+    "total_records": len(all_recs),
+    "distinct_records": len(distinct),
+    "duplicates_dropped": len(all_recs) - len(distinct),
+    "kms_records": len(kms_recs),
+    "non_kms_records": len(distinct) - len(kms_recs),
+    "kms_by_category": by_cat,
+    "records_without_event_time": sum(1 for r in distinct.values() if r["eventTime"] is None),
+    "findings": len(findings),
+    "findings_by_rule": by_rule,
+    "category_names": {"use": sorted(USE_NAMES), "grant": sorted(GRANT_NAMES), "key_state": sorted(STATE_NAMES),
+                       "other": "every other kms.amazonaws.com eventName"},
+}
+assert counts["non_kms_records"] / counts["distinct_records"] >= 0.6, counts
+(EXPECTED / "counts.json").write_text(json.dumps(counts, indent=2) + "\n")
+
+# ===========================================================================
+# README.md
+# ===========================================================================
+key_lines = "\n".join(f"| {k.name} | `{k.arn}` |" for k in KEYS + [KF])
+by_tag_findings = defaultdict(list)
+for x in EXPECT:
+    by_tag_findings[x["tag"]].append(x["rule"])
+sections = []
+for sid, meta in STORIES.items():
+    rows = []
+    for ev in STORY_ORDER:
+        if ev.story != sid:
+            continue
+        fires = ", ".join(by_tag_findings.get(ev.tag, [])) or "—"
+        when = ev.rec["eventTime"] if ev.rec["eventTime"] is not None else "null"
+        where = []
+        if len(ev.files) > 1:
+            where.append("duplicated")
+        if ev.files[0][0] == "late":
+            where.append("late file")
+        if ev.files[0] == MULTI_MEMBER_FK:
+            where.append("multi-member gzip")
+        rows.append(f"| {ev.tag} | `{ev.id[:8]}` | {when} | {ev.rec['eventName']} | {fires} | "
+                    f"{ev.note}{' (' + ', '.join(where) + ')' if where else ''} |")
+    sections.append(f"### Story {sid}: {meta['title']}\n\nAccount {meta['acct']}, {meta['region']}, "
+                    f"key(s) {', '.join(k.name for k in meta['keys'])}.\n\n"
+                    "| tag | eventID prefix | eventTime | eventName | expected findings | what it tests |\n"
+                    "|---|---|---|---|---|---|\n" + "\n".join(rows))
+rule_table = "\n".join(f"| {rule} | {SEVERITY[rule]} | {n} |" for rule, n in by_rule.items())
+notable = []
+for f in LOGFILES:
+    tags = sorted(ev.tag for ev in STORY_ORDER if f["fk"] in ev.files)
+    what = []
+    if f["fk"] == MULTI_MEMBER_FK:
+        what.append("multi-member gzip")
+    if f["fk"][0] == "late":
+        what.append("LATE delivery, events of 2025-11-03")
+    if any(len(ev.files) > 1 and f["fk"] in ev.files for ev in STORY_ORDER):
+        what.append("holds a duplicated record")
+    if what:
+        notable.append(f"- `trail/{f['key']}`: {', '.join(what)}; story events {', '.join(tags)}")
+notable += [f"- `trail/{k}`: digest over {len(listed)} log files (skip)" for k, listed in DIGESTS]
+notable.append(f"- `trail/{INSIGHT_KEY}`: Insight records (skip)")
+file_list = "\n".join(notable)
+
+README = f"""# keytrail test data
+
+**All data here is synthetic.** Account ids, key ids, grant ids, principals, addresses,
+request ids and event ids are made up; the records imitate the documented CloudTrail, KMS
+and AWS Proton record shapes (as summarised in the project's shared domain notes,
+`shared/domain/cloudtrail-kms.md`), but none is a copy of a real log.
+
+Everything is generated by `make_testdata.py` (Python 3.11, standard library only,
+deterministic: re-running it rewrites byte-identical files):
+
+    python3 testdata/make_testdata.py
+
+`RULES.md` holds the findings rules the expected output follows.
+
+## Layout
+
+- `trail/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<16 chars>.json.gz`
+  — {counts['record_files']} record files (`{{"Records":[...]}}`, gzip). The date in the path and name is the
+  delivery time (5-15 min after the events), except one LATE file delivered on 2025-11-08 that holds
+  events of 2025-11-03. One file is a multi-member gzip (the JSON document split across two gzip members).
+  Records inside a file are shuffled.
+- `trail/AWSLogs/<account>/CloudTrail-Digest/...` — {len(DIGESTS)} digest files (`logFiles[].hashValue` is the
+  real SHA-256 of each listed uncompressed log file). Must be skipped, not failed.
+- `trail/AWSLogs/{A}/CloudTrail-Insight/...` — 1 Insight file (2 `AwsCloudTrailInsight` records). Must be skipped.
+- `broken/truncated.json.gz` (a valid gzip log cut in half), `broken/not-json.json` (garbage) — error paths.
+- `formats/` — the same 5 KMS records (eventIDs `90000001`…`90000005`, account {A}, key KF) in every accepted
+  input format: `records-array.json` (top-level array), `lines.jsonl`, `lines.jsonl.gz`, `wrapped-plain.json`
+  (`{{"Records":[...]}}`, not gzipped), `no-extension-log` (gzip, no extension: detect by content). Each holds 5
+  KMS events, except `single-record.json`, which is one record object (the 4th record, `90000004`) and so holds 1.
+  Over `formats/` the rules give no findings (every use is covered by the CreateGrant `90000001`).
+- `expected/findings.jsonl` — the expected findings over all of `trail/` with the default grace of 300 s,
+  sorted by (event_time, event_id, rule, key_arn). Written BY HAND in `make_testdata.py` (the `expect(...)`
+  calls after each story), not computed by a rules engine.
+- `expected/counts.json` — files read and skipped, total / distinct records, duplicates, KMS records by category.
+
+## Accounts, regions, keys
+
+Accounts {A} (A) and {B} (B); regions us-east-1 and eu-west-1; events from 2025-02 to 2026-03.
+
+| key | ARN |
+|---|---|
+{key_lines}
+
+Event ids of story events start with `<story:2><step:6>`: `02000009-…` is story 2, step 9 (tag S2-09).
+Steps 901+ are AWS Proton API calls (non-KMS context). Background noise (non-KMS: s3, ec2, sts, iam,
+ssm, logs, cloudformation, ecr, lambda, secretsmanager, dynamodb, monitoring, signin, proton reads) has
+plain uuid5 event ids.
+
+## Expected findings per rule
+
+| rule | severity | findings |
+|---|---|---|
+{rule_table}
+
+Total: {len(findings)}.
+
+## Counts
+
+```json
+{json.dumps({k: v for k, v in counts.items() if k != 'category_names'}, indent=2)}
+```
+
+KMS categories: use = {', '.join(sorted(USE_NAMES))}; grant = {', '.join(sorted(GRANT_NAMES))};
+key_state = {', '.join(sorted(STATE_NAMES))}; other = any other KMS eventName (here CreateKey, CreateAlias,
+GetParametersForImport, TagResource). Failed calls are counted under their name too. Duplicates: S1-18,
+S2-09 and one noise record each sit in two files.
+
+## Stories
+
+Every Proton KMS call carries `{{"aws:proton:template": ..., "aws:proton:resource": ...}}`. Grants are
+Proton-style: `granteePrincipal` proton.amazonaws.com or proton.<region>.amazonaws.com, `constraints.encryptionContextSubset`
+= `{{"aws:proton:template": <template ARN>}}`. "Covered" means some live grant covers the use under the rules.
+
+{(chr(10) + chr(10)).join(sections)}
+
+## Grace window
+
+The expected file uses the default grace of 300 s. The grace-sensitive events, derived by hand: with
+`--grace 0` exactly three findings are added, S1-16 use-after-grant-retired [S1-15], S2-11
+use-after-key-disabled [S2-09] and S4-13 use-after-grant-retired [S4-12]; nothing else changes.
+S1-17 sits exactly on the 300 s boundary (fires at 300 s, would not at 301 s).
+
+## Choices where the rules left room
+
+- `proton_template` / `proton_resource` of a per-event finding are the raw context values (S6-04 reports the
+  service ARN found under the template key); a missing key gives null.
+- `related_event_ids` of the aggregate rules hold one id per distinct (template, resource) pair (its latest
+  earlier use); the aggregate's `proton_template` / `proton_resource` are the single distinct value or null.
+- Uses within 300 s after an EnableKey / ImportKeyMaterial following a disabling change are avoided: the
+  literal rule (last change at or before T - grace) would flag them.
+- A second successful removal of an already removed grant (S1-19) is a synthetic oddity testing "only the
+  first removal counts".
+- DescribeKey, ListGrants and GenerateRandom are avoided (their category is debatable).
+- ReEncrypt failures are avoided (which side a failure belongs to is not specified).
+
+## Notable files
+
+{file_list}
+"""
+(HERE / "README.md").write_text(README)
+
+print(f"record files: {counts['record_files']}, records: {counts['total_records']} "
+      f"(distinct {counts['distinct_records']}, KMS {counts['kms_records']}), findings: {len(findings)}")
