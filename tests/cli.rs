@@ -1,0 +1,346 @@
+//! The `keytrail` binary end to end: exit codes, error lines, output formats, written
+//! tables and rerun determinism.
+
+mod common;
+
+use common::*;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn keytrail(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keytrail"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run keytrail")
+}
+
+fn stderr_lines(o: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Rows per table, read back from the Parquet files.
+fn table_rows(out: &Path) -> BTreeMap<String, usize> {
+    let mut rows = BTreeMap::new();
+    for t in keytrail::schema::TABLES {
+        let mut n = 0;
+        for f in parquet_files(&out.join(t.name)) {
+            let r = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&f).unwrap())
+                .unwrap()
+                .build()
+                .unwrap();
+            for b in r {
+                n += b.unwrap().num_rows();
+            }
+        }
+        rows.insert(t.name.to_string(), n);
+    }
+    rows
+}
+
+fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(parquet_files(&p));
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn truncated_gzip_among_good_files_exits_2_and_writes_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    // Three good log files with KMS events, and the truncated one between them.
+    let (files, _, _) = keytrail::local::collect_inputs(&[testdata("trail")]);
+    let good: Vec<PathBuf> = files
+        .iter()
+        .map(|f| f.path.clone())
+        .filter(|p| !p.display().to_string().contains("CloudTrail-"))
+        .take(3)
+        .collect();
+    for (i, g) in good.iter().enumerate() {
+        std::fs::copy(g, input.join(format!("{i}-good.json.gz"))).unwrap();
+    }
+    std::fs::copy(
+        testdata("broken/truncated.json.gz"),
+        input.join("1a-bad.json.gz"),
+    )
+    .unwrap();
+    let good_only = run_paths(&good, Default::default());
+    assert!(good_only.stats.kms_events > 0);
+
+    let out = tmp.path().join("out");
+    let o = keytrail(&[
+        "analyze",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let errors: Vec<String> = stderr_lines(&o)
+        .into_iter()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("1a-bad.json.gz"), "{}", errors[0]);
+    assert!(errors[0].contains("corrupt gzip"), "{}", errors[0]);
+    let rows = table_rows(&out);
+    assert!(
+        rows["kms_events"] >= good_only.stats.kms_events as usize,
+        "{rows:?} vs {}",
+        good_only.stats.kms_events
+    );
+    let summary = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        summary.contains("files: 4 read, 0 skipped, 1 failed"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn not_json_is_one_error_line_and_exit_2() {
+    let o = keytrail(&[
+        "findings",
+        testdata("broken/not-json.json").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let lines = stderr_lines(&o);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains("not-json.json: line 1, column 1"),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
+fn fail_on_sets_exit_1_and_input_errors_win() {
+    let trail = testdata("trail");
+    let t = trail.to_str().unwrap();
+    assert_eq!(
+        keytrail(&["findings", t, "--format", "json"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        keytrail(&["findings", t, "--fail-on", "high"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        keytrail(&["findings", t, "--fail-on", "low"]).status.code(),
+        Some(1)
+    );
+    let formats = testdata("formats");
+    assert_eq!(
+        keytrail(&["findings", formats.to_str().unwrap(), "--fail-on", "low"])
+            .status
+            .code(),
+        Some(0),
+        "the format samples hold no findings"
+    );
+    let bad = testdata("broken/not-json.json");
+    assert_eq!(
+        keytrail(&["findings", t, bad.to_str().unwrap(), "--fail-on", "high"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn help_documents_every_flag() {
+    let a = String::from_utf8(keytrail(&["analyze", "--help"]).stdout).unwrap();
+    for flag in [
+        "--out",
+        "--profiles",
+        "--grace",
+        "--fail-on",
+        "--no-progress",
+        "INPUT",
+    ] {
+        assert!(a.contains(flag), "analyze --help lacks {flag}");
+    }
+    let f = String::from_utf8(keytrail(&["findings", "--help"]).stdout).unwrap();
+    for flag in ["--format", "--profiles", "--grace", "--fail-on"] {
+        assert!(f.contains(flag), "findings --help lacks {flag}");
+    }
+}
+
+#[test]
+fn json_csv_and_table_outputs_agree() {
+    let t = testdata("trail");
+    let json =
+        String::from_utf8(keytrail(&["findings", t.to_str().unwrap(), "--format", "json"]).stdout)
+            .unwrap();
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), expected_findings().len());
+    // Fields in the documented order (serde_json's Value would sort them, so read the text).
+    let first = json.lines().next().unwrap();
+    let mut keys: Vec<(usize, &str)> = lines[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| (first.find(&format!("\"{k}\":")).unwrap(), k.as_str()))
+        .collect();
+    keys.sort();
+    let keys: Vec<&str> = keys.into_iter().map(|(_, k)| k).collect();
+    assert_eq!(
+        keys,
+        [
+            "rule",
+            "severity",
+            "event_id",
+            "event_time",
+            "event_name",
+            "key_arn",
+            "account_id",
+            "region",
+            "principal",
+            "proton_template",
+            "proton_resource",
+            "related_event_ids",
+            "message"
+        ]
+    );
+    let csv =
+        String::from_utf8(keytrail(&["findings", t.to_str().unwrap(), "--format", "csv"]).stdout)
+            .unwrap();
+    assert_eq!(csv.lines().count(), lines.len() + 1);
+    let table = String::from_utf8(keytrail(&["findings", t.to_str().unwrap()]).stdout).unwrap();
+    insta::assert_snapshot!("testdata_findings_table", table);
+}
+
+#[test]
+fn stdin_is_read_with_dash() {
+    let bytes = std::fs::read(testdata("formats/lines.jsonl.gz")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keytrail"))
+        .args(["findings", "-", "--format", "json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn analyze_is_deterministic_and_a_rerun_replaces_the_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    let t = testdata("trail");
+    for out in [&a, &b] {
+        let o = keytrail(&[
+            "analyze",
+            t.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let list = |root: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        keytrail::schema::TABLES
+            .iter()
+            .flat_map(|t| parquet_files(&root.join(t.name)))
+            .map(|p| {
+                (
+                    p.strip_prefix(root).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect()
+    };
+    let la = list(&a);
+    assert!(!la.is_empty());
+    assert_eq!(la, list(&b), "same input, same file names and bytes");
+    // A rerun with less input replaces, not mixes.
+    let formats = testdata("formats");
+    let o = keytrail(&[
+        "analyze",
+        formats.to_str().unwrap(),
+        "--out",
+        a.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let rows = table_rows(&a);
+    assert_eq!(rows["kms_events"], 5);
+    assert_eq!(rows["findings"], 0);
+    assert!(!a.join(".keytrail-staging").exists());
+}
+
+#[test]
+fn profiles_file_adds_a_profile_and_bad_files_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let prof = tmp.path().join("p.toml");
+    std::fs::write(&prof, "[[profile]]\nname = \"acme\"\ntemplate_key = \"acme:app\"\nresource_key = \"acme:tenant\"\n").unwrap();
+    let log = tmp.path().join("acme.json");
+    std::fs::write(
+        &log,
+        r#"{"Records":[{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2026-01-01T00:00:00Z","eventID":"a1","awsRegion":"us-east-1","recipientAccountId":"1",
+        "resources":[{"type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-east-1:1:key/k"}],"requestParameters":{"encryptionContext":{"acme:app":"billing","acme:tenant":"t1"}},
+        "userIdentity":{"type":"AWSService","invokedBy":"acme.amazonaws.com"}}]}"#,
+    )
+    .unwrap();
+    let o = keytrail(&[
+        "findings",
+        log.to_str().unwrap(),
+        "--format",
+        "json",
+        "--profiles",
+        prof.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let f: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    assert_eq!(f["rule"], "use-without-grant");
+    assert_eq!(f["proton_template"], "billing");
+    // Without the profile, the same context is not a profile context: no finding.
+    let o = keytrail(&["findings", log.to_str().unwrap(), "--format", "json"]);
+    assert!(o.stdout.is_empty());
+    std::fs::write(&prof, "[[profile]]\nname = 3\n").unwrap();
+    let o = keytrail(&[
+        "findings",
+        log.to_str().unwrap(),
+        "--profiles",
+        prof.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("p.toml: invalid profiles TOML"), "{err}");
+}

@@ -1,0 +1,82 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use keytrail::error::InputError;
+use keytrail::local::{collect_inputs, NoStore};
+use keytrail::logfile::{read_log, ReadOptions, RecordPos, RecordSink};
+use keytrail::pipeline::{Pipeline, PipelineOptions, RunReport};
+use std::path::{Path, PathBuf};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn testdata(rel: &str) -> PathBuf {
+    root().join("testdata").join(rel)
+}
+
+/// Runs the pipeline over files and folders, computing findings only.
+pub fn run_paths(paths: &[PathBuf], opts: PipelineOptions) -> RunReport {
+    let (files, _skipped, errors) = collect_inputs(paths);
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut p: Pipeline<NoStore> = Pipeline::new(opts, false);
+    for f in files {
+        let file = std::fs::File::open(&f.path).unwrap();
+        p.ingest(&mut NoStore, &f.path.display().to_string(), file)
+            .unwrap();
+    }
+    p.finish(&mut NoStore).unwrap()
+}
+
+/// Runs the pipeline over in-memory sources.
+pub fn run_sources(sources: &[(String, Vec<u8>)], opts: PipelineOptions) -> RunReport {
+    let mut p: Pipeline<NoStore> = Pipeline::new(opts, false);
+    for (name, bytes) in sources {
+        let o = p.ingest(&mut NoStore, name, &bytes[..]).unwrap();
+        assert!(o.failure.is_none(), "{:?}", o.failure);
+    }
+    p.finish(&mut NoStore).unwrap()
+}
+
+#[derive(Default)]
+struct Collect(Vec<Vec<u8>>);
+impl RecordSink for Collect {
+    fn record(&mut self, _pos: RecordPos, bytes: &[u8]) {
+        self.0.push(bytes.to_vec());
+    }
+    fn record_error(&mut self, error: InputError) {
+        panic!("{error}");
+    }
+}
+
+/// Every record (as bytes) of every log file under `dir`, digest and insight files excluded.
+pub fn all_records(dir: &Path) -> Vec<Vec<u8>> {
+    let (files, _, _) = collect_inputs(&[dir.to_path_buf()]);
+    let mut c = Collect::default();
+    for f in files {
+        let name = f.path.display().to_string();
+        if keytrail::logfile::skip_reason_for_name(&name).is_some() {
+            continue;
+        }
+        let file = std::fs::File::open(&f.path).unwrap();
+        read_log(&name, file, &ReadOptions::default(), &mut c).unwrap();
+    }
+    c.0
+}
+
+/// The findings as JSON values (the `--format json` shape).
+pub fn findings_json(r: &RunReport) -> Vec<serde_json::Value> {
+    r.findings
+        .iter()
+        .map(|f| serde_json::to_value(f).unwrap())
+        .collect()
+}
+
+/// The expected findings of testdata/trail.
+pub fn expected_findings() -> Vec<serde_json::Value> {
+    std::fs::read_to_string(testdata("expected/findings.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
