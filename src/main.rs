@@ -33,6 +33,12 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Print the schema of the tables keytrail writes (from the one definition in the code).
+    Schema {
+        /// markdown (the README's column reference) or json.
+        #[arg(long, value_enum, default_value_t = SchemaFormat::Markdown)]
+        format: SchemaFormat,
+    },
     /// Read CloudTrail logs and print the findings.
     Findings {
         #[command(flatten)]
@@ -71,6 +77,12 @@ enum Format {
     Table,
     Json,
     Csv,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemaFormat {
+    Markdown,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -115,6 +127,16 @@ fn run(cli: Cli) -> Result<u8> {
             store.publish()?;
             print_summary(&report, &out)?;
             Ok(exit_code(&common, &report.findings, input_failed))
+        }
+        Command::Schema { format } => {
+            match format {
+                SchemaFormat::Markdown => print!("{}", keytrail::schema::markdown()),
+                SchemaFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&keytrail::schema::json())?
+                ),
+            }
+            Ok(0)
         }
         Command::Findings { common, format } => {
             let (report, input_failed) = ingest_all(&common, &mut NoStore, false)?;

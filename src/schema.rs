@@ -590,6 +590,64 @@ impl BatchBuilder {
     }
 }
 
+/// The tables as Markdown (the README's column reference is this text).
+pub fn markdown() -> String {
+    let mut s = String::new();
+    s.push_str("Every table is partitioned by ");
+    s.push_str(
+        &PARTITION_COLUMNS
+            .iter()
+            .map(|c| format!("`{}`", c.name))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    s.push_str(
+        " (Hive folders `account_id=.../region=.../event_date=YYYY-MM-DD/`; a missing value is `",
+    );
+    s.push_str(NULL_PARTITION);
+    s.push_str("`):\n\n| partition column | type | meaning |\n|---|---|---|\n");
+    for c in PARTITION_COLUMNS {
+        s.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            c.name,
+            c.ty.athena(),
+            c.doc
+        ));
+    }
+    for t in TABLES {
+        s.push_str(&format!(
+            "\n#### `{}`\n\n{}\n\n| column | type | meaning |\n|---|---|---|\n",
+            t.name, t.doc
+        ));
+        for c in t.columns {
+            s.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                c.name,
+                c.ty.athena(),
+                c.doc
+            ));
+        }
+    }
+    s
+}
+
+/// The tables as JSON: `{"partition_columns": [...], "tables": {name: [{name, type}]}}`,
+/// types in Athena spelling. Test tools compare written files against this.
+pub fn json() -> serde_json::Value {
+    let cols = |cs: &[Column]| {
+        cs.iter()
+            .map(|c| serde_json::json!({"name": c.name, "type": c.ty.athena()}))
+            .collect::<Vec<_>>()
+    };
+    serde_json::json!({
+        "partition_columns": cols(&PARTITION_COLUMNS),
+        "tables": TABLES
+            .iter()
+            .map(|t| (t.name.to_string(), serde_json::Value::Array(cols(t.columns))))
+            .collect::<serde_json::Map<_, _>>(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@ fn public_corpus_runs_clean_with_known_counts() {
         eprintln!("SKIPPED: public corpus not present");
         return;
     };
-    let r = run_paths(&[dir.clone()], PipelineOptions::default());
+    let r = run_paths(std::slice::from_ref(&dir), PipelineOptions::default());
     let s = &r.stats;
     assert_eq!(
         s.files_read, 37,

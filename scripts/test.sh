@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test of keytrail: formatting, lints, Rust unit/integration/property tests,
+# and the Parquet read-back in pyarrow and DuckDB (Python tools in .venv, pinned).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== rustfmt"
+cargo fmt --all -- --check
+echo "== clippy"
+cargo clippy --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --locked
+
+echo "== python test tools (.venv)"
+if [[ ! -x .venv/bin/python ]] || ! .venv/bin/python -c 'import pyarrow, duckdb' 2>/dev/null; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+
+echo "== tables read back in pyarrow and DuckDB"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+cargo build --locked --quiet
+./target/debug/keytrail analyze testdata/trail --out "$out/tables" > "$out/summary.txt"
+.venv/bin/python tests/python/check_tables.py ./target/debug/keytrail "$out/tables" testdata/expected/findings.jsonl
+echo "== all tests passed"

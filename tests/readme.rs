@@ -1,0 +1,19 @@
+//! The README's column reference is the schema in the code, word for word.
+
+#[test]
+fn readme_schema_section_matches_the_code() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("<!-- schema:start")
+        .expect("schema start marker");
+    let body_start = start + readme[start..].find("-->\n").unwrap() + 4;
+    let end = readme
+        .find("<!-- schema:end -->")
+        .expect("schema end marker");
+    assert_eq!(
+        &readme[body_start..end],
+        keytrail::schema::markdown(),
+        "README.md is out of date: paste `keytrail schema` between the markers"
+    );
+}
