@@ -1,5 +1,6 @@
 //! keytrail: audits AWS KMS key use from CloudTrail logs.
 pub mod arn;
+pub mod corpus;
 pub mod derive;
 pub mod error;
 pub mod kms;
@@ -13,3 +14,4 @@ pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod timeline;
+pub mod trigger;

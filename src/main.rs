@@ -33,6 +33,25 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Generate a synthetic CloudTrail corpus (AWS key layout, .json.gz, deterministic by
+    /// seed) for benchmarks and memory tests.
+    Gen {
+        /// Folder to write the corpus into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Uncompressed size to aim for, in MB.
+        #[arg(long, default_value_t = 1024)]
+        size_mb: u64,
+        /// Random seed: the same seed gives the same files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Fraction of records that are KMS events.
+        #[arg(long, default_value_t = 0.7)]
+        kms_share: f64,
+        /// Size of the largest single file, in MB (0: no large files).
+        #[arg(long, default_value_t = 256)]
+        large_file_mb: u64,
+    },
     /// Print the schema of the tables keytrail writes (from the one definition in the code).
     Schema {
         /// markdown (the README's column reference) or json.
@@ -127,6 +146,37 @@ fn run(cli: Cli) -> Result<u8> {
             store.publish()?;
             print_summary(&report, &out)?;
             Ok(exit_code(&common, &report.findings, input_failed))
+        }
+        Command::Gen {
+            out,
+            size_mb,
+            seed,
+            kms_share,
+            large_file_mb,
+        } => {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&kms_share),
+                "--kms-share must be between 0 and 1"
+            );
+            let cfg = keytrail::corpus::CorpusConfig {
+                seed,
+                target_bytes: size_mb * 1_000_000,
+                kms_share,
+                large_file_bytes: large_file_mb * 1_000_000,
+                ..Default::default()
+            };
+            let st = keytrail::corpus::write_corpus(&cfg, &out)
+                .with_context(|| format!("{}: cannot write corpus", out.display()))?;
+            println!(
+                "generated {} files, {} records ({} KMS), {} MB uncompressed, {} MB gzip, under {}",
+                st.files,
+                st.records,
+                st.kms_records,
+                st.uncompressed_bytes / 1_000_000,
+                st.compressed_bytes / 1_000_000,
+                out.display()
+            );
+            Ok(0)
         }
         Command::Schema { format } => {
             match format {
