@@ -157,7 +157,7 @@ impl TableStore for LocalStore {
             fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
         }
         let f = File::create(&full).map_err(|e| io_err(&full, e))?;
-        Ok(BufWriter::with_capacity(1 << 20, f))
+        Ok(BufWriter::with_capacity(64 << 10, f))
     }
 
     fn commit(&mut self, path: &str, mut object: Self::Object) -> Result<(), OutputError> {

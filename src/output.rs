@@ -34,7 +34,7 @@ pub struct WriteOptions {
     pub batch_bytes: usize,
     /// Largest row group.
     pub row_group_rows: usize,
-    /// Budget for encoded-but-unflushed row groups over all open files.
+    /// Budget for the memory of unflushed row groups over all open files.
     pub memory_budget: usize,
     /// Most files open at once; the least recently used is closed beyond it.
     pub max_open_files: usize,
@@ -48,8 +48,8 @@ impl Default for WriteOptions {
             batch_rows: 8192,
             batch_bytes: 8 << 20,
             row_group_rows: 1 << 17,
-            memory_budget: 48 << 20,
-            max_open_files: 64,
+            memory_budget: 32 << 20,
+            max_open_files: 8,
             file_stem: "part".into(),
         }
     }
@@ -142,6 +142,9 @@ impl<S: TableStore> PartitionedWriter<S> {
                 ZstdLevel::try_new(3).expect("valid level"),
             ))
             .set_max_row_group_row_count(Some(opts.row_group_rows))
+            // Smaller pages bound what each open file's column writers buffer.
+            .set_data_page_size_limit(256 << 10)
+            .set_dictionary_page_size_limit(256 << 10)
             .build();
         PartitionedWriter {
             table,
@@ -238,11 +241,11 @@ impl<S: TableStore> PartitionedWriter<S> {
             let Some(f) = self
                 .open
                 .values_mut()
-                .max_by_key(|f| (f.writer.in_progress_size(), f.path.clone()))
+                .max_by_key(|f| (f.writer.memory_size(), f.path.clone()))
             else {
                 return Ok(());
             };
-            if f.writer.in_progress_size() == 0 {
+            if f.writer.in_progress_rows() == 0 {
                 return Ok(());
             }
             f.writer.flush().map_err(|e| parquet_err(self.table, e))?;

@@ -110,7 +110,9 @@ impl RunReport {
 pub struct Pipeline<S: TableStore> {
     opts: PipelineOptions,
     timeline: Timeline,
-    seen: HashSet<Box<str>>,
+    /// 128-bit digests of the eventIDs seen (two independent SipHash-1-3 of the id):
+    /// a collision is astronomically unlikely and costs 16 bytes per event instead of the id.
+    seen: HashSet<u128>,
     events: Option<PartitionedWriter<S>>,
     stats: RunStats,
 }
@@ -228,13 +230,9 @@ impl<S: TableStore> Pipeline<S> {
             return Ok(());
         }
         self.stats.kms_records += 1;
-        let dedupe_key: Box<str> = match rec.text("eventID") {
-            Some(id) => id.into(),
-            None => {
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                bytes.hash(&mut h);
-                format!("\u{0}content:{:016x}", h.finish()).into()
-            }
+        let dedupe_key = match rec.text("eventID") {
+            Some(id) => digest(b"id", id.as_bytes()),
+            None => digest(b"content", bytes),
         };
         if !self.seen.insert(dedupe_key) {
             self.stats.duplicates += 1;
@@ -276,6 +274,19 @@ impl<S: TableStore> Pipeline<S> {
             files,
         })
     }
+}
+
+/// A 128-bit digest of `bytes` in namespace `ns`, from two SipHash-1-3 runs with fixed keys
+/// (so it is the same in every run).
+fn digest(ns: &[u8], bytes: &[u8]) -> u128 {
+    let half = |salt: u8| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        salt.hash(&mut h);
+        ns.hash(&mut h);
+        bytes.hash(&mut h);
+        h.finish()
+    };
+    (u128::from(half(1)) << 64) | u128::from(half(2))
 }
 
 enum RecordProblem {

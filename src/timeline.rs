@@ -16,21 +16,39 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Sym(NonZeroU32);
 
-/// String interner: each distinct string is stored once.
+/// String interner: each distinct string is stored once. Strings known to be unique (event
+/// ids) are appended to an arena instead, without a hash-table entry: in a backfill they are
+/// the bulk of the strings, and interning them would double their cost.
 #[derive(Debug, Default)]
 pub struct Symbols {
     map: HashMap<Arc<str>, Sym>,
     strs: Vec<Arc<str>>,
+    unique: String,
+    unique_ends: Vec<u64>,
 }
 
+/// Symbols at or above this value live in the unique-string arena.
+const UNIQUE_BIT: u32 = 1 << 31;
+
 impl Symbols {
+    /// Stores a string that is not expected to repeat (an event id) without interning it.
+    pub fn push_unique(&mut self, s: &str) -> Sym {
+        self.unique.push_str(s);
+        self.unique_ends.push(self.unique.len() as u64);
+        let n = self.unique_ends.len() as u32;
+        assert!(n < UNIQUE_BIT, "too many unique strings");
+        Sym(NonZeroU32::new(UNIQUE_BIT | n).expect("non-zero"))
+    }
+
     pub fn intern(&mut self, s: &str) -> Sym {
         if let Some(&sym) = self.map.get(s) {
             return sym;
         }
         let arc: Arc<str> = Arc::from(s);
         self.strs.push(arc.clone());
-        let sym = Sym(NonZeroU32::new(self.strs.len() as u32).expect("interner overflow"));
+        let n = self.strs.len() as u32;
+        assert!(n < UNIQUE_BIT, "interner overflow");
+        let sym = Sym(NonZeroU32::new(n).expect("non-zero"));
         self.map.insert(arc, sym);
         sym
     }
@@ -40,7 +58,18 @@ impl Symbols {
     }
 
     pub fn get(&self, sym: Sym) -> &str {
-        &self.strs[sym.0.get() as usize - 1]
+        let v = sym.0.get();
+        if v & UNIQUE_BIT != 0 {
+            let i = (v & !UNIQUE_BIT) as usize - 1;
+            let start = if i == 0 {
+                0
+            } else {
+                self.unique_ends[i - 1] as usize
+            };
+            &self.unique[start..self.unique_ends[i] as usize]
+        } else {
+            &self.strs[v as usize - 1]
+        }
     }
 
     pub fn get_opt(&self, sym: Option<Sym>) -> Option<&str> {
@@ -174,7 +203,7 @@ impl Timeline {
             return;
         };
         let s = &mut self.symbols;
-        let event_id = s.intern(ev.event_id.as_deref().unwrap_or(""));
+        let event_id = s.push_unique(ev.event_id.as_deref().unwrap_or(""));
         let event_name = s.intern(&ev.event_name);
         let account = s.intern_opt(ev.account_id.as_deref());
         let region = s.intern_opt(ev.region.as_deref());
@@ -281,5 +310,26 @@ impl Timeline {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interned_and_unique_strings_round_trip() {
+        let mut s = Symbols::default();
+        let a = s.intern("alpha");
+        let u1 = s.push_unique("event-1");
+        let b = s.intern("alpha");
+        let u2 = s.push_unique("");
+        let u3 = s.push_unique("event-3");
+        assert_eq!(a, b);
+        assert_ne!(u1, u3);
+        assert_eq!(
+            (s.get(a), s.get(u1), s.get(u2), s.get(u3)),
+            ("alpha", "event-1", "", "event-3")
+        );
     }
 }
