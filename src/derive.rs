@@ -10,17 +10,19 @@ use crate::schema::{self, Value};
 use crate::timeline::{Sym, Timeline};
 use std::collections::BTreeMap;
 
-/// Writes the derived tables; returns the files written.
+/// Writes the derived tables; returns the files written. `own` tells which events belong to
+/// this run (the others are context from a ledger and get no rows).
 pub fn write_derived<S: TableStore>(
     store: &mut S,
     tl: &Timeline,
     findings: &[Finding],
     opts: &WriteOptions,
+    own: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<WrittenFile>, OutputError> {
     let mut files = Vec::new();
-    files.extend(write_usage(store, tl, opts)?);
-    files.extend(write_grants(store, tl, opts)?);
-    files.extend(write_key_states(store, tl, opts)?);
+    files.extend(write_usage(store, tl, opts, own)?);
+    files.extend(write_grants(store, tl, opts, own)?);
+    files.extend(write_key_states(store, tl, opts, own)?);
     files.extend(write_findings(store, findings, opts)?);
     Ok(files)
 }
@@ -46,12 +48,18 @@ pub struct UsageKey<'a> {
     pub outcome: &'a str,
 }
 
-/// Usage per group: count, first and last seen.
-pub fn usage(tl: &Timeline) -> BTreeMap<UsageKey<'_>, (i64, i64, i64)> {
+/// Usage per group (of the uses `own` accepts): count, first and last seen.
+pub fn usage<'a>(
+    tl: &'a Timeline,
+    own: &dyn Fn(&str) -> bool,
+) -> BTreeMap<UsageKey<'a>, (i64, i64, i64)> {
     let sy = &tl.symbols;
     let mut groups: BTreeMap<UsageKey<'_>, (i64, i64, i64)> = BTreeMap::new();
     for u in &tl.uses {
         let Some(p) = u.profile else { continue };
+        if !own(sy.get(u.event_id)) {
+            continue;
+        }
         let k = UsageKey {
             day: u.time.div_euclid(DAY_MS),
             account: sy.get_opt(u.account),
@@ -76,9 +84,10 @@ fn write_usage<S: TableStore>(
     store: &mut S,
     tl: &Timeline,
     opts: &WriteOptions,
+    own: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<WrittenFile>, OutputError> {
     let mut w = writer::<S>("proton_usage", opts);
-    for (k, (count, first, last)) in usage(tl) {
+    for (k, (count, first, last)) in usage(tl, own) {
         let row = [
             Value::Str(k.key),
             Value::Str(k.profile),
@@ -105,6 +114,7 @@ fn write_grants<S: TableStore>(
     store: &mut S,
     tl: &Timeline,
     opts: &WriteOptions,
+    own: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<WrittenFile>, OutputError> {
     let sy = &tl.symbols;
     let mut w = writer::<S>("grants", opts);
@@ -115,6 +125,11 @@ fn write_grants<S: TableStore>(
     for (id, life) in rules::grant_lives(tl) {
         let c = life.creation;
         let r = life.removal;
+        let mine = c.is_some_and(|c| own(sy.get(c.event_id)))
+            || r.is_some_and(|r| own(sy.get(r.event_id)));
+        if !mine {
+            continue;
+        }
         let ops = c.and_then(|c| strs(&c.operations));
         let constraint = c.and_then(|c| context_of(sy.get_opt(c.constraint)));
         let row = [
@@ -154,6 +169,7 @@ fn write_key_states<S: TableStore>(
     store: &mut S,
     tl: &Timeline,
     opts: &WriteOptions,
+    own: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<WrittenFile>, OutputError> {
     let sy = &tl.symbols;
     let mut w = writer::<S>("key_states", opts);
@@ -168,6 +184,9 @@ fn write_key_states<S: TableStore>(
     }
     rows.sort_by(|a, b| (a.0.time, sy.get(a.0.event_id)).cmp(&(b.0.time, sy.get(b.0.event_id))));
     for (s, previous) in rows {
+        if !own(sy.get(s.event_id)) {
+            continue;
+        }
         let row = [
             Value::Time(Some(s.time)),
             Value::Str(Some(sy.get(s.event_id))),
@@ -188,7 +207,11 @@ fn write_key_states<S: TableStore>(
         w.append(store, &part, &row)?;
     }
     // States of keys that could not be resolved are kept too.
-    for s in tl.states.iter().filter(|s| s.key.is_none()) {
+    for s in tl
+        .states
+        .iter()
+        .filter(|s| s.key.is_none() && own(sy.get(s.event_id)))
+    {
         let row = [
             Value::Time(Some(s.time)),
             Value::Str(Some(sy.get(s.event_id))),

@@ -8,6 +8,7 @@
 
 use crate::error::{InputError, InputErrorKind, OutputError};
 use crate::kms::{self, Category, KmsEvent};
+use crate::ledger::{LedgerDelta, UNKEYED};
 use crate::logfile::{self, ReadOptions, ReadSummary, RecordPos, RecordSink, SkipReason};
 use crate::output::{Partition, PartitionedWriter, TableStore, WriteOptions, WrittenFile};
 use crate::profile::{proton_parts, Profiles};
@@ -27,6 +28,8 @@ pub struct PipelineOptions {
     pub profiles: Profiles,
     pub read: ReadOptions,
     pub write: WriteOptions,
+    /// Collect what this run contributes to the per-key ledgers (the Lambda's cross-file state).
+    pub capture_ledger: bool,
 }
 
 impl Default for PipelineOptions {
@@ -36,6 +39,7 @@ impl Default for PipelineOptions {
             profiles: Profiles::default(),
             read: ReadOptions::default(),
             write: WriteOptions::default(),
+            capture_ledger: false,
         }
     }
 }
@@ -115,6 +119,9 @@ pub struct Pipeline<S: TableStore> {
     seen: HashSet<u128>,
     events: Option<PartitionedWriter<S>>,
     stats: RunStats,
+    /// Digests of context records added with [`Pipeline::add_context`].
+    context_seen: HashSet<u128>,
+    ledger: LedgerDelta,
 }
 
 impl<S: TableStore> Pipeline<S> {
@@ -133,7 +140,54 @@ impl<S: TableStore> Pipeline<S> {
             seen: HashSet::new(),
             events,
             stats: RunStats::default(),
+            context_seen: HashSet::new(),
+            ledger: LedgerDelta::default(),
         }
+    }
+
+    /// What this run contributes to the per-key ledgers (empty unless
+    /// [`PipelineOptions::capture_ledger`] is set).
+    pub fn ledger_delta(&self) -> &LedgerDelta {
+        &self.ledger
+    }
+
+    /// Adds a record that happened elsewhere (from a ledger) to the findings timeline only:
+    /// it is not counted, not written to `kms_events`, and gets no findings of its own.
+    /// Records already ingested by this run are ignored.
+    pub fn add_context(&mut self, bytes: &[u8]) {
+        let Ok(rec) = RawObject::parse(bytes) else {
+            return;
+        };
+        if !kms::is_kms(&rec) {
+            return;
+        }
+        let key = match rec.text("eventID") {
+            Some(id) => digest(b"id", id.as_bytes()),
+            None => digest(b"content", bytes),
+        };
+        if self.seen.contains(&key) || !self.context_seen.insert(key) {
+            return;
+        }
+        self.timeline.push(&kms::from_record(&rec));
+    }
+
+    /// Every key ARN the run's events named (uses, grants, key states).
+    pub fn keys(&self) -> std::collections::BTreeSet<String> {
+        let tl = &self.timeline;
+        let sy = &tl.symbols;
+        tl.uses
+            .iter()
+            .filter_map(|u| u.key)
+            .chain(tl.creations.iter().filter_map(|c| c.key))
+            .chain(tl.removals.iter().filter_map(|r| r.key))
+            .chain(tl.states.iter().filter_map(|s| s.key))
+            .map(|k| sy.get(k).to_string())
+            .collect()
+    }
+
+    /// Whether an event id belongs to this run's own records (not context).
+    fn is_own(&self, event_id: &str) -> bool {
+        self.context_seen.is_empty() || self.seen.contains(&digest(b"id", event_id.as_bytes()))
     }
 
     pub fn stats(&self) -> &RunStats {
@@ -247,6 +301,9 @@ impl<S: TableStore> Pipeline<S> {
             Category::Other => self.stats.other_kms_events += 1,
         }
         self.timeline.push(&ev);
+        if self.opts.capture_ledger && ev.succeeded() && ev.event_time.is_some() {
+            capture(&mut self.ledger, &self.timeline.profiles, &ev, bytes);
+        }
         if let Some(w) = self.events.as_mut() {
             write_event_row(w, store, &self.timeline.profiles, &ev, source, pos.index)
                 .map_err(RecordProblem::Output)?;
@@ -255,16 +312,22 @@ impl<S: TableStore> Pipeline<S> {
     }
 
     /// Evaluates the rules and, when writing, writes the derived tables.
-    pub fn finish(self, store: &mut S) -> Result<RunReport, OutputError> {
-        let findings = rules::evaluate(&self.timeline, self.opts.grace_seconds);
+    ///
+    /// When context records were added, findings and derived rows are limited to this run's
+    /// own events: the context only explains them.
+    pub fn finish(mut self, store: &mut S) -> Result<RunReport, OutputError> {
+        let mut findings = rules::evaluate(&self.timeline, self.opts.grace_seconds);
+        findings.retain(|f| self.is_own(&f.event_id));
         let mut files = Vec::new();
-        if let Some(w) = self.events {
+        if let Some(w) = self.events.take() {
             files.extend(w.finish(store)?);
+            let own = |id: &str| self.is_own(id);
             files.extend(crate::derive::write_derived(
                 store,
                 &self.timeline,
                 &findings,
                 &self.opts.write,
+                &own,
             )?);
         }
         Ok(RunReport {
@@ -273,6 +336,47 @@ impl<S: TableStore> Pipeline<S> {
             findings,
             files,
         })
+    }
+}
+
+/// Adds a successful event to the ledger delta: grant and key-state events always; key
+/// uses with a profile constraint key as the latest of their slot.
+fn capture(delta: &mut LedgerDelta, profiles: &Profiles, ev: &KmsEvent, bytes: &[u8]) {
+    let compact = || {
+        serde_json::from_slice::<serde_json::Value>(bytes)
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    };
+    let id = ev.event_id.as_deref().unwrap_or("");
+    let time = ev.event_time.unwrap_or(0);
+    match ev.category {
+        Category::GrantChange | Category::KeyStateChange => {
+            delta.add_event(ev.key.arn.as_deref().unwrap_or(UNKEYED), id, &compact());
+        }
+        Category::KeyUse => {
+            let mut record: Option<String> = None;
+            for u in &ev.uses {
+                let (Some(key), Some(ctx)) = (u.key.arn.as_deref(), u.context.as_ref()) else {
+                    continue;
+                };
+                let Some(m) = profiles.match_context(ctx) else {
+                    continue;
+                };
+                if !m.has_constraint_key {
+                    continue;
+                }
+                let slot = format!(
+                    "{}\n{}\n{}\n{}",
+                    m.template.as_deref().unwrap_or(""),
+                    m.resource.as_deref().unwrap_or(""),
+                    u.operation,
+                    ev.caller.identities.join(" ")
+                );
+                let rec = record.get_or_insert_with(compact);
+                delta.add_use(key, &slot, time, id, rec);
+            }
+        }
+        Category::Other => {}
     }
 }
 

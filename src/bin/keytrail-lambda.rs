@@ -1,0 +1,50 @@
+//! The keytrail Lambda function: the `bootstrap` cargo-lambda packages. Configuration is
+//! read once at start; a missing or invalid setting stops the start with a message naming it.
+
+use keytrail::lambda::{load_profiles, App, LambdaConfig};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEYTRAIL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let config = LambdaConfig::from_vars(|k| std::env::var(k).ok()).map_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+        e
+    })?;
+    let client = keytrail::s3::client().await?;
+    let profiles = load_profiles(&client, config.profiles_location.as_deref())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "invalid configuration");
+            Error::from(e)
+        })?;
+    let app = Arc::new(App {
+        client,
+        config,
+        profiles,
+    });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let app = app.clone();
+        async move {
+            let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
+            app.handle(&event.payload, Some(deadline))
+                .await
+                .map_err(|e| {
+                    tracing::error!(retryable = e.retryable, error = %e, "invocation failed");
+                    Error::from(e.to_string())
+                })
+        }
+    }))
+    .await
+}

@@ -1,0 +1,170 @@
+//! The ledger: what later files need to know about a key, kept between Lambda invocations.
+//!
+//! A file's findings depend on grants and key states that may arrive in other files, in any
+//! order, through concurrent invocations. For every key the Lambda keeps one small ledger
+//! document (in S3, updated with conditional writes): the grant and key-state events seen
+//! for the key, and the latest successful profile-context use per template and resource (what
+//! a later DisableKey or RetireGrant would leave unreadable). Entries are the compact
+//! original records, keyed by eventID, so merging is idempotent and order-free, and the
+//! rules read them through the same code as any record. This module is pure: it merges
+//! documents; the S3 edge does the conditional writes.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The ledger of one key (`key` is the key ARN, or `unkeyed` for grant removals that name
+/// no key).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyLedger {
+    pub key: String,
+    /// Grant and key-state events, by eventID: compact record JSON.
+    pub events: BTreeMap<String, String>,
+    /// Latest successful profile-context use per `template \n resource \n operation \n
+    /// principal`: (event time ms, event id, compact record JSON).
+    pub uses: BTreeMap<String, (i64, String, String)>,
+}
+
+/// What one file contributes to the ledgers, by key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerDelta {
+    pub keys: BTreeMap<String, KeyLedger>,
+}
+
+/// Ledger name of grant removals that name no key.
+pub const UNKEYED: &str = "unkeyed";
+
+impl LedgerDelta {
+    /// Adds a grant or key-state event of `key`.
+    pub fn add_event(&mut self, key: &str, event_id: &str, record: &str) {
+        self.ledger(key)
+            .events
+            .insert(event_id.to_string(), record.to_string());
+    }
+
+    /// Adds a use of `key`; only the latest per slot is kept.
+    pub fn add_use(&mut self, key: &str, slot: &str, time: i64, event_id: &str, record: &str) {
+        merge_use(
+            &mut self.ledger(key).uses,
+            slot,
+            (time, event_id.to_string(), record.to_string()),
+        );
+    }
+
+    fn ledger(&mut self, key: &str) -> &mut KeyLedger {
+        self.keys
+            .entry(key.to_string())
+            .or_insert_with(|| KeyLedger {
+                key: key.to_string(),
+                ..KeyLedger::default()
+            })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+fn merge_use(
+    uses: &mut BTreeMap<String, (i64, String, String)>,
+    slot: &str,
+    new: (i64, String, String),
+) -> bool {
+    match uses.get(slot) {
+        Some(old) if (old.0, &old.1) >= (new.0, &new.1) => false,
+        _ => {
+            uses.insert(slot.to_string(), new);
+            true
+        }
+    }
+}
+
+impl KeyLedger {
+    /// Merges `delta` in; tells whether anything changed. Merging is commutative and
+    /// idempotent, so replays and any interleaving of writers give the same document.
+    pub fn merge(&mut self, delta: &KeyLedger) -> bool {
+        let mut changed = false;
+        for (id, rec) in &delta.events {
+            if !self.events.contains_key(id) {
+                self.events.insert(id.clone(), rec.clone());
+                changed = true;
+            }
+        }
+        for (slot, u) in &delta.uses {
+            changed |= merge_use(&mut self.uses, slot, u.clone());
+        }
+        changed
+    }
+
+    /// Every record the ledger holds (events, then uses).
+    pub fn records(&self) -> impl Iterator<Item = &str> {
+        self.events
+            .values()
+            .map(String::as_str)
+            .chain(self.uses.values().map(|(_, _, r)| r.as_str()))
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("ledger serialises")
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+/// The object name of a key's ledger under the ledger prefix: the key ARN, escaped so it is
+/// one path segment.
+pub fn object_name(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 5);
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out.push_str(".json");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delta(events: &[(&str, &str)], uses: &[(&str, i64, &str)]) -> KeyLedger {
+        let mut d = LedgerDelta::default();
+        for (id, r) in events {
+            d.add_event("k", id, r);
+        }
+        for (slot, t, id) in uses {
+            d.add_use("k", slot, *t, id, &format!("rec-{id}"));
+        }
+        d.keys.remove("k").unwrap_or_default()
+    }
+
+    #[test]
+    fn merge_is_idempotent_and_order_free() {
+        let a = delta(&[("e1", "r1")], &[("s", 5, "u5")]);
+        let b = delta(&[("e2", "r2")], &[("s", 9, "u9"), ("t", 1, "u1")]);
+        let mut x = KeyLedger::default();
+        assert!(x.merge(&a));
+        assert!(x.merge(&b));
+        assert!(!x.merge(&a), "replay changes nothing");
+        let mut y = KeyLedger::default();
+        y.merge(&b);
+        y.merge(&a);
+        assert_eq!(x, y);
+        assert_eq!(x.uses["s"].1, "u9");
+        assert_eq!(x.records().count(), 4);
+        let back = KeyLedger::from_json(&x.to_json()).unwrap();
+        assert_eq!(back, x);
+    }
+
+    #[test]
+    fn object_names_are_one_segment() {
+        assert_eq!(
+            object_name("arn:aws:kms:us-east-1:1:key/abc"),
+            "arn%3Aaws%3Akms%3Aus-east-1%3A1%3Akey%2Fabc.json"
+        );
+    }
+}
