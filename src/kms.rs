@@ -27,6 +27,17 @@ pub enum Category {
 }
 
 impl Category {
+    /// Parses the names [`Category::as_str`] gives.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "key-use" => Category::KeyUse,
+            "grant-change" => Category::GrantChange,
+            "key-state-change" => Category::KeyStateChange,
+            "other" => Category::Other,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Category::KeyUse => "key-use",
@@ -110,6 +121,28 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The identities a grantee may name, from the caller's ARN, role ARN and `invokedBy`
+    /// (a service principal), normalised, sorted and distinct.
+    pub fn identities_of(
+        arn: Option<&str>,
+        role_arn: Option<&str>,
+        invoked_by: Option<&str>,
+    ) -> Vec<String> {
+        let mut identities: Vec<String> = [arn, role_arn]
+            .into_iter()
+            .flatten()
+            .map(arn::normalize_principal)
+            .collect();
+        if let Some(svc) = invoked_by {
+            if svc.ends_with(".amazonaws.com") || svc.ends_with(".amazonaws.com.cn") {
+                identities.push(arn::normalize_principal(svc));
+            }
+        }
+        identities.sort();
+        identities.dedup();
+        identities
+    }
+
     fn from_record(rec: &RawObject<'_>) -> Caller {
         let Some(ui) = rec.object("userIdentity") else {
             return Caller::default();
@@ -132,17 +165,8 @@ impl Caller {
         let role_arn = issuer
             .clone()
             .or_else(|| arn.as_deref().and_then(arn::role_of_assumed_role));
-        let mut identities = Vec::new();
-        for id in [&arn, &role_arn].into_iter().flatten() {
-            identities.push(arn::normalize_principal(id));
-        }
-        if let Some(svc) = &invoked_by {
-            if svc.ends_with(".amazonaws.com") || svc.ends_with(".amazonaws.com.cn") {
-                identities.push(arn::normalize_principal(svc));
-            }
-        }
-        identities.sort();
-        identities.dedup();
+        let identities =
+            Caller::identities_of(arn.as_deref(), role_arn.as_deref(), invoked_by.as_deref());
         let is_service = identity_type.as_deref() == Some("AWSService") || arn.is_none();
         let principal = if let Some(r) = &role_arn {
             Some(arn::normalize_principal(r))

@@ -12,6 +12,7 @@ pub mod output;
 pub mod pipeline;
 pub mod profile;
 pub mod rawjson;
+pub mod readback;
 pub mod report;
 pub mod rules;
 pub mod s3;

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use keytrail::local::{collect_inputs, LocalStore, NoStore};
 use keytrail::output::TableStore;
@@ -9,6 +10,7 @@ use keytrail::pipeline::{Pipeline, PipelineOptions, RunReport, SourceOutcome};
 use keytrail::profile::Profiles;
 use keytrail::report;
 use keytrail::rules::{Finding, Severity};
+use keytrail::s3::{S3Store, S3Url};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,10 +30,11 @@ enum Command {
     Analyze {
         #[command(flatten)]
         common: Common,
-        /// Folder to write the tables into (kms_events, proton_usage, grants, key_states,
-        /// findings). keytrail's table folders in it are replaced when the run completes.
+        /// Folder (or s3://bucket/prefix) to write the tables into (kms_events, proton_usage,
+        /// grants, key_states, findings). In a folder, keytrail's table folders are replaced
+        /// when the run completes.
         #[arg(long, value_name = "DIR")]
-        out: PathBuf,
+        out: String,
     },
     /// Generate a synthetic CloudTrail corpus (AWS key layout, .json.gz, deterministic by
     /// seed) for benchmarks and memory tests.
@@ -70,11 +73,16 @@ enum Command {
 
 #[derive(Args)]
 struct Common {
-    /// Log files or folders (walked recursively, reading *.json, *.jsonl and *.gz); `-` reads
-    /// stdin. Gzip, multi-member gzip or plain; {"Records":[...]}, a JSON array, JSON Lines
-    /// or one record.
-    #[arg(required = true, value_name = "INPUT")]
-    inputs: Vec<PathBuf>,
+    /// Log files or folders (walked recursively, reading *.json, *.jsonl and *.gz), or
+    /// s3://bucket/prefix (every object under it, fetched a few at a time); `-` reads stdin.
+    /// Gzip, multi-member gzip or plain; {"Records":[...]}, a JSON array, JSON Lines or one
+    /// record.
+    #[arg(value_name = "INPUT", required_unless_present = "tables")]
+    inputs: Vec<String>,
+    /// Recompute findings from tables keytrail wrote (a folder or s3://bucket/prefix holding
+    /// kms_events/), whatever order they were ingested in.
+    #[arg(long, value_name = "LOCATION")]
+    tables: Option<String>,
     /// TOML file of extra encryption-context profiles ([[profile]] tables with name,
     /// template_key, resource_key and optional constraint_key, arn_service, template_types).
     #[arg(long, value_name = "FILE")]
@@ -141,9 +149,17 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Analyze { common, out } => {
-            let mut store = LocalStore::new(&out)?;
-            let (report, input_failed) = ingest_all(&common, &mut store, true)?;
-            store.publish()?;
+            let (report, input_failed) = if let Some(url) = S3Url::parse(&out) {
+                let rt = runtime()?;
+                let client = rt.block_on(keytrail::s3::client())?;
+                let mut store = S3Store::new(client, url, rt.handle().clone());
+                ingest_all(&common, &mut store, true, Some(&rt))?
+            } else {
+                let mut store = LocalStore::new(std::path::Path::new(&out))?;
+                let r = ingest_all(&common, &mut store, true, None)?;
+                store.publish()?;
+                r
+            };
             print_summary(&report, &out)?;
             Ok(exit_code(&common, &report.findings, input_failed))
         }
@@ -189,7 +205,7 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Findings { common, format } => {
-            let (report, input_failed) = ingest_all(&common, &mut NoStore, false)?;
+            let (report, input_failed) = ingest_all(&common, &mut NoStore, false, None)?;
             let mut stdout = std::io::stdout().lock();
             match format {
                 Format::Table => report::write_table(&mut stdout, &report.findings)?,
@@ -215,10 +231,21 @@ fn exit_code(common: &Common, findings: &[Finding], input_failed: bool) -> u8 {
     }
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// How many S3 objects are fetched ahead of the one being read.
+const PARALLEL_GETS: usize = 4;
+
 fn ingest_all<S: TableStore>(
     common: &Common,
     store: &mut S,
     write_tables: bool,
+    rt: Option<&tokio::runtime::Runtime>,
 ) -> Result<(RunReport, bool)> {
     let profiles = match &common.profiles {
         Some(p) => {
@@ -234,9 +261,39 @@ fn ingest_all<S: TableStore>(
         profiles,
         ..PipelineOptions::default()
     };
+    let needs_s3 = common.inputs.iter().any(|i| i.starts_with("s3://"))
+        || common
+            .tables
+            .as_deref()
+            .is_some_and(|t| t.starts_with("s3://"));
+    let own_rt;
+    let rt = match (rt, needs_s3) {
+        (Some(rt), _) => Some(rt),
+        (None, true) => {
+            own_rt = runtime()?;
+            Some(&own_rt)
+        }
+        (None, false) => None,
+    };
+    let client = match rt {
+        Some(rt) if needs_s3 => Some(rt.block_on(keytrail::s3::client())?),
+        _ => None,
+    };
     let mut pipeline = Pipeline::new(opts, write_tables);
-    let (files, skipped, errors) = collect_inputs(&common.inputs);
-    let mut failed = !errors.is_empty();
+    let mut failed = false;
+
+    if let Some(loc) = &common.tables {
+        failed |= ingest_tables(&mut pipeline, store, loc, rt, client.as_ref())?;
+    }
+
+    let local: Vec<PathBuf> = common
+        .inputs
+        .iter()
+        .filter(|i| !i.starts_with("s3://"))
+        .map(PathBuf::from)
+        .collect();
+    let (files, skipped, errors) = collect_inputs(&local);
+    failed |= !errors.is_empty();
     for e in &errors {
         eprintln!("error: {}", report::sanitize(e));
     }
@@ -247,8 +304,28 @@ fn ingest_all<S: TableStore>(
             s.reason
         );
     }
-    let progress = if !common.no_progress && std::io::stderr().is_terminal() && files.len() > 1 {
-        let bar = ProgressBar::new(files.len() as u64);
+    let mut objects = Vec::new();
+    for url in common.inputs.iter().filter(|i| i.starts_with("s3://")) {
+        let (rt, client) = (rt.expect("runtime"), client.as_ref().expect("client"));
+        let loc = S3Url::parse(url)
+            .with_context(|| format!("{url}: not an s3://bucket/prefix location"))?;
+        let listed = rt.block_on(keytrail::s3::list(client, &loc.bucket, &loc.prefix))?;
+        for (key, _) in listed {
+            let name = key.rsplit('/').next().unwrap_or(&key);
+            if key == loc.prefix || keytrail::local::is_log_name(name) {
+                objects.push((loc.bucket.clone(), key));
+            } else {
+                eprintln!(
+                    "note: skipped s3://{}/{}: not a *.json, *.jsonl or *.gz object",
+                    loc.bucket,
+                    report::sanitize(&key)
+                );
+            }
+        }
+    }
+    let total = files.len() + objects.len();
+    let progress = if !common.no_progress && std::io::stderr().is_terminal() && total > 1 {
+        let bar = ProgressBar::new(total as u64);
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} files, {msg}",
@@ -279,9 +356,100 @@ fn ingest_all<S: TableStore>(
         progress.inc(1);
         progress.set_message(format!("{} KMS events", pipeline.stats().kms_events));
     }
+    if !objects.is_empty() {
+        let (rt, client) = (rt.expect("runtime"), client.clone().expect("client"));
+        // Bounded parallel GETs: a few objects are fetched ahead while one is read.
+        let mut fetched = futures::stream::iter(objects.into_iter().map(|(bucket, key)| {
+            let client = client.clone();
+            async move {
+                let url = format!("s3://{bucket}/{key}");
+                let got = keytrail::s3::get_small(&client, &bucket, &key).await;
+                (url, got)
+            }
+        }))
+        .buffered(PARALLEL_GETS);
+        while let Some((url, got)) = rt.block_on(fetched.next()) {
+            match got {
+                Ok(Some((bytes, _))) => {
+                    let outcome = pipeline.ingest(store, &url, &bytes[..])?;
+                    failed |= report_outcome(&progress, &outcome);
+                }
+                Ok(None) => {
+                    progress.suspend(|| {
+                        eprintln!("error: {}: object not found", report::sanitize(&url))
+                    });
+                    failed = true;
+                }
+                Err(e) => {
+                    progress.suspend(|| eprintln!("error: {}", report::sanitize(&e.to_string())));
+                    failed = true;
+                }
+            }
+            progress.inc(1);
+            progress.set_message(format!("{} KMS events", pipeline.stats().kms_events));
+        }
+    }
     progress.finish_and_clear();
     let report = pipeline.finish(store)?;
     Ok((report, failed))
+}
+
+/// Reads keytrail's own kms_events tables back into the pipeline; tells whether a file failed.
+fn ingest_tables<S: TableStore>(
+    pipeline: &mut Pipeline<S>,
+    store: &mut S,
+    loc: &str,
+    rt: Option<&tokio::runtime::Runtime>,
+    client: Option<&aws_sdk_s3::Client>,
+) -> Result<bool> {
+    let mut failed = false;
+    let mut files: Vec<(String, bytes::Bytes)> = Vec::new();
+    if let Some(url) = S3Url::parse(loc) {
+        let (rt, client) = (rt.expect("runtime"), client.expect("client"));
+        let prefix = url.key("kms_events/");
+        for (key, _) in rt.block_on(keytrail::s3::list(client, &url.bucket, &prefix))? {
+            if !key.ends_with(".parquet") {
+                continue;
+            }
+            match rt.block_on(keytrail::s3::get_small(client, &url.bucket, &key))? {
+                Some((b, _)) => files.push((format!("s3://{}/{key}", url.bucket), b.into())),
+                None => failed = true,
+            }
+        }
+    } else {
+        let root = PathBuf::from(loc).join("kms_events");
+        anyhow::ensure!(
+            root.is_dir(),
+            "{}: no kms_events table there",
+            root.display()
+        );
+        let mut stack = vec![root];
+        let mut paths = Vec::new();
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d)? {
+                let p = e?.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "parquet") {
+                    paths.push(p);
+                }
+            }
+        }
+        paths.sort();
+        for p in paths {
+            files.push((p.display().to_string(), std::fs::read(&p)?.into()));
+        }
+    }
+    for (name, bytes) in files {
+        match keytrail::readback::read_events(&name, bytes) {
+            Ok(events) => pipeline.ingest_events(store, &name, events)?,
+            Err(e) => {
+                eprintln!("error: {}", report::sanitize(&e.to_string()));
+                failed = true;
+            }
+        }
+    }
+    Ok(failed)
 }
 
 /// Prints a source's problems and notes; tells whether input could not be read.
@@ -304,7 +472,7 @@ fn report_outcome(progress: &ProgressBar, o: &SourceOutcome) -> bool {
     o.failure.is_some() || !o.record_errors.is_empty()
 }
 
-fn print_summary(r: &RunReport, out: &std::path::Path) -> Result<()> {
+fn print_summary(r: &RunReport, out: &str) -> Result<()> {
     let s = &r.stats;
     let mut o = std::io::stdout().lock();
     writeln!(
@@ -341,7 +509,7 @@ fn print_summary(r: &RunReport, out: &std::path::Path) -> Result<()> {
         "wrote {} files ({} rows) under {}",
         r.files.len(),
         rows,
-        report::sanitize(&out.display().to_string())
+        report::sanitize(out)
     )?;
     Ok(())
 }

@@ -293,6 +293,43 @@ impl<S: TableStore> Pipeline<S> {
             return Ok(());
         }
         let ev = kms::from_record(&rec);
+        self.accept(store, ev, Some(bytes), source, pos.index)
+            .map_err(RecordProblem::Output)
+    }
+
+    /// Adds events read back from keytrail's own `kms_events` tables (see
+    /// [`crate::readback`]): deduplicated, counted and judged like records.
+    pub fn ingest_events(
+        &mut self,
+        store: &mut S,
+        source: &str,
+        events: Vec<KmsEvent>,
+    ) -> Result<(), OutputError> {
+        self.stats.files_read += 1;
+        for (i, ev) in events.into_iter().enumerate() {
+            self.stats.records += 1;
+            self.stats.kms_records += 1;
+            let key = match ev.event_id.as_deref() {
+                Some(id) => digest(b"id", id.as_bytes()),
+                None => digest(b"row", format!("{source}#{i}").as_bytes()),
+            };
+            if !self.seen.insert(key) {
+                self.stats.duplicates += 1;
+                continue;
+            }
+            self.accept(store, ev, None, source, i as u64)?;
+        }
+        Ok(())
+    }
+
+    fn accept(
+        &mut self,
+        store: &mut S,
+        ev: KmsEvent,
+        bytes: Option<&[u8]>,
+        source: &str,
+        index: u64,
+    ) -> Result<(), OutputError> {
         self.stats.kms_events += 1;
         match ev.category {
             Category::KeyUse => self.stats.key_use_events += 1,
@@ -301,12 +338,13 @@ impl<S: TableStore> Pipeline<S> {
             Category::Other => self.stats.other_kms_events += 1,
         }
         self.timeline.push(&ev);
-        if self.opts.capture_ledger && ev.succeeded() && ev.event_time.is_some() {
-            capture(&mut self.ledger, &self.timeline.profiles, &ev, bytes);
+        if let Some(bytes) = bytes {
+            if self.opts.capture_ledger && ev.succeeded() && ev.event_time.is_some() {
+                capture(&mut self.ledger, &self.timeline.profiles, &ev, bytes);
+            }
         }
         if let Some(w) = self.events.as_mut() {
-            write_event_row(w, store, &self.timeline.profiles, &ev, source, pos.index)
-                .map_err(RecordProblem::Output)?;
+            write_event_row(w, store, &self.timeline.profiles, &ev, source, index)?;
         }
         Ok(())
     }

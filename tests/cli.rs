@@ -344,3 +344,35 @@ fn profiles_file_adds_a_profile_and_bad_files_are_named() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("p.toml: invalid profiles TOML"), "{err}");
 }
+
+#[test]
+fn findings_recomputed_from_written_tables_equal_those_from_the_logs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let t = testdata("trail");
+    let o = keytrail(&[
+        "analyze",
+        t.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let from_logs = keytrail(&["findings", t.to_str().unwrap(), "--format", "json"]).stdout;
+    let from_tables = keytrail(&[
+        "findings",
+        "--tables",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        from_tables.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&from_tables.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(from_tables.stdout).unwrap(),
+        String::from_utf8(from_logs).unwrap()
+    );
+}
