@@ -22,6 +22,10 @@ pub struct KeyLedger {
     /// Latest successful profile-context use per `template \n resource \n operation \n
     /// principal`: (event time ms, event id, compact record JSON).
     pub uses: BTreeMap<String, (i64, String, String)>,
+    /// For each event in `events`, the source that delivered it first (its output stem). A
+    /// later source delivering the same eventID is a duplicate delivery, not a retry.
+    #[serde(default)]
+    pub sources: BTreeMap<String, String>,
 }
 
 /// What one file contributes to the ledgers, by key.
@@ -34,11 +38,13 @@ pub struct LedgerDelta {
 pub const UNKEYED: &str = "unkeyed";
 
 impl LedgerDelta {
-    /// Adds a grant or key-state event of `key`.
-    pub fn add_event(&mut self, key: &str, event_id: &str, record: &str) {
-        self.ledger(key)
-            .events
-            .insert(event_id.to_string(), record.to_string());
+    /// Adds a grant or key-state event of `key`, delivered by `source`.
+    pub fn add_event(&mut self, key: &str, event_id: &str, record: &str, source: &str) {
+        let l = self.ledger(key);
+        l.events.insert(event_id.to_string(), record.to_string());
+        l.sources
+            .entry(event_id.to_string())
+            .or_insert_with(|| source.to_string());
     }
 
     /// Adds a use of `key`; only the latest per slot is kept.
@@ -92,6 +98,12 @@ impl KeyLedger {
         for (slot, u) in &delta.uses {
             changed |= merge_use(&mut self.uses, slot, u.clone());
         }
+        for (id, src) in &delta.sources {
+            if !self.sources.contains_key(id) {
+                self.sources.insert(id.clone(), src.clone());
+                changed = true;
+            }
+        }
         changed
     }
 
@@ -134,7 +146,7 @@ mod tests {
     fn delta(events: &[(&str, &str)], uses: &[(&str, i64, &str)]) -> KeyLedger {
         let mut d = LedgerDelta::default();
         for (id, r) in events {
-            d.add_event("k", id, r);
+            d.add_event("k", id, r, "src");
         }
         for (slot, t, id) in uses {
             d.add_use("k", slot, *t, id, &format!("rec-{id}"));

@@ -121,6 +121,8 @@ pub struct Pipeline<S: TableStore> {
     stats: RunStats,
     /// Digests of context records added with [`Pipeline::add_context`].
     context_seen: HashSet<u128>,
+    /// Digests of own events another source delivered first (see [`Pipeline::suppress`]).
+    suppressed: HashSet<u128>,
     ledger: LedgerDelta,
 }
 
@@ -141,6 +143,7 @@ impl<S: TableStore> Pipeline<S> {
             events,
             stats: RunStats::default(),
             context_seen: HashSet::new(),
+            suppressed: HashSet::new(),
             ledger: LedgerDelta::default(),
         }
     }
@@ -185,9 +188,23 @@ impl<S: TableStore> Pipeline<S> {
             .collect()
     }
 
-    /// Whether an event id belongs to this run's own records (not context).
+    /// Marks an own event as a duplicate delivery of one another source reported first: it
+    /// stays in `kms_events` but gets no findings or derived rows from this run.
+    pub fn suppress(&mut self, event_id: &str) {
+        self.suppressed.insert(digest(b"id", event_id.as_bytes()));
+    }
+
+    /// Whether an event id belongs to this run's own records (not context, not suppressed).
     fn is_own(&self, event_id: &str) -> bool {
-        self.context_seen.is_empty() || self.seen.contains(&digest(b"id", event_id.as_bytes()))
+        let d = digest(b"id", event_id.as_bytes());
+        if self.suppressed.contains(&d) {
+            return false;
+        }
+        self.context_seen.is_empty() || self.seen.contains(&d)
+    }
+
+    pub fn options(&self) -> &PipelineOptions {
+        &self.opts
     }
 
     pub fn stats(&self) -> &RunStats {
@@ -340,7 +357,13 @@ impl<S: TableStore> Pipeline<S> {
         self.timeline.push(&ev);
         if let Some(bytes) = bytes {
             if self.opts.capture_ledger && ev.succeeded() && ev.event_time.is_some() {
-                capture(&mut self.ledger, &self.timeline.profiles, &ev, bytes);
+                capture(
+                    &mut self.ledger,
+                    &self.timeline.profiles,
+                    &ev,
+                    bytes,
+                    &self.opts.write.file_stem,
+                );
             }
         }
         if let Some(w) = self.events.as_mut() {
@@ -379,7 +402,13 @@ impl<S: TableStore> Pipeline<S> {
 
 /// Adds a successful event to the ledger delta: grant and key-state events always; key
 /// uses with a profile constraint key as the latest of their slot.
-fn capture(delta: &mut LedgerDelta, profiles: &Profiles, ev: &KmsEvent, bytes: &[u8]) {
+fn capture(
+    delta: &mut LedgerDelta,
+    profiles: &Profiles,
+    ev: &KmsEvent,
+    bytes: &[u8],
+    source: &str,
+) {
     let compact = || {
         serde_json::from_slice::<serde_json::Value>(bytes)
             .map(|v| v.to_string())
@@ -389,7 +418,12 @@ fn capture(delta: &mut LedgerDelta, profiles: &Profiles, ev: &KmsEvent, bytes: &
     let time = ev.event_time.unwrap_or(0);
     match ev.category {
         Category::GrantChange | Category::KeyStateChange => {
-            delta.add_event(ev.key.arn.as_deref().unwrap_or(UNKEYED), id, &compact());
+            delta.add_event(
+                ev.key.arn.as_deref().unwrap_or(UNKEYED),
+                id,
+                &compact(),
+                source,
+            );
         }
         Category::KeyUse => {
             let mut record: Option<String> = None;

@@ -37,13 +37,20 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let app = app.clone();
         async move {
-            let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
-            app.handle(&event.payload, Some(deadline))
-                .await
-                .map_err(|e| {
-                    tracing::error!(retryable = e.retryable, error = %e, "invocation failed");
-                    Error::from(e.to_string())
-                })
+            // The real runtime gives the deadline in Unix milliseconds; a value before 2001
+            // is not one (local emulators have sent a bare timeout), so it is ignored.
+            let deadline = (event.context.deadline >= 1_000_000_000_000)
+                .then(|| UNIX_EPOCH + Duration::from_millis(event.context.deadline));
+            if deadline.is_none() {
+                tracing::warn!(
+                    deadline_ms = event.context.deadline,
+                    "no usable deadline in the invocation"
+                );
+            }
+            app.handle(&event.payload, deadline).await.map_err(|e| {
+                tracing::error!(retryable = e.retryable, error = %e, "invocation failed");
+                Error::from(e.to_string())
+            })
         }
     }))
     .await
