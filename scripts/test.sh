@@ -27,4 +27,13 @@ cargo build --locked --quiet
 echo "== Lambda end to end: moto S3 on loopback + the real runtime loop under cargo lambda"
 PATH="$PWD/.venv/bin:$PATH" .venv/bin/python tests/python/lambda_e2e.py
 
+echo "== template.yaml: cfn-lint, sam validate --lint, checkov"
+for v in iac checkov; do
+  if [[ ! -x .venv-$v/bin/python ]]; then python3 -m venv .venv-$v; fi
+  .venv-$v/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements-$v.txt
+done
+.venv-iac/bin/cfn-lint template.yaml
+SAM_CLI_TELEMETRY=0 .venv-iac/bin/sam validate --lint --region us-east-1 -t template.yaml
+.venv-checkov/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
+
 echo "== all tests passed"

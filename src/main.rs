@@ -57,7 +57,7 @@ enum Command {
     },
     /// Print the schema of the tables keytrail writes (from the one definition in the code).
     Schema {
-        /// markdown (the README's column reference) or json.
+        /// markdown (the README's column reference), json, or glue (template.yaml's tables).
         #[arg(long, value_enum, default_value_t = SchemaFormat::Markdown)]
         format: SchemaFormat,
     },
@@ -110,6 +110,8 @@ enum Format {
 enum SchemaFormat {
     Markdown,
     Json,
+    /// The Glue tables of template.yaml.
+    Glue,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -197,6 +199,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Schema { format } => {
             match format {
                 SchemaFormat::Markdown => print!("{}", keytrail::schema::markdown()),
+                SchemaFormat::Glue => print!("{}", keytrail::schema::glue_tables_yaml()),
                 SchemaFormat::Json => println!(
                     "{}",
                     serde_json::to_string_pretty(&keytrail::schema::json())?

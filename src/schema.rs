@@ -693,3 +693,56 @@ mod tests {
         }
     }
 }
+
+/// The CamelCase resource name of a table in template.yaml (`kms_events`: `KmsEventsTable`).
+fn resource_name(table: &str) -> String {
+    let mut s: String = table
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    s.push_str("Table");
+    s
+}
+
+/// The Glue tables of template.yaml (under `Resources:`), generated from the schema so the
+/// template and the code cannot disagree (a test compares them).
+pub fn glue_tables_yaml() -> String {
+    let mut y = String::new();
+    y.push_str(
+        "  # BEGIN generated Glue tables (src/schema.rs, `keytrail schema --format glue`)\n",
+    );
+    for t in TABLES {
+        y.push_str(&format!(
+            "  {}:\n    Type: AWS::Glue::Table\n    Properties:\n      CatalogId: !Ref AWS::AccountId\n      DatabaseName: !Ref GlueDatabase\n      TableInput:\n        Name: {}\n        Description: \"{}\"\n        TableType: EXTERNAL_TABLE\n        Parameters:\n          classification: parquet\n          projection.enabled: \"true\"\n          projection.account_id.type: enum\n          projection.account_id.values: !Join [\",\", !Ref ProjectedAccounts]\n          projection.region.type: enum\n          projection.region.values: !Join [\",\", !Ref ProjectedRegions]\n          projection.event_date.type: date\n          projection.event_date.format: yyyy-MM-dd\n          projection.event_date.range: !Sub \"${{ProjectedStartDate}},NOW\"\n          projection.event_date.interval: \"1\"\n          projection.event_date.interval.unit: DAYS\n          storage.location.template: !Sub \"s3://${{OutputBucket}}/${{OutputPrefix}}/{}/account_id=${{!account_id}}/region=${{!region}}/event_date=${{!event_date}}\"\n        PartitionKeys:\n",
+            resource_name(t.name),
+            t.name,
+            t.doc.replace('"', "'"),
+            t.name
+        ));
+        for p in PARTITION_COLUMNS {
+            y.push_str(&format!(
+                "          - {{Name: {}, Type: {}}}\n",
+                p.name,
+                p.ty.athena()
+            ));
+        }
+        y.push_str(&format!(
+            "        StorageDescriptor:\n          Location: !Sub \"s3://${{OutputBucket}}/${{OutputPrefix}}/{}/\"\n          InputFormat: org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat\n          OutputFormat: org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat\n          SerdeInfo:\n            SerializationLibrary: org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe\n          Columns:\n",
+            t.name
+        ));
+        for c in t.columns {
+            y.push_str(&format!(
+                "            - {{Name: {}, Type: \"{}\"}}\n",
+                c.name,
+                c.ty.athena()
+            ));
+        }
+    }
+    y.push_str("  # END generated Glue tables\n");
+    y
+}

@@ -17,3 +17,14 @@ fn readme_schema_section_matches_the_code() {
         "README.md is out of date: paste `keytrail schema` between the markers"
     );
 }
+
+#[test]
+fn template_glue_tables_match_the_code() {
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml")).unwrap();
+    let want = keytrail::schema::glue_tables_yaml();
+    assert!(
+        template.contains(&want),
+        "template.yaml's Glue tables are out of date: replace the generated block with `keytrail schema --format glue`"
+    );
+}
