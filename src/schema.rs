@@ -648,52 +648,6 @@ pub fn json() -> serde_json::Value {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_table_builds_a_batch_of_its_schema() {
-        for t in TABLES {
-            let mut b = BatchBuilder::new(t);
-            let map: BTreeMap<String, String> = [("k".to_string(), "v".to_string())].into();
-            let list = vec!["a".to_string()];
-            let row: Vec<Value> = t
-                .columns
-                .iter()
-                .map(|c| match c.ty {
-                    Str => Value::Str(Some("x")),
-                    Bool => Value::Bool(Some(true)),
-                    Int => Value::Int(Some(1)),
-                    Time => Value::Time(Some(1_700_000_000_000)),
-                    StrList => Value::StrList(Some(&list)),
-                    StrMap => Value::StrMap(Some(&map)),
-                })
-                .collect();
-            b.append(&row);
-            let nulls: Vec<Value> = t
-                .columns
-                .iter()
-                .map(|c| match c.ty {
-                    Str => Value::Str(None),
-                    Bool => Value::Bool(None),
-                    Int => Value::Int(None),
-                    Time => Value::Time(None),
-                    StrList => Value::StrList(None),
-                    StrMap => Value::StrMap(None),
-                })
-                .collect();
-            b.append(&nulls);
-            let batch = b.finish();
-            assert_eq!(batch.num_rows(), 2, "{}", t.name);
-            assert_eq!(batch.schema(), t.schema());
-            for p in PARTITION_COLUMNS {
-                assert!(t.columns.iter().all(|c| c.name != p.name), "{}", t.name);
-            }
-        }
-    }
-}
-
 /// The CamelCase resource name of a table in template.yaml (`kms_events`: `KmsEventsTable`).
 fn resource_name(table: &str) -> String {
     let mut s: String = table
@@ -745,4 +699,50 @@ pub fn glue_tables_yaml() -> String {
     }
     y.push_str("  # END generated Glue tables\n");
     y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_builds_a_batch_of_its_schema() {
+        for t in TABLES {
+            let mut b = BatchBuilder::new(t);
+            let map: BTreeMap<String, String> = [("k".to_string(), "v".to_string())].into();
+            let list = vec!["a".to_string()];
+            let row: Vec<Value> = t
+                .columns
+                .iter()
+                .map(|c| match c.ty {
+                    Str => Value::Str(Some("x")),
+                    Bool => Value::Bool(Some(true)),
+                    Int => Value::Int(Some(1)),
+                    Time => Value::Time(Some(1_700_000_000_000)),
+                    StrList => Value::StrList(Some(&list)),
+                    StrMap => Value::StrMap(Some(&map)),
+                })
+                .collect();
+            b.append(&row);
+            let nulls: Vec<Value> = t
+                .columns
+                .iter()
+                .map(|c| match c.ty {
+                    Str => Value::Str(None),
+                    Bool => Value::Bool(None),
+                    Int => Value::Int(None),
+                    Time => Value::Time(None),
+                    StrList => Value::StrList(None),
+                    StrMap => Value::StrMap(None),
+                })
+                .collect();
+            b.append(&nulls);
+            let batch = b.finish();
+            assert_eq!(batch.num_rows(), 2, "{}", t.name);
+            assert_eq!(batch.schema(), t.schema());
+            for p in PARTITION_COLUMNS {
+                assert!(t.columns.iter().all(|c| c.name != p.name), "{}", t.name);
+            }
+        }
+    }
 }
