@@ -397,7 +397,20 @@ def main():
         at_ingest = finding_keys(table(rev, "findings").to_pylist())
         print(f"  note: findings at ingest in reverse order: {len(at_ingest)} (authoritative recomputation: {len(recomputed)})")
 
-        # 7. Racing ledger writers (Rust test against this S3 server).
+        # 7. Workstation use: the CLI reads and writes S3 directly.
+        env = dict(os.environ, **CREDS, AWS_ENDPOINT_URL=direct)
+        r = subprocess.run([str(KEYTRAIL), "analyze", "s3://trail/AWSLogs/", "--out", "s3://out/workstation", "--no-progress"], capture_output=True, text=True, env=env)
+        errors = [l for l in r.stderr.splitlines() if l.startswith("error:")]
+        check(r.returncode == 2 and len(errors) == 1 and "broken.json.gz" in errors[0], f"keytrail analyze s3://trail/AWSLogs/ --out s3://out/... reads every object; the one corrupt object is one error line, exit 2 ({errors})")
+        ws = work / "workstation"
+        download(s3, "out", "workstation/", ws)
+        check(sorted(table(ws, "kms_events").column("event_id").to_pylist()) == ref_events, "and writes the same kms_events as a local run")
+        check(finding_keys(table(ws, "findings").to_pylist()) == ref_findings, "and the same findings")
+        bad = dict(env, AWS_ENDPOINT_URL=f"http://keyid:hunter2@127.0.0.1:{moto_port}")
+        r = subprocess.run([str(KEYTRAIL), "findings", "s3://trail/AWSLogs/"], capture_output=True, text=True, env=bad)
+        check(r.returncode == 2 and "must not carry credentials" in r.stderr and "hunter2" not in r.stderr + r.stdout, "an endpoint URL with credentials is refused and never printed")
+
+        # 8. Racing ledger writers (Rust test against this S3 server).
         r = subprocess.run(["cargo", "test", "--locked", "--test", "s3_live"], cwd=ROOT, env=dict(os.environ, **CREDS, KEYTRAIL_TEST_S3_ENDPOINT=direct, KEYTRAIL_REQUIRE_S3="1"), capture_output=True, text=True)
         check(r.returncode == 0, "concurrent conditional ledger writes lose no update (tests/s3_live.rs)")
         print(f"lambda_e2e: {len(CHECKS)} checks passed", flush=True)
