@@ -535,6 +535,17 @@ fn write_event_row<S: TableStore>(
     let t = proton_parts(template);
     let r = proton_parts(resource);
     let dest = ev.uses.get(1);
+    let dm = dest
+        .and_then(|d| d.context.as_ref())
+        .and_then(|c| profiles.match_context(c));
+    let grantee_norm = ev
+        .grant
+        .as_ref()
+        .and_then(|g| g.grantee.as_deref())
+        .map(crate::arn::normalize_principal);
+    let usable = (ev.category == Category::KeyStateChange)
+        .then(|| kms::state_after(&ev.event_name).map(|(_, u)| u))
+        .flatten();
     let g = ev.grant.as_ref();
     let row = [
         s(&ev.event_id),
@@ -552,6 +563,7 @@ fn write_event_row<S: TableStore>(
         s(&ev.caller.role_arn),
         s(&ev.caller.invoked_by),
         s(&ev.caller.principal),
+        Value::StrList(Some(&ev.caller.identities)),
         s(&ev.source_ip),
         s(&ev.user_agent),
         s(&ev.error_code),
@@ -571,16 +583,23 @@ fn write_event_row<S: TableStore>(
         Value::Str(r.as_ref().map(|r| r.account.as_str())),
         Value::Str(r.as_ref().map(|r| r.region.as_str())),
         Value::Str(problem),
+        Value::Bool(Some(m.as_ref().is_some_and(|m| m.has_constraint_key))),
         Value::Str(dest.and_then(|d| d.key.arn.as_deref())),
         Value::StrMap(dest.and_then(|d| d.context.as_ref())),
+        Value::Str(dm.as_ref().and_then(|m| m.template.as_deref())),
+        Value::Str(dm.as_ref().and_then(|m| m.resource.as_deref())),
+        Value::Str(dm.as_ref().and_then(|m| m.malformed.as_deref())),
+        Value::Bool(dest.map(|_| dm.as_ref().is_some_and(|m| m.has_constraint_key))),
         Value::Str(g.and_then(|g| g.grant_id.as_deref())),
         Value::Str(g.and_then(|g| g.grant_name.as_deref())),
         Value::Str(g.and_then(|g| g.grantee.as_deref())),
+        Value::Str(grantee_norm.as_deref()),
         Value::Str(g.and_then(|g| g.retiring_principal.as_deref())),
         Value::StrList(g.and_then(|g| g.operations.as_deref())),
         Value::Str(g.and_then(|g| g.constraint_kind.as_deref())),
         Value::StrMap(g.and_then(|g| g.constraint.as_ref())),
         s(&ev.key_state),
+        Value::Bool(usable),
         s(&ev.deletion_date),
         s(&ev.pending_window_days),
         Value::Str(Some(source)),

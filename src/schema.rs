@@ -162,6 +162,11 @@ pub const KMS_EVENTS: &[Column] = &[
         Str,
         "Normalised principal: role for sessions, service for service calls, else ARN or account.",
     ),
+    col(
+        "caller_identities",
+        StrList,
+        "Every identity a grantee may name (ARN, role ARN, invokedBy service), normalised.",
+    ),
     col("source_ip", Str, "sourceIPAddress."),
     col("user_agent", Str, "userAgent."),
     col(
@@ -222,6 +227,11 @@ pub const KMS_EVENTS: &[Column] = &[
         "Why the context is malformed for its profile; null when fine.",
     ),
     col(
+        "constraint_key_present",
+        Bool,
+        "Whether the context holds its profile's grant-constraint key.",
+    ),
+    col(
         "destination_key_arn",
         Str,
         "ReEncrypt: the destination key ARN.",
@@ -232,12 +242,37 @@ pub const KMS_EVENTS: &[Column] = &[
         "ReEncrypt: the destination context.",
     ),
     col(
+        "destination_proton_template",
+        Str,
+        "ReEncrypt: the destination context's template value.",
+    ),
+    col(
+        "destination_proton_resource",
+        Str,
+        "ReEncrypt: the destination context's resource value.",
+    ),
+    col(
+        "destination_context_problem",
+        Str,
+        "ReEncrypt: why the destination context is malformed.",
+    ),
+    col(
+        "destination_constraint_key_present",
+        Bool,
+        "ReEncrypt: whether the destination context holds the constraint key.",
+    ),
+    col(
         "grant_id",
         Str,
         "Grant id (CreateGrant response, RetireGrant/RevokeGrant request).",
     ),
     col("grant_name", Str, "CreateGrant name."),
     col("grantee_principal", Str, "CreateGrant granteePrincipal."),
+    col(
+        "grantee_normalized",
+        Str,
+        "The grantee, normalised as caller_identities are.",
+    ),
     col("retiring_principal", Str, "CreateGrant retiringPrincipal."),
     col("grant_operations", StrList, "CreateGrant operations."),
     col(
@@ -254,6 +289,11 @@ pub const KMS_EVENTS: &[Column] = &[
         "key_state",
         Str,
         "Key-state changes: the state the key is left in.",
+    ),
+    col(
+        "key_usable",
+        Bool,
+        "Key-state changes: whether that state lets the key be used.",
     ),
     col(
         "deletion_date",
