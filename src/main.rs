@@ -112,6 +112,8 @@ enum SchemaFormat {
     Json,
     /// The Glue tables of template.yaml.
     Glue,
+    /// The Athena DDL of every table (queries/ddl/).
+    Ddl,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -200,6 +202,11 @@ fn run(cli: Cli) -> Result<u8> {
             match format {
                 SchemaFormat::Markdown => print!("{}", keytrail::schema::markdown()),
                 SchemaFormat::Glue => print!("{}", keytrail::schema::glue_tables_yaml()),
+                SchemaFormat::Ddl => {
+                    for t in keytrail::schema::TABLES {
+                        println!("{}", keytrail::schema::athena_ddl(&t));
+                    }
+                }
                 SchemaFormat::Json => println!(
                     "{}",
                     serde_json::to_string_pretty(&keytrail::schema::json())?

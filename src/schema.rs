@@ -741,6 +741,35 @@ pub fn glue_tables_yaml() -> String {
     y
 }
 
+/// The Athena DDL of a table: Hive-style `CREATE EXTERNAL TABLE` over the Parquet files,
+/// with partition projection matching the layout keytrail writes. `${output}`,
+/// `${accounts}` and `${regions}` are placeholders (see queries/README.md).
+pub fn athena_ddl(t: &Table) -> String {
+    // Hive DDL escapes quotes with a backslash.
+    let esc = |s: &str| s.replace('\'', "\\'");
+    let mut d = format!(
+        "-- {}: {}\n-- Generated from src/schema.rs (`keytrail schema --format ddl`); a test keeps it in step.\n-- Placeholders: ${{output}} = s3://bucket/prefix the tables were written under;\n-- ${{accounts}}, ${{regions}} = comma-separated account ids and regions to project.\nCREATE EXTERNAL TABLE IF NOT EXISTS keytrail.{} (\n",
+        t.name, t.doc, t.name
+    );
+    let cols: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| format!("  `{}` {} COMMENT '{}'", c.name, c.ty.athena(), esc(c.doc)))
+        .collect();
+    d.push_str(&cols.join(",\n"));
+    d.push_str("\n)\nPARTITIONED BY (\n");
+    let parts: Vec<String> = PARTITION_COLUMNS
+        .iter()
+        .map(|c| format!("  `{}` {} COMMENT '{}'", c.name, c.ty.athena(), esc(c.doc)))
+        .collect();
+    d.push_str(&parts.join(",\n"));
+    d.push_str(&format!(
+        "\n)\nSTORED AS PARQUET\nLOCATION '${{output}}/{name}/'\nTBLPROPERTIES (\n  'classification' = 'parquet',\n  'projection.enabled' = 'true',\n  'projection.account_id.type' = 'enum',\n  'projection.account_id.values' = '${{accounts}}',\n  'projection.region.type' = 'enum',\n  'projection.region.values' = '${{regions}}',\n  'projection.event_date.type' = 'date',\n  'projection.event_date.format' = 'yyyy-MM-dd',\n  'projection.event_date.range' = '2019-01-01,NOW',\n  'projection.event_date.interval' = '1',\n  'projection.event_date.interval.unit' = 'DAYS',\n  'storage.location.template' = '${{output}}/{name}/account_id=${{account_id}}/region=${{region}}/event_date=${{event_date}}'\n);\n",
+        name = t.name
+    ));
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,83 @@
+-- kms_events: One row per distinct KMS event.
+-- Generated from src/schema.rs (`keytrail schema --format ddl`); a test keeps it in step.
+-- Placeholders: ${output} = s3://bucket/prefix the tables were written under;
+-- ${accounts}, ${regions} = comma-separated account ids and regions to project.
+CREATE EXTERNAL TABLE IF NOT EXISTS keytrail.kms_events (
+  `event_id` string COMMENT 'CloudTrail eventID (distinct within the table).',
+  `event_time` timestamp COMMENT 'eventTime, UTC, millisecond precision; null when unusable.',
+  `event_time_raw` string COMMENT 'eventTime as written in the record.',
+  `event_name` string COMMENT 'KMS API operation (eventName).',
+  `event_type` string COMMENT 'AwsApiCall, AwsServiceEvent, ...',
+  `category` string COMMENT 'key-use, grant-change, key-state-change or other.',
+  `key_arn` string COMMENT 'Key ARN (for ReEncrypt, the source key); null when unresolved.',
+  `key_resolved` boolean COMMENT 'Whether key_arn could be resolved (false for alias-only calls).',
+  `key_given` string COMMENT 'The key as the caller named it (key id, ARN or alias).',
+  `caller_type` string COMMENT 'userIdentity.type (null on KMS service events).',
+  `caller_arn` string COMMENT 'userIdentity.arn.',
+  `caller_account_id` string COMMENT 'userIdentity.accountId.',
+  `caller_role_arn` string COMMENT 'The session issuer\'s role ARN for assumed roles.',
+  `caller_invoked_by` string COMMENT 'userIdentity.invokedBy (the service acting for the caller).',
+  `principal` string COMMENT 'Normalised principal: role for sessions, service for service calls, else ARN or account.',
+  `caller_identities` array<string> COMMENT 'Every identity a grantee may name (ARN, role ARN, invokedBy service), normalised.',
+  `source_ip` string COMMENT 'sourceIPAddress.',
+  `user_agent` string COMMENT 'userAgent.',
+  `error_code` string COMMENT 'errorCode; null when the call succeeded.',
+  `error_message` string COMMENT 'errorMessage.',
+  `read_only` boolean COMMENT 'readOnly (string booleans accepted).',
+  `request_id` string COMMENT 'requestID (absent on service events).',
+  `encryption_context` map<string,string> COMMENT 'The full encryption context (ReEncrypt: the source context).',
+  `profile` string COMMENT 'Name of the context profile the context matched (proton, or a --profiles one).',
+  `proton_template` string COMMENT 'The profile\'s template value (aws:proton:template).',
+  `proton_template_type` string COMMENT 'service-template or environment-template.',
+  `proton_template_name` string COMMENT 'Template name.',
+  `proton_template_version` string COMMENT 'Template version from the ARN (1 or 1.2), when given.',
+  `proton_resource` string COMMENT 'The profile\'s resource value (aws:proton:resource).',
+  `proton_resource_type` string COMMENT 'service, service-instance, pipeline, environment, component, repository, ...',
+  `proton_resource_name` string COMMENT 'Resource name or id.',
+  `proton_service` string COMMENT 'Service of a service instance or pipeline.',
+  `proton_account_id` string COMMENT 'Account in the resource ARN.',
+  `proton_region` string COMMENT 'Region in the resource ARN.',
+  `context_problem` string COMMENT 'Why the context is malformed for its profile; null when fine.',
+  `constraint_key_present` boolean COMMENT 'Whether the context holds its profile\'s grant-constraint key.',
+  `destination_key_arn` string COMMENT 'ReEncrypt: the destination key ARN.',
+  `destination_encryption_context` map<string,string> COMMENT 'ReEncrypt: the destination context.',
+  `destination_proton_template` string COMMENT 'ReEncrypt: the destination context\'s template value.',
+  `destination_proton_resource` string COMMENT 'ReEncrypt: the destination context\'s resource value.',
+  `destination_context_problem` string COMMENT 'ReEncrypt: why the destination context is malformed.',
+  `destination_constraint_key_present` boolean COMMENT 'ReEncrypt: whether the destination context holds the constraint key.',
+  `grant_id` string COMMENT 'Grant id (CreateGrant response, RetireGrant/RevokeGrant request).',
+  `grant_name` string COMMENT 'CreateGrant name.',
+  `grantee_principal` string COMMENT 'CreateGrant granteePrincipal.',
+  `grantee_normalized` string COMMENT 'The grantee, normalised as caller_identities are.',
+  `retiring_principal` string COMMENT 'CreateGrant retiringPrincipal.',
+  `grant_operations` array<string> COMMENT 'CreateGrant operations.',
+  `grant_constraint_kind` string COMMENT 'encryptionContextSubset or encryptionContextEquals.',
+  `grant_constraint` map<string,string> COMMENT 'The grant\'s constraint context.',
+  `key_state` string COMMENT 'Key-state changes: the state the key is left in.',
+  `key_usable` boolean COMMENT 'Key-state changes: whether that state lets the key be used.',
+  `deletion_date` string COMMENT 'ScheduleKeyDeletion deletionDate, as written.',
+  `pending_window_days` string COMMENT 'ScheduleKeyDeletion pendingWindowInDays.',
+  `source_file` string COMMENT 'File path or s3://bucket/key the record came from.',
+  `source_record` bigint COMMENT 'Index of the record in that file (from 0).'
+)
+PARTITIONED BY (
+  `account_id` string COMMENT 'AWS account the event was recorded in (recipientAccountId).',
+  `region` string COMMENT 'AWS Region of the event (awsRegion).',
+  `event_date` string COMMENT 'UTC day of the event time, YYYY-MM-DD (not the delivery day).'
+)
+STORED AS PARQUET
+LOCATION '${output}/kms_events/'
+TBLPROPERTIES (
+  'classification' = 'parquet',
+  'projection.enabled' = 'true',
+  'projection.account_id.type' = 'enum',
+  'projection.account_id.values' = '${accounts}',
+  'projection.region.type' = 'enum',
+  'projection.region.values' = '${regions}',
+  'projection.event_date.type' = 'date',
+  'projection.event_date.format' = 'yyyy-MM-dd',
+  'projection.event_date.range' = '2019-01-01,NOW',
+  'projection.event_date.interval' = '1',
+  'projection.event_date.interval.unit' = 'DAYS',
+  'storage.location.template' = '${output}/kms_events/account_id=${account_id}/region=${region}/event_date=${event_date}'
+);
