@@ -24,6 +24,9 @@ trap 'rm -rf "$out"' EXIT
 cargo build --locked --quiet
 ./target/debug/keytrail analyze testdata/trail --out "$out/tables" > "$out/summary.txt"
 .venv/bin/python tests/python/check_tables.py ./target/debug/keytrail "$out/tables" testdata/expected/findings.jsonl
+echo "== queries/: sqlglot (Trino/Athena), trino-sql-validator, DuckDB runs and findings_recomputed == CLI"
+.venv/bin/python tests/python/check_queries.py ./target/debug/keytrail
+
 echo "== Lambda end to end: moto S3 on loopback + the real runtime loop under cargo lambda"
 PATH="$PWD/.venv/bin:$PATH" .venv/bin/python tests/python/lambda_e2e.py
 

@@ -28,3 +28,16 @@ fn template_glue_tables_match_the_code() {
         "template.yaml's Glue tables are out of date: replace the generated block with `keytrail schema --format glue`"
     );
 }
+
+#[test]
+fn queries_ddl_matches_the_code() {
+    for t in keytrail::schema::TABLES {
+        let path = format!("{}/queries/ddl/{}.sql", env!("CARGO_MANIFEST_DIR"), t.name);
+        let ddl = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            ddl.trim_end(),
+            keytrail::schema::athena_ddl(&t).trim_end(),
+            "{path} is out of date: regenerate it with `keytrail schema --format ddl`"
+        );
+    }
+}
