@@ -735,35 +735,46 @@ impl<R: BufRead> Scanner<R> {
                 return Err(self.eof_error());
             }
             let mut end = None;
-            let mut lines = 0u64;
-            let mut last_nl = None;
-            for (i, &b) in buf.iter().enumerate() {
+            let mut i = 0;
+            while i < buf.len() {
                 if scalar {
+                    let b = buf[i];
                     if matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\r' | b'\n' | b':') {
                         end = Some(i);
                         break;
                     }
+                    i += 1;
                     continue;
-                }
-                if b == b'\n' {
-                    lines += 1;
-                    last_nl = Some(i);
                 }
                 if in_string {
                     if escape {
                         escape = false;
-                    } else if b == b'\\' {
-                        escape = true;
-                    } else if b == b'"' {
-                        in_string = false;
-                        if depth == 0 {
-                            end = Some(i + 1);
+                        i += 1;
+                        continue;
+                    }
+                    // Strings are most of a record: jump to the next quote or backslash.
+                    match memchr::memchr2(b'"', b'\\', &buf[i..]) {
+                        None => {
+                            i = buf.len();
                             break;
                         }
+                        Some(k) => {
+                            i += k;
+                            if buf[i] == b'\\' {
+                                escape = true;
+                            } else {
+                                in_string = false;
+                                if depth == 0 {
+                                    end = Some(i + 1);
+                                    break;
+                                }
+                            }
+                            i += 1;
+                            continue;
+                        }
                     }
-                    continue;
                 }
-                match b {
+                match buf[i] {
                     b'"' => in_string = true,
                     b'{' | b'[' => depth += 1,
                     b'}' | b']' => {
@@ -775,7 +786,17 @@ impl<R: BufRead> Scanner<R> {
                     }
                     _ => {}
                 }
+                i += 1;
             }
+            let scanned = end.unwrap_or(buf.len());
+            let (lines, last_nl) = if scalar {
+                (0, None)
+            } else {
+                (
+                    memchr::memchr_iter(b'\n', &buf[..scanned]).count() as u64,
+                    memchr::memrchr(b'\n', &buf[..scanned]),
+                )
+            };
             started = true;
             let n = end.unwrap_or(buf.len());
             if fits {
@@ -845,6 +866,29 @@ mod tests {
             vec![r#"{"a":1}"#, r#"{"b":"x]}"}"#, r#"{"c":[1,{"d":2}]}"#]
         );
         assert_eq!(c.records[1].0.column, 22);
+    }
+
+    #[test]
+    fn escapes_and_tiny_buffers_frame_the_same() {
+        let doc = br#"{"Records":[{"a":"q\"}]\\","b":["x\\"]},{"c":"\u0022}"}]}"#;
+        let want = vec![r#"{"a":"q\"}]\\","b":["x\\"]}"#, r#"{"c":"\u0022}"}"#];
+        for cap in [1, 2, 3, 7, 64] {
+            let mut c = Collect::default();
+            let mut sc = Scanner::new(BufReader::with_capacity(cap, &doc[..]), "src", u64::MAX, 1);
+            let mut summary = ReadSummary {
+                records: 0,
+                skipped: None,
+                gzip: false,
+                framing: None,
+                bytes: 0,
+            };
+            frame(&mut sc, &ReadOptions::default(), &mut c, &mut summary).unwrap();
+            let got: Vec<&str> = c.records.iter().map(|(_, r)| r.as_str()).collect();
+            assert_eq!(got, want, "buffer {cap}");
+            for r in &got {
+                serde_json::from_str::<serde_json::Value>(r).unwrap();
+            }
+        }
     }
 
     #[test]
