@@ -754,10 +754,7 @@ impl<R: BufRead> Scanner<R> {
                     }
                     // Strings are most of a record: jump to the next quote or backslash.
                     match memchr::memchr2(b'"', b'\\', &buf[i..]) {
-                        None => {
-                            i = buf.len();
-                            break;
-                        }
+                        None => break,
                         Some(k) => {
                             i += k;
                             if buf[i] == b'\\' {
