@@ -1,6 +1,7 @@
 //! keytrail: audits AWS KMS key use from CloudTrail logs.
 pub mod arn;
 pub mod corpus;
+pub mod decode;
 pub mod derive;
 pub mod error;
 pub mod kms;

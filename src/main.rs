@@ -97,6 +97,9 @@ struct Common {
     /// No progress bar, even on a terminal.
     #[arg(long)]
     no_progress: bool,
+    /// Threads decoding local files (0: one per core). Output is the same for any count.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    threads: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -346,25 +349,33 @@ fn ingest_all<S: TableStore>(
     } else {
         ProgressBar::hidden()
     };
-    for f in &files {
-        let name = f.path.display().to_string();
-        let outcome = if name == "-" {
-            pipeline.ingest(store, "-", std::io::stdin().lock())?
-        } else {
-            match std::fs::File::open(&f.path) {
-                Ok(file) => pipeline.ingest(store, &name, file)?,
-                Err(e) => {
-                    progress.suspend(|| {
-                        eprintln!("error: {}: cannot open: {e}", report::sanitize(&name))
-                    });
-                    failed = true;
-                    continue;
+    let threads = match common.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    if threads > 1 && files.len() > 1 && files.iter().all(|f| f.path.as_os_str() != "-") {
+        failed |= ingest_files_parallel(&mut pipeline, store, &files, threads, &progress)?;
+    } else {
+        for f in &files {
+            let name = f.path.display().to_string();
+            let outcome = if name == "-" {
+                pipeline.ingest(store, "-", std::io::stdin().lock())?
+            } else {
+                match std::fs::File::open(&f.path) {
+                    Ok(file) => pipeline.ingest(store, &name, file)?,
+                    Err(e) => {
+                        progress.suspend(|| {
+                            eprintln!("error: {}: cannot open: {e}", report::sanitize(&name))
+                        });
+                        failed = true;
+                        continue;
+                    }
                 }
-            }
-        };
-        failed |= report_outcome(&progress, &outcome);
-        progress.inc(1);
-        progress.set_message(format!("{} KMS events", pipeline.stats().kms_events));
+            };
+            failed |= report_outcome(&progress, &outcome);
+            progress.inc(1);
+            progress.set_message(format!("{} KMS events", pipeline.stats().kms_events));
+        }
     }
     if !objects.is_empty() {
         let (rt, client) = (rt.expect("runtime"), client.clone().expect("client"));
@@ -402,6 +413,107 @@ fn ingest_all<S: TableStore>(
     progress.finish_and_clear();
     let report = pipeline.finish(store)?;
     Ok((report, failed))
+}
+
+/// What a decoding thread sends for one file.
+enum FileMsg {
+    Chunk(Vec<keytrail::decode::Decoded>),
+    Done(Result<keytrail::logfile::ReadSummary, keytrail::error::InputError>),
+    Skipped(keytrail::logfile::SkipReason),
+    OpenFailed(String),
+}
+
+/// Decodes files on `threads` threads while this thread applies the results file by file,
+/// in input order, so the output does not depend on the thread count. Each file has a small
+/// bounded channel: a thread ahead of the applier waits, which bounds memory.
+fn ingest_files_parallel<S: TableStore>(
+    pipeline: &mut Pipeline<S>,
+    store: &mut S,
+    files: &[keytrail::local::InputFile],
+    threads: usize,
+    progress: &ProgressBar,
+) -> Result<bool> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc::sync_channel;
+    const CHUNK: usize = 1024;
+    let names: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        (0..files.len()).map(|_| sync_channel::<FileMsg>(4)).unzip();
+    let next = AtomicUsize::new(0);
+    let read_opts = pipeline.options().read.clone();
+    let mut failed = false;
+    // Owned by the applying loop: if it stops early, dropping the receivers unblocks the
+    // decoding threads so the scope can end.
+    let mut receivers = Some(receivers);
+    std::thread::scope(|scope| -> Result<()> {
+        let receivers = receivers.take().expect("taken once");
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(tx) = senders.get(i) else { return };
+                let name = &names[i];
+                if let Some(reason) = keytrail::logfile::skip_reason_for_name(name) {
+                    let _ = tx.send(FileMsg::Skipped(reason));
+                    continue;
+                }
+                let file = match std::fs::File::open(&files[i].path) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        let _ = tx.send(FileMsg::OpenFailed(e.to_string()));
+                        continue;
+                    }
+                };
+                let opts = keytrail::decode::read_options_for(name, &read_opts);
+                let mut buf = Vec::with_capacity(CHUNK);
+                let result = keytrail::decode::decode_source(name, file, &opts, false, &mut |d| {
+                    buf.push(d);
+                    if buf.len() == CHUNK {
+                        let _ = tx.send(FileMsg::Chunk(std::mem::replace(
+                            &mut buf,
+                            Vec::with_capacity(CHUNK),
+                        )));
+                    }
+                });
+                if !buf.is_empty() {
+                    let _ = tx.send(FileMsg::Chunk(buf));
+                }
+                let _ = tx.send(FileMsg::Done(result));
+            });
+        }
+        for (i, rx) in receivers.iter().enumerate() {
+            let name = &names[i];
+            let mut applier = pipeline.begin_source(name);
+            let outcome = loop {
+                match rx.recv() {
+                    Ok(FileMsg::Chunk(items)) => {
+                        for d in items {
+                            applier.apply(store, d)?;
+                        }
+                    }
+                    Ok(FileMsg::Done(result)) => break Some(applier.finish(result)),
+                    Ok(FileMsg::Skipped(reason)) => {
+                        drop(applier);
+                        break Some(pipeline.skip(name, reason));
+                    }
+                    Ok(FileMsg::OpenFailed(e)) => {
+                        progress.suspend(|| {
+                            eprintln!("error: {}: cannot open: {e}", report::sanitize(name))
+                        });
+                        failed = true;
+                        break None;
+                    }
+                    Err(_) => anyhow::bail!("{name}: decoding thread stopped"),
+                }
+            };
+            if let Some(o) = outcome {
+                failed |= report_outcome(progress, &o);
+            }
+            progress.inc(1);
+            progress.set_message(format!("{} KMS events", pipeline.stats().kms_events));
+        }
+        Ok(())
+    })?;
+    Ok(failed)
 }
 
 /// Reads keytrail's own kms_events tables back into the pipeline; tells whether a file failed.

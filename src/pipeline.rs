@@ -6,10 +6,11 @@
 //! table rows — happens here, once, with no I/O of its own beyond the reader and store it
 //! is given.
 
-use crate::error::{InputError, InputErrorKind, OutputError};
+use crate::decode::{self, digest, Decoded};
+use crate::error::{InputError, OutputError};
 use crate::kms::{self, Category, KmsEvent};
 use crate::ledger::{LedgerDelta, UNKEYED};
-use crate::logfile::{self, ReadOptions, ReadSummary, RecordPos, RecordSink, SkipReason};
+use crate::logfile::{self, ReadOptions, ReadSummary, SkipReason};
 use crate::output::{Partition, PartitionedWriter, TableStore, WriteOptions, WrittenFile};
 use crate::profile::{proton_parts, Profiles};
 use crate::rawjson::RawObject;
@@ -17,7 +18,6 @@ use crate::rules::{self, Finding, Rule};
 use crate::schema::{self, Value};
 use crate::timeline::{parse_context, Timeline};
 use std::collections::{BTreeMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::io::Read;
 
 /// What a run is configured with.
@@ -235,94 +235,62 @@ impl<S: TableStore> Pipeline<S> {
         if let Some(reason) = logfile::skip_reason_for_name(source) {
             return Ok(self.skip(source, reason));
         }
-        let mut read_opts = self.opts.read.clone();
-        read_opts.json_lines_hint |= source.ends_with(".jsonl") || source.ends_with(".jsonl.gz");
-        let kms_before = self.stats.kms_events;
-        let mut sink = Ingest {
-            p: self,
-            store,
-            source,
-            record_errors: Vec::new(),
-            output_error: None,
-        };
-        let result = logfile::read_log(source, reader, &read_opts, &mut sink);
-        let record_errors = std::mem::take(&mut sink.record_errors);
-        if let Some(e) = sink.output_error.take() {
+        let read_opts = decode::read_options_for(source, &self.opts.read);
+        let keep_raw = self.opts.capture_ledger;
+        let mut applier = self.begin_source(source);
+        let mut output_error = None;
+        let result = decode::decode_source(source, reader, &read_opts, keep_raw, &mut |d| {
+            if output_error.is_none() {
+                if let Err(e) = applier.apply(store, d) {
+                    output_error = Some(e);
+                }
+            }
+        });
+        if let Some(e) = output_error {
             return Err(e);
         }
-        self.stats.records_invalid += record_errors.len() as u64;
-        let (summary, failure) = match result {
-            Ok(s) => (s, None),
-            Err(e) => (
-                ReadSummary {
-                    records: 0,
-                    skipped: None,
-                    gzip: false,
-                    framing: None,
-                    bytes: 0,
-                },
-                Some(e),
-            ),
-        };
-        if summary.skipped.is_some() {
-            self.stats.files_skipped += 1;
-        } else {
-            self.stats.files_read += 1;
-        }
-        if failure.is_some() {
-            self.stats.files_failed += 1;
-        }
-        self.stats.bytes += summary.bytes;
-        Ok(SourceOutcome {
-            source: source.to_string(),
-            skipped: summary.skipped,
-            records: summary.records,
-            kms_events: self.stats.kms_events - kms_before,
-            failure,
-            record_errors,
-        })
+        Ok(applier.finish(result))
     }
 
-    fn record(
+    /// Starts a source whose records are decoded elsewhere (see [`crate::decode`]); feed
+    /// the results, in order, to [`SourceApplier::apply`], then call [`SourceApplier::finish`].
+    pub fn begin_source<'p>(&'p mut self, source: &'p str) -> SourceApplier<'p, S> {
+        let kms_before = self.stats.kms_events;
+        SourceApplier {
+            p: self,
+            source,
+            kms_before,
+            record_errors: Vec::new(),
+        }
+    }
+
+    fn apply_decoded(
         &mut self,
         store: &mut S,
         source: &str,
-        pos: RecordPos,
-        bytes: &[u8],
-    ) -> Result<(), RecordProblem> {
+        d: Decoded,
+        record_errors: &mut Vec<InputError>,
+    ) -> Result<(), OutputError> {
         self.stats.records += 1;
-        // A record that does not mention kms.amazonaws.com cannot be a KMS record: it is
-        // counted without being parsed, which is what makes the rest of a trail cheap. Its
-        // framing (strings, brackets) was still checked.
-        if memchr::memmem::find(bytes, kms::KMS_SOURCE.as_bytes()).is_none() {
-            if memchr::memmem::find(bytes, b"AwsCloudTrailInsight").is_some() {
-                self.stats.insight_records += 1;
-            } else {
-                self.stats.other_service_records += 1;
+        match d {
+            Decoded::Other { insight: true } => self.stats.insight_records += 1,
+            Decoded::Other { insight: false } => self.stats.other_service_records += 1,
+            Decoded::Invalid(e) => record_errors.push(e),
+            Decoded::Kms {
+                digest,
+                event,
+                raw,
+                index,
+            } => {
+                self.stats.kms_records += 1;
+                if !self.seen.insert(digest) {
+                    self.stats.duplicates += 1;
+                    return Ok(());
+                }
+                self.accept(store, *event, raw.as_deref(), source, index)?;
             }
-            return Ok(());
         }
-        let rec = RawObject::parse(bytes).map_err(RecordProblem::Json)?;
-        if !kms::is_kms(&rec) {
-            if rec.text("eventType").as_deref() == Some("AwsCloudTrailInsight") {
-                self.stats.insight_records += 1;
-            } else {
-                self.stats.other_service_records += 1;
-            }
-            return Ok(());
-        }
-        self.stats.kms_records += 1;
-        let dedupe_key = match rec.text("eventID") {
-            Some(id) => digest(b"id", id.as_bytes()),
-            None => digest(b"content", bytes),
-        };
-        if !self.seen.insert(dedupe_key) {
-            self.stats.duplicates += 1;
-            return Ok(());
-        }
-        let ev = kms::from_record(&rec);
-        self.accept(store, ev, Some(bytes), source, pos.index)
-            .map_err(RecordProblem::Output)
+        Ok(())
     }
 
     /// Adds events read back from keytrail's own `kms_events` tables (see
@@ -463,58 +431,55 @@ fn capture(
     }
 }
 
-/// A 128-bit digest of `bytes` in namespace `ns`, from two SipHash-1-3 runs with fixed keys
-/// (so it is the same in every run).
-fn digest(ns: &[u8], bytes: &[u8]) -> u128 {
-    let half = |salt: u8| {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        salt.hash(&mut h);
-        ns.hash(&mut h);
-        bytes.hash(&mut h);
-        h.finish()
-    };
-    (u128::from(half(1)) << 64) | u128::from(half(2))
-}
-
-enum RecordProblem {
-    Json(serde_json::Error),
-    Output(OutputError),
-}
-
-struct Ingest<'a, S: TableStore> {
-    p: &'a mut Pipeline<S>,
-    store: &'a mut S,
-    source: &'a str,
+/// Applies one source's decoded records to the pipeline, in order.
+pub struct SourceApplier<'p, S: TableStore> {
+    p: &'p mut Pipeline<S>,
+    source: &'p str,
+    kms_before: u64,
     record_errors: Vec<InputError>,
-    output_error: Option<OutputError>,
 }
 
-impl<S: TableStore> RecordSink for Ingest<'_, S> {
-    fn record(&mut self, pos: RecordPos, bytes: &[u8]) {
-        if self.output_error.is_some() {
-            return;
-        }
-        match self.p.record(self.store, self.source, pos, bytes) {
-            Ok(()) => {}
-            Err(RecordProblem::Json(e)) => {
-                let msg = e.to_string();
-                let msg = match msg.rfind(" at line ") {
-                    Some(i) => msg[..i].to_string(),
-                    None => msg,
-                };
-                self.record_errors.push(InputError::new(
-                    self.source,
-                    pos.locate(e.line(), e.column()),
-                    InputErrorKind::Json(msg),
-                ));
-            }
-            Err(RecordProblem::Output(e)) => self.output_error = Some(e),
-        }
+impl<S: TableStore> SourceApplier<'_, S> {
+    /// Applies one decoded record (dedupe, timeline, table row).
+    pub fn apply(&mut self, store: &mut S, d: Decoded) -> Result<(), OutputError> {
+        self.p
+            .apply_decoded(store, self.source, d, &mut self.record_errors)
     }
 
-    fn record_error(&mut self, error: InputError) {
-        self.p.stats.records += 1;
-        self.record_errors.push(error);
+    /// Ends the source with the result of reading it.
+    pub fn finish(self, result: Result<ReadSummary, InputError>) -> SourceOutcome {
+        let p = self.p;
+        p.stats.records_invalid += self.record_errors.len() as u64;
+        let (summary, failure) = match result {
+            Ok(s) => (s, None),
+            Err(e) => (
+                ReadSummary {
+                    records: 0,
+                    skipped: None,
+                    gzip: false,
+                    framing: None,
+                    bytes: 0,
+                },
+                Some(e),
+            ),
+        };
+        if summary.skipped.is_some() {
+            p.stats.files_skipped += 1;
+        } else {
+            p.stats.files_read += 1;
+        }
+        if failure.is_some() {
+            p.stats.files_failed += 1;
+        }
+        p.stats.bytes += summary.bytes;
+        SourceOutcome {
+            source: self.source.to_string(),
+            skipped: summary.skipped,
+            records: summary.records,
+            kms_events: p.stats.kms_events - self.kms_before,
+            failure,
+            record_errors: self.record_errors,
+        }
     }
 }
 

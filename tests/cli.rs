@@ -289,6 +289,19 @@ fn analyze_is_deterministic_and_a_rerun_replaces_the_tables() {
     let la = list(&a);
     assert!(!la.is_empty());
     assert_eq!(la, list(&b), "same input, same file names and bytes");
+    for threads in ["1", "3"] {
+        let c = tmp.path().join(format!("t{threads}"));
+        let o = keytrail(&[
+            "analyze",
+            t.to_str().unwrap(),
+            "--out",
+            c.to_str().unwrap(),
+            "--threads",
+            threads,
+        ]);
+        assert_eq!(o.status.code(), Some(0));
+        assert_eq!(list(&c), la, "--threads {threads} writes the same files");
+    }
     // A rerun with less input replaces, not mixes.
     let formats = testdata("formats");
     let o = keytrail(&[
