@@ -1,0 +1,42 @@
+"""The DuckDB peer: DuckDB's own JSON reader over the .json.gz files, unnesting Records,
+keeping kms.amazonaws.com records and writing the key columns to zstd Parquet. Its best
+shot: Records declared as JSON[] (no schema inference over heterogeneous records) and
+json_extract_string on the few fields needed; all threads.
+
+Usage: duckdb_job.py CORPUS_DIR OUT_FILE
+"""
+
+import sys
+
+import duckdb
+
+
+def main():
+    root, out = sys.argv[1], sys.argv[2]
+    con = duckdb.connect()
+    con.execute(f"""
+        COPY (
+          SELECT
+            json_extract_string(r, '$.eventID') AS event_id,
+            json_extract_string(r, '$.eventTime') AS event_time,
+            json_extract_string(r, '$.eventName') AS event_name,
+            json_extract_string(r, '$.resources[0].ARN') AS key_arn,
+            coalesce(json_extract_string(r, '$.userIdentity.arn'), json_extract_string(r, '$.userIdentity.invokedBy')) AS principal,
+            json_extract_string(r, '$.errorCode') AS error_code,
+            json_extract_string(r, '$.requestParameters.encryptionContext."aws:proton:template"') AS proton_template,
+            json_extract_string(r, '$.requestParameters.encryptionContext."aws:proton:resource"') AS proton_resource
+          FROM (
+            SELECT unnest(Records) AS r
+            FROM read_json('{root}/AWSLogs/*/CloudTrail/*/*/*/*/*.json.gz',
+                           columns = {{'Records': 'JSON[]'}}, format = 'unstructured',
+                           maximum_object_size = 2147483647)
+          )
+          WHERE json_extract_string(r, '$.eventSource') = 'kms.amazonaws.com'
+        ) TO '{out}' (FORMAT parquet, COMPRESSION zstd)
+    """)
+    n = con.sql(f"SELECT count(*) FROM read_parquet('{out}')").fetchall()[0][0]
+    print(f"duckdb: {n} KMS rows")
+
+
+if __name__ == "__main__":
+    main()
