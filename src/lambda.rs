@@ -233,6 +233,7 @@ impl App {
             + Send
             + 'static,
     {
+        let started = std::time::Instant::now();
         let store = S3Store::new(
             self.client.clone(),
             self.config.output.clone(),
@@ -321,6 +322,7 @@ impl App {
             findings = report.findings.len(),
             high_findings = high,
             files = store.uploaded.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
             "processed"
         );
         if let Some(e) = outcome.failure {
