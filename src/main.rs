@@ -424,8 +424,10 @@ enum FileMsg {
 }
 
 /// Decodes files on `threads` threads while this thread applies the results file by file,
-/// in input order, so the output does not depend on the thread count. Each file has a small
-/// bounded channel: a thread ahead of the applier waits, which bounds memory.
+/// in input order, so the output does not depend on the thread count. Memory is bounded
+/// twice: each file's channel holds a few chunks, and no thread starts a file more than
+/// `2 * threads` files ahead of the one being applied (small files fit whole in their
+/// channel, so without that window the decoders would race ahead of a large file).
 fn ingest_files_parallel<S: TableStore>(
     pipeline: &mut Pipeline<S>,
     store: &mut S,
@@ -440,6 +442,9 @@ fn ingest_files_parallel<S: TableStore>(
     let (senders, receivers): (Vec<_>, Vec<_>) =
         (0..files.len()).map(|_| sync_channel::<FileMsg>(4)).unzip();
     let next = AtomicUsize::new(0);
+    let window = 2 * threads;
+    let applied = std::sync::Mutex::new(0usize);
+    let advanced = std::sync::Condvar::new();
     let read_opts = pipeline.options().read.clone();
     let mut failed = false;
     // Owned by the applying loop: if it stops early, dropping the receivers unblocks the
@@ -451,6 +456,12 @@ fn ingest_files_parallel<S: TableStore>(
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(tx) = senders.get(i) else { return };
+                {
+                    let mut done = applied.lock().expect("lock");
+                    while i >= *done + window {
+                        done = advanced.wait(done).expect("lock");
+                    }
+                }
                 let name = &names[i];
                 if let Some(reason) = keytrail::logfile::skip_reason_for_name(name) {
                     let _ = tx.send(FileMsg::Skipped(reason));
@@ -480,38 +491,48 @@ fn ingest_files_parallel<S: TableStore>(
                 let _ = tx.send(FileMsg::Done(result));
             });
         }
-        for (i, rx) in receivers.iter().enumerate() {
-            let name = &names[i];
-            let mut applier = pipeline.begin_source(name);
-            let outcome = loop {
-                match rx.recv() {
-                    Ok(FileMsg::Chunk(items)) => {
-                        for d in items {
-                            applier.apply(store, d)?;
+        let mut apply_all = || -> Result<()> {
+            for (i, rx) in receivers.iter().enumerate() {
+                let name = &names[i];
+                let mut applier = pipeline.begin_source(name);
+                let outcome = loop {
+                    match rx.recv() {
+                        Ok(FileMsg::Chunk(items)) => {
+                            for d in items {
+                                applier.apply(store, d)?;
+                            }
                         }
+                        Ok(FileMsg::Done(result)) => break Some(applier.finish(result)),
+                        Ok(FileMsg::Skipped(reason)) => {
+                            drop(applier);
+                            break Some(pipeline.skip(name, reason));
+                        }
+                        Ok(FileMsg::OpenFailed(e)) => {
+                            progress.suspend(|| {
+                                eprintln!("error: {}: cannot open: {e}", report::sanitize(name))
+                            });
+                            failed = true;
+                            break None;
+                        }
+                        Err(_) => anyhow::bail!("{name}: decoding thread stopped"),
                     }
-                    Ok(FileMsg::Done(result)) => break Some(applier.finish(result)),
-                    Ok(FileMsg::Skipped(reason)) => {
-                        drop(applier);
-                        break Some(pipeline.skip(name, reason));
-                    }
-                    Ok(FileMsg::OpenFailed(e)) => {
-                        progress.suspend(|| {
-                            eprintln!("error: {}: cannot open: {e}", report::sanitize(name))
-                        });
-                        failed = true;
-                        break None;
-                    }
-                    Err(_) => anyhow::bail!("{name}: decoding thread stopped"),
+                };
+                if let Some(o) = outcome {
+                    failed |= report_outcome(progress, &o);
                 }
-            };
-            if let Some(o) = outcome {
-                failed |= report_outcome(progress, &o);
+                *applied.lock().expect("lock") = i + 1;
+                advanced.notify_all();
+                progress.inc(1);
+                progress.set_message(format!("{} KMS events", pipeline.stats().kms_events));
             }
-            progress.inc(1);
-            progress.set_message(format!("{} KMS events", pipeline.stats().kms_events));
-        }
-        Ok(())
+            Ok(())
+        };
+        let result = apply_all();
+        // Release the decoders whatever happened, so the scope can end.
+        drop(receivers);
+        *applied.lock().expect("lock") = usize::MAX / 2;
+        advanced.notify_all();
+        result
     })?;
     Ok(failed)
 }
