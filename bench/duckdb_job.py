@@ -3,7 +3,10 @@ keeping kms.amazonaws.com records and writing the key columns to zstd Parquet. I
 shot: Records declared as JSON[] (no schema inference over heterogeneous records) and
 json_extract_string on the few fields needed; all threads.
 
-Usage: duckdb_job.py CORPUS_DIR OUT_FILE
+Usage: duckdb_job.py FILE_LIST OUT_FILE [MAX_OBJECT_BYTES]
+(FILE_LIST: one .json.gz path per line; MAX_OBJECT_BYTES: DuckDB's maximum_object_size,
+which must exceed the largest uncompressed log file and which DuckDB allocates per file
+being read)
 """
 
 import sys
@@ -12,8 +15,14 @@ import duckdb
 
 
 def main():
-    root, out = sys.argv[1], sys.argv[2]
+    files = [l.strip() for l in open(sys.argv[1]) if l.strip()]
+    out = sys.argv[2]
+    max_object = int(sys.argv[3]) if len(sys.argv) > 3 else 300_000_000
     con = duckdb.connect()
+    # Its best configuration for a big batch job: all the memory it may take, no ordering.
+    con.execute("SET preserve_insertion_order = false")
+    con.execute("SET memory_limit = '18GB'")
+    file_list = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
     con.execute(f"""
         COPY (
           SELECT
@@ -27,9 +36,9 @@ def main():
             json_extract_string(r, '$.requestParameters.encryptionContext."aws:proton:resource"') AS proton_resource
           FROM (
             SELECT unnest(Records) AS r
-            FROM read_json('{root}/AWSLogs/*/CloudTrail/*/*/*/*/*.json.gz',
+            FROM read_json({file_list},
                            columns = {{'Records': 'JSON[]'}}, format = 'unstructured',
-                           maximum_object_size = 2147483647)
+                           maximum_object_size = {max_object})
           )
           WHERE json_extract_string(r, '$.eventSource') = 'kms.amazonaws.com'
         ) TO '{out}' (FORMAT parquet, COMPRESSION zstd)

@@ -46,9 +46,13 @@ pub fn decode_record(source: &str, pos: RecordPos, bytes: &[u8], keep_raw: bool)
     // A record that does not mention kms.amazonaws.com cannot be a KMS record: it is counted
     // without being parsed, which is what makes the rest of a trail cheap. Its framing
     // (strings, brackets) was still checked.
-    if memchr::memmem::find(bytes, kms::KMS_SOURCE.as_bytes()).is_none() {
+    static KMS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(kms::KMS_SOURCE.as_bytes()));
+    static INSIGHT: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"AwsCloudTrailInsight"));
+    if KMS.find(bytes).is_none() {
         return Decoded::Other {
-            insight: memchr::memmem::find(bytes, b"AwsCloudTrailInsight").is_some(),
+            insight: INSIGHT.find(bytes).is_some(),
         };
     }
     let rec = match RawObject::parse(bytes) {

@@ -126,6 +126,7 @@ pub struct PartitionedWriter<S: TableStore> {
     next_seq: HashMap<String, u32>,
     tick: u64,
     written: Vec<WrittenFile>,
+    last_partition: Option<(Option<String>, Option<String>, Option<i64>, String)>,
 }
 
 fn parquet_err(table: Table, e: impl std::fmt::Display) -> OutputError {
@@ -157,6 +158,7 @@ impl<S: TableStore> PartitionedWriter<S> {
             next_seq: HashMap::new(),
             tick: 0,
             written: Vec::new(),
+            last_partition: None,
         }
     }
 
@@ -167,7 +169,20 @@ impl<S: TableStore> PartitionedWriter<S> {
         partition: &Partition<'_>,
         row: &[Value<'_>],
     ) -> Result<(), OutputError> {
-        let key = partition.path();
+        // The partition path is formatted once per (account, region, day), not per row.
+        let day = partition.time.map(|t| t.div_euclid(86_400_000));
+        let cached = self.last_partition.as_ref().is_some_and(|(a, r, d, _)| {
+            a.as_deref() == partition.account_id && r.as_deref() == partition.region && *d == day
+        });
+        if !cached {
+            self.last_partition = Some((
+                partition.account_id.map(str::to_string),
+                partition.region.map(str::to_string),
+                day,
+                partition.path(),
+            ));
+        }
+        let key = self.last_partition.as_ref().expect("set above").3.clone();
         let b = self
             .pending
             .entry(key)
