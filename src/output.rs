@@ -126,8 +126,11 @@ pub struct PartitionedWriter<S: TableStore> {
     next_seq: HashMap<String, u32>,
     tick: u64,
     written: Vec<WrittenFile>,
-    last_partition: Option<(Option<String>, Option<String>, Option<i64>, String)>,
+    last_partition: Option<CachedPartition>,
 }
+
+/// The last partition a row went to (account, region, day) and its formatted path.
+type CachedPartition = (Option<String>, Option<String>, Option<i64>, String);
 
 fn parquet_err(table: Table, e: impl std::fmt::Display) -> OutputError {
     OutputError::Parquet {
