@@ -174,14 +174,22 @@ fn write_key_states<S: TableStore>(
     let sy = &tl.symbols;
     let mut w = writer::<S>("key_states", opts);
     let by_key = rules::states_by_key(tl);
+    // Each change with the state its key was in before; states of keys that could not be
+    // resolved are kept too, with no previous state.
     let mut rows = Vec::new();
-    for (_, changes) in by_key.iter() {
+    for changes in by_key.values() {
         let mut previous: Option<Sym> = None;
         for s in changes {
             rows.push((*s, previous));
             previous = Some(s.state);
         }
     }
+    rows.extend(
+        tl.states
+            .iter()
+            .filter(|s| s.key.is_none())
+            .map(|s| (s, None)),
+    );
     rows.sort_by(|a, b| (a.0.time, sy.get(a.0.event_id)).cmp(&(b.0.time, sy.get(b.0.event_id))));
     for (s, previous) in rows {
         if !own(sy.get(s.event_id)) {
@@ -195,31 +203,6 @@ fn write_key_states<S: TableStore>(
             Value::Str(Some(sy.get(s.state))),
             Value::Bool(Some(s.usable)),
             Value::Str(sy.get_opt(previous)),
-            Value::Str(sy.get_opt(s.principal)),
-            Value::Str(sy.get_opt(s.deletion_date)),
-            Value::Str(sy.get_opt(s.pending_window_days)),
-        ];
-        let part = Partition {
-            account_id: sy.get_opt(s.account),
-            region: sy.get_opt(s.region),
-            time: Some(s.time),
-        };
-        w.append(store, &part, &row)?;
-    }
-    // States of keys that could not be resolved are kept too.
-    for s in tl
-        .states
-        .iter()
-        .filter(|s| s.key.is_none() && own(sy.get(s.event_id)))
-    {
-        let row = [
-            Value::Time(Some(s.time)),
-            Value::Str(Some(sy.get(s.event_id))),
-            Value::Str(None),
-            Value::Str(Some(sy.get(s.event_name))),
-            Value::Str(Some(sy.get(s.state))),
-            Value::Bool(Some(s.usable)),
-            Value::Str(None),
             Value::Str(sy.get_opt(s.principal)),
             Value::Str(sy.get_opt(s.deletion_date)),
             Value::Str(sy.get_opt(s.pending_window_days)),
