@@ -7,7 +7,7 @@
 use crate::kms::{Caller, Category, GrantFacts, KeyRef, KeyUse, KmsEvent};
 use crate::schema::NULL_PARTITION;
 use arrow::array::{
-    Array, AsArray, BooleanArray, Int64Array, ListArray, MapArray, StringArray, StructArray,
+    Array, AsArray, BooleanArray, ListArray, MapArray, StringArray, StructArray,
     TimestampMillisecondArray,
 };
 use arrow::record_batch::RecordBatch;
@@ -186,10 +186,6 @@ fn events_of_batch(
         c.s("deletion_date")?,
         c.s("pending_window_days")?,
     );
-    let _ = c
-        .col("source_record")?
-        .as_any()
-        .downcast_ref::<Int64Array>();
     for i in 0..batch.num_rows() {
         let event_name = opt_s(name, i).unwrap_or_default();
         let category = opt_s(cat, i)

@@ -148,6 +148,33 @@ grant_dependents_agg AS (
   WHERE n = 1
   GROUP BY r_id
 ),
+-- The dependents' counts and lists as the message shows them (at most ten names, then
+-- "and N more"), formatted once for both aggregate rules.
+dependents_text AS (
+  SELECT s_id AS id, related, templates, resources,
+         concat(CAST(cardinality(templates) AS varchar), ' template(s) (', CASE WHEN cardinality(templates) > 10
+              THEN concat(array_join(slice(templates, 1, 10), ', '), ' and ',
+                          CAST(cardinality(templates) - 10 AS varchar), ' more')
+              ELSE array_join(templates, ', ') END,
+                ') and ', CAST(cardinality(resources) AS varchar), ' resource(s) (', CASE WHEN cardinality(resources) > 10
+              THEN concat(array_join(slice(resources, 1, 10), ', '), ' and ',
+                          CAST(cardinality(resources) - 10 AS varchar), ' more')
+              ELSE array_join(resources, ', ') END,
+                ') that used it before.') AS tail
+  FROM key_dependents_agg
+  UNION ALL
+  SELECT r_id, related, templates, resources,
+         concat(CAST(cardinality(templates) AS varchar), ' template(s) (', CASE WHEN cardinality(templates) > 10
+              THEN concat(array_join(slice(templates, 1, 10), ', '), ' and ',
+                          CAST(cardinality(templates) - 10 AS varchar), ' more')
+              ELSE array_join(templates, ', ') END,
+                ') and ', CAST(cardinality(resources) AS varchar), ' resource(s) (', CASE WHEN cardinality(resources) > 10
+              THEN concat(array_join(slice(resources, 1, 10), ', '), ' and ',
+                          CAST(cardinality(resources) - 10 AS varchar), ' more')
+              ELSE array_join(resources, ', ') END,
+                ') that used it before.')
+  FROM grant_dependents_agg
+),
 findings AS (
   -- malformed-context: any use side whose context is malformed for its profile
   SELECT 'malformed-context' AS rule, u.event_id, u.event_time, u.event_name, u.key_arn,
@@ -218,20 +245,9 @@ findings AS (
          CASE WHEN cardinality(d.resources) = 1 THEN element_at(d.resources, 1) END,
          d.related,
          concat(s.event_name, ' of ', s.key_arn, ' by ', coalesce(s.principal, 'an unknown caller'),
-                ' leaves unreadable the data of ',
-                CAST(cardinality(d.templates) AS varchar), ' template(s) (',
-                CASE WHEN cardinality(d.templates) > 10
-                     THEN concat(array_join(slice(d.templates, 1, 10), ', '), ' and ',
-                                 CAST(cardinality(d.templates) - 10 AS varchar), ' more')
-                     ELSE array_join(d.templates, ', ') END,
-                ') and ', CAST(cardinality(d.resources) AS varchar), ' resource(s) (',
-                CASE WHEN cardinality(d.resources) > 10
-                     THEN concat(array_join(slice(d.resources, 1, 10), ', '), ' and ',
-                                 CAST(cardinality(d.resources) - 10 AS varchar), ' more')
-                     ELSE array_join(d.resources, ', ') END,
-                ') that used it before.')
+                ' leaves unreadable the data of ', d.tail)
   FROM states s
-  JOIN key_dependents_agg d ON d.s_id = s.event_id
+  JOIN dependents_text d ON d.id = s.event_id
   UNION ALL
   -- grant-removed-with-dependents
   SELECT 'grant-removed-with-dependents', r.removed_id, r.removed_time, r.removed_name,
@@ -240,20 +256,9 @@ findings AS (
          CASE WHEN cardinality(d.resources) = 1 THEN element_at(d.resources, 1) END,
          d.related,
          concat(r.removed_name, ' of grant ', r.grant_id, ' by ', coalesce(r.principal, 'an unknown caller'),
-                ' removes access to the data of ',
-                CAST(cardinality(d.templates) AS varchar), ' template(s) (',
-                CASE WHEN cardinality(d.templates) > 10
-                     THEN concat(array_join(slice(d.templates, 1, 10), ', '), ' and ',
-                                 CAST(cardinality(d.templates) - 10 AS varchar), ' more')
-                     ELSE array_join(d.templates, ', ') END,
-                ') and ', CAST(cardinality(d.resources) AS varchar), ' resource(s) (',
-                CASE WHEN cardinality(d.resources) > 10
-                     THEN concat(array_join(slice(d.resources, 1, 10), ', '), ' and ',
-                                 CAST(cardinality(d.resources) - 10 AS varchar), ' more')
-                     ELSE array_join(d.resources, ', ') END,
-                ') that used it before.')
+                ' removes access to the data of ', d.tail)
   FROM removals r
-  JOIN grant_dependents_agg d ON d.r_id = r.removed_id
+  JOIN dependents_text d ON d.id = r.removed_id
   JOIN grants g ON g.grant_id = r.grant_id
   WHERE r.n = 1
 )
