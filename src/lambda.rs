@@ -9,7 +9,6 @@
 //! permanent failure is quarantined with its reason and still reported failed, so the
 //! message ends in the dead-letter queue rather than vanishing.
 
-use crate::ledger::UNKEYED;
 use crate::logfile::skip_reason_for_name;
 use crate::output::WriteOptions;
 use crate::pipeline::{Pipeline, PipelineOptions, RunStats};
@@ -271,23 +270,9 @@ impl App {
         // Cross-file state: judge this source's events against what the per-key ledgers
         // know from other files (read before this source is merged in, so its own later
         // uses cannot stand in for the earlier ones the ledger holds).
-        let delta = pipeline.ledger_delta().clone();
-        let mut keys = pipeline.keys();
-        keys.extend(delta.keys.keys().cloned());
-        keys.insert(UNKEYED.to_string());
-        let stem = pipeline.options().write.file_stem.clone();
-        for k in &keys {
+        for k in &pipeline.ledger_keys() {
             if let Some(l) = s3::read_ledger(&self.client, &self.config.output, k).await? {
-                // An event another source delivered first is a duplicate delivery: its
-                // findings came from that source (a retry of this source is not one).
-                for (id, src) in &l.sources {
-                    if *src != stem {
-                        pipeline.suppress(id);
-                    }
-                }
-                for r in l.records() {
-                    pipeline.add_context(r.as_bytes());
-                }
+                pipeline.apply_ledger(&l);
             }
         }
         let (report, store) = tokio::task::spawn_blocking(move || {
@@ -307,7 +292,7 @@ impl App {
         // Then contribute this source to the ledgers (conditional writes, retried on
         // conflict). Tables are written first and named from the source, so a failure here
         // fails the message and its redelivery rewrites the same objects.
-        for l in delta.keys.values() {
+        for l in report.ledger.keys.values() {
             s3::merge_ledger(&self.client, &self.config.output, l).await?;
         }
         let high = report

@@ -26,6 +26,11 @@ pub struct KeyLedger {
     /// later source delivering the same eventID is a duplicate delivery, not a retry.
     #[serde(default)]
     pub sources: BTreeMap<String, String>,
+    /// Events of any kind that got findings, with the source that reported them first: a
+    /// later source delivering the same eventID again (CloudTrail delivers at least once)
+    /// must not report them again. Bounded by the number of findings, not of events.
+    #[serde(default)]
+    pub flagged: BTreeMap<String, String>,
 }
 
 /// What one file contributes to the ledgers, by key.
@@ -43,6 +48,14 @@ impl LedgerDelta {
         let l = self.ledger(key);
         l.events.insert(event_id.to_string(), record.to_string());
         l.sources
+            .entry(event_id.to_string())
+            .or_insert_with(|| source.to_string());
+    }
+
+    /// Records that `source` reported findings for event `event_id` of `key`.
+    pub fn add_flagged(&mut self, key: &str, event_id: &str, source: &str) {
+        self.ledger(key)
+            .flagged
             .entry(event_id.to_string())
             .or_insert_with(|| source.to_string());
     }
@@ -98,10 +111,15 @@ impl KeyLedger {
         for (slot, u) in &delta.uses {
             changed |= merge_use(&mut self.uses, slot, u.clone());
         }
-        for (id, src) in &delta.sources {
-            if !self.sources.contains_key(id) {
-                self.sources.insert(id.clone(), src.clone());
-                changed = true;
+        for (mine, theirs) in [
+            (&mut self.sources, &delta.sources),
+            (&mut self.flagged, &delta.flagged),
+        ] {
+            for (id, src) in theirs {
+                if !mine.contains_key(id) {
+                    mine.insert(id.clone(), src.clone());
+                    changed = true;
+                }
             }
         }
         changed

@@ -9,7 +9,7 @@
 use crate::decode::{self, digest, Decoded};
 use crate::error::{InputError, OutputError};
 use crate::kms::{self, Category, KmsEvent};
-use crate::ledger::{LedgerDelta, UNKEYED};
+use crate::ledger::{KeyLedger, LedgerDelta, UNKEYED};
 use crate::logfile::{self, ReadOptions, ReadSummary, SkipReason};
 use crate::output::{Partition, PartitionedWriter, TableStore, WriteOptions, WrittenFile};
 use crate::profile::{proton_parts, Profiles};
@@ -98,6 +98,10 @@ pub struct RunReport {
     pub findings: Vec<Finding>,
     /// Files written, by table, in path order.
     pub files: Vec<WrittenFile>,
+    /// What the run contributes to the per-key ledgers (empty unless
+    /// [`PipelineOptions::capture_ledger`] is set): its grant and key-state events, latest
+    /// profile uses, and the events it reported findings for.
+    pub ledger: LedgerDelta,
 }
 
 impl RunReport {
@@ -172,6 +176,30 @@ impl<S: TableStore> Pipeline<S> {
             return;
         }
         self.timeline.push(&kms::from_record(&rec));
+    }
+
+    /// The keys whose ledgers must be read before this run finishes: every key its events
+    /// named, every key it contributes to, and the ledger of events with no key.
+    pub fn ledger_keys(&self) -> std::collections::BTreeSet<String> {
+        let mut keys = self.keys();
+        keys.extend(self.ledger.keys.keys().cloned());
+        keys.insert(UNKEYED.to_string());
+        keys
+    }
+
+    /// Judges this run against a ledger of what other sources delivered (read before this
+    /// run's own contribution is merged in): the ledger's records become context, and an
+    /// event that another source delivered first is a duplicate delivery whose findings came
+    /// from that source. A retry of this same source (same file stem) is not another source.
+    pub fn apply_ledger(&mut self, ledger: &KeyLedger) {
+        for (id, src) in ledger.sources.iter().chain(&ledger.flagged) {
+            if *src != self.opts.write.file_stem {
+                self.suppress(id);
+            }
+        }
+        for r in ledger.records() {
+            self.add_context(r.as_bytes());
+        }
     }
 
     /// Every key ARN the run's events named (uses, grants, key states).
@@ -370,11 +398,19 @@ impl<S: TableStore> Pipeline<S> {
                 &own,
             )?);
         }
+        let mut ledger = std::mem::take(&mut self.ledger);
+        if self.opts.capture_ledger {
+            for f in &findings {
+                let key = f.key_arn.as_deref().unwrap_or(UNKEYED);
+                ledger.add_flagged(key, &f.event_id, &self.opts.write.file_stem);
+            }
+        }
         Ok(RunReport {
             stats: self.stats,
             timeline: self.timeline.counts.clone(),
             findings,
             files,
+            ledger,
         })
     }
 }
@@ -388,10 +424,12 @@ fn capture(
     bytes: &[u8],
     source: &str,
 ) {
+    // Compact when serde_json's Value can hold the record; one it cannot (numbers beyond
+    // f64, nesting deeper than 128) is kept as written, never replaced by nothing.
     let compact = || {
         serde_json::from_slice::<serde_json::Value>(bytes)
             .map(|v| v.to_string())
-            .unwrap_or_default()
+            .unwrap_or_else(|_| String::from_utf8_lossy(bytes).into_owned())
     };
     let id = ev.event_id.as_deref().unwrap_or("");
     let time = ev.event_time.unwrap_or(0);
@@ -595,4 +633,51 @@ fn write_event_row<S: TableStore>(
 /// Parses a stored canonical context (re-exported for the derived tables).
 pub(crate) fn context_of(s: Option<&str>) -> Option<BTreeMap<String, String>> {
     s.map(parse_context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::NoStore;
+
+    #[test]
+    fn ledger_keeps_records_serde_values_cannot_hold() {
+        // A CreateGrant with a number beyond f64 and a 200-deep value: still a grant.
+        let grant = format!(
+            r#"{{"eventVersion":1e999,"eventSource":"kms.amazonaws.com","eventName":"CreateGrant",
+            "eventTime":"2026-01-01T00:00:00Z","eventID":"g1","awsRegion":"us-east-1","recipientAccountId":"1",
+            "resources":[{{"type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-east-1:1:key/k"}}],
+            "requestParameters":{{"granteePrincipal":"proton.amazonaws.com","operations":["Decrypt"],"x":{}{}}},
+            "responseElements":{{"grantId":"gid"}}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let opts = PipelineOptions {
+            capture_ledger: true,
+            ..PipelineOptions::default()
+        };
+        let mut p: Pipeline<NoStore> = Pipeline::new(opts, false);
+        p.ingest(&mut NoStore, "grant.json", grant.as_bytes())
+            .unwrap();
+        let ledger = &p.ledger_delta().keys["arn:aws:kms:us-east-1:1:key/k"];
+        let record = &ledger.events["g1"];
+        assert!(RawObject::parse(record.as_bytes()).is_ok(), "{record:?}");
+
+        // A later file judged against that ledger sees the grant: its use is covered.
+        let use_ = r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2026-01-02T00:00:00Z",
+            "eventID":"u1","awsRegion":"us-east-1","recipientAccountId":"1",
+            "userIdentity":{"type":"AWSService","invokedBy":"proton.amazonaws.com"},
+            "resources":[{"type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-east-1:1:key/k"}],
+            "requestParameters":{"encryptionContext":{
+              "aws:proton:template":"arn:aws:proton:us-east-1:1:service-template/t",
+              "aws:proton:resource":"arn:aws:proton:us-east-1:1:service/s"}}}"#;
+        let mut later: Pipeline<NoStore> = Pipeline::new(PipelineOptions::default(), false);
+        later.add_context(record.as_bytes());
+        later
+            .ingest(&mut NoStore, "use.json", use_.as_bytes())
+            .unwrap();
+        let report = later.finish(&mut NoStore).unwrap();
+        assert_eq!(report.stats.key_use_events, 1);
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+    }
 }
