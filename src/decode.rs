@@ -43,6 +43,21 @@ pub fn digest(ns: &[u8], bytes: &[u8]) -> u128 {
 
 /// Decodes one framed record.
 pub fn decode_record(source: &str, pos: RecordPos, bytes: &[u8], keep_raw: bool) -> Decoded {
+    // A record is an object. Anything else in a record array (a number, a string, a
+    // nested array) is reported, not counted as a record of another service.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        first => {
+            return Decoded::Invalid(InputError::new(
+                source,
+                pos.locate(1, 1),
+                InputErrorKind::Shape(format!(
+                    "record is {}, not a JSON object",
+                    logfile::json_kind(first.copied())
+                )),
+            ))
+        }
+    }
     // A record that does not mention kms.amazonaws.com cannot be a KMS record: it is counted
     // without being parsed, which is what makes the rest of a trail cheap. Its framing
     // (strings, brackets) was still checked.
@@ -121,4 +136,44 @@ pub fn read_options_for(source: &str, base: &ReadOptions) -> ReadOptions {
     let mut o = base.clone();
     o.json_lines_hint |= source.ends_with(".jsonl") || source.ends_with(".jsonl.gz");
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(bytes: &[u8]) -> Decoded {
+        let pos = RecordPos {
+            index: 4,
+            line: 2,
+            column: 7,
+        };
+        decode_record("src", pos, bytes, false)
+    }
+
+    #[test]
+    fn a_record_that_is_not_an_object_is_invalid_not_another_service() {
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        for (bytes, kind) in [
+            (deep.as_bytes(), "an array"),
+            (b"5".as_slice(), "a number"),
+            (b"\"kms.amazonaws.com\"", "a string"),
+            (b"null", "null"),
+            (b"true", "a boolean"),
+        ] {
+            match decode(bytes) {
+                Decoded::Invalid(e) => assert_eq!(
+                    e.to_string(),
+                    format!(
+                        "src: record 4, line 2, column 7: not a CloudTrail log: record is {kind}, not a JSON object"
+                    )
+                ),
+                other => panic!("{kind}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            decode(br#"{"eventSource":"s3.amazonaws.com"}"#),
+            Decoded::Other { insight: false }
+        ));
+    }
 }

@@ -274,6 +274,20 @@ fn top_value<R: BufRead>(
     }
 }
 
+/// What kind of JSON value starts with `first` (for messages): "an object", "an array", ...
+pub fn json_kind(first: Option<u8>) -> &'static str {
+    match first {
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        Some(b'-' | b'0'..=b'9') => "a number",
+        Some(_) => "not a JSON value",
+        None => "empty",
+    }
+}
+
 fn describe_byte(b: u8) -> String {
     if b.is_ascii_graphic() {
         format!("'{}'", b as char)
@@ -293,7 +307,8 @@ fn top_object<R: BufRead>(
     let mut whole: Vec<u8> = Vec::new();
     let mut keep = true; // false once `whole` overflowed
     let mut saw_records = false;
-    let mut records_not_array = false;
+    // Where a `Records` value that is not an array starts, and what it is.
+    let mut records_not_array: Option<(u64, u64, &'static str)> = None;
     let mut keys: Vec<String> = Vec::new();
     sc.bump_into(&mut whole, keep)?; // '{'
     loop {
@@ -338,7 +353,7 @@ fn top_object<R: BufRead>(
             record_array(sc, sink, summary)?;
         } else {
             if key == "Records" {
-                records_not_array = true;
+                records_not_array = Some((sc.line, sc.column(), json_kind(sc.peek()?)));
             }
             if keys.len() < 64 {
                 keys.push(key);
@@ -380,15 +395,15 @@ fn top_object<R: BufRead>(
         summary.skipped = Some(SkipReason::Digest);
         return Ok(Framing::SingleRecord);
     }
-    if records_not_array {
+    if let Some((line, column, kind)) = records_not_array {
         return Err(InputError::new(
             &sc.source,
             Location {
                 record_index: None,
-                line: Some(start.line),
-                column: Some(start.column),
+                line: Some(line),
+                column: Some(column),
             },
-            InputErrorKind::Shape("\"Records\" is not an array".into()),
+            InputErrorKind::Shape(format!("\"Records\" is {kind}, not an array")),
         ));
     }
     if !keep {
@@ -976,10 +991,16 @@ mod tests {
         let (r, _) = read(b"   \n  ");
         assert!(r.unwrap_err().to_string().contains("empty input"));
         let (r, _) = read(br#"{"Records": 5}"#);
-        assert!(r
-            .unwrap_err()
-            .to_string()
-            .contains("\"Records\" is not an array"));
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "src: line 1, column 13: not a CloudTrail log: \"Records\" is a number, not an array"
+        );
+        // The error points at the value, wherever it is in the wrapper.
+        let (r, _) = read(b"{\"x\": 1,\n  \"Records\":\n    {\"a\": [1]}}");
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "src: line 3, column 5: not a CloudTrail log: \"Records\" is an object, not an array"
+        );
         let (r, c) = read(br#"{"Records":[{"a":1},{"b":"#);
         assert!(r
             .unwrap_err()

@@ -1,17 +1,32 @@
 //! Rendering findings for people and programs: an aligned table, JSON Lines and CSV.
 //!
 //! Every string that came from a log is made safe for a terminal first: control
-//! characters (including ESC, so no escape sequence can reach the terminal) are shown as
-//! `\u{..}` escapes. JSON output escapes them by construction.
+//! characters (including ESC, so no escape sequence can reach the terminal) and Unicode
+//! bidirectional controls are shown as `\u{..}` escapes. JSON output escapes C0 control
+//! characters by construction. In the table, a cell or message longer than a screenful is
+//! cut (the JSON and CSV keep every character), so one huge value cannot widen every row.
 
 use crate::rules::{format_time, Finding};
 use std::io::{self, Write};
 
-/// Makes a log-supplied string safe to print: control characters become `\u{XX}`.
+/// Makes a log-supplied string safe to print: control characters, line and paragraph
+/// separators and bidirectional controls (which can reorder what a terminal shows) become
+/// `\u{XX}`.
 pub fn sanitize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202e}' | '\u{202d}') {
+        if c.is_control()
+            || matches!(
+                c,
+                '\u{2028}'
+                    | '\u{2029}'
+                    | '\u{061c}'
+                    | '\u{200e}'
+                    | '\u{200f}'
+                    | '\u{202a}'..='\u{202e}'
+                    | '\u{2066}'..='\u{2069}'
+            )
+        {
             out.push_str(&format!("\\u{{{:x}}}", c as u32));
         } else {
             out.push(c);
@@ -22,6 +37,23 @@ pub fn sanitize(s: &str) -> String {
 
 fn opt(s: &Option<String>) -> String {
     s.as_deref().map(sanitize).unwrap_or_else(|| "-".into())
+}
+
+/// Longest table cell, and longest message line, in characters. Cells are padded with
+/// `{:<w$}`, which panics for a width over `u16::MAX`: one 64 KB event id or key ARN in a
+/// log used to crash `findings` before it printed anything.
+const MAX_CELL_CHARS: usize = 256;
+const MAX_MESSAGE_CHARS: usize = 4096;
+
+/// Cuts `s` to `max` characters, saying how many were left out.
+fn clip(s: String, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s,
+        Some((end, _)) => {
+            let rest = s[end..].chars().count();
+            format!("{}... ({rest} more characters)", &s[..end])
+        }
+    }
 }
 
 /// One JSON object per line, fields in the documented order.
@@ -82,9 +114,9 @@ pub fn write_table(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> 
                 f.severity.as_str().to_uppercase(),
                 f.rule.as_str().to_string(),
                 format_time(f.event_time),
-                sanitize(&f.event_name),
-                sanitize(&f.event_id),
-                opt(&f.key_arn),
+                clip(sanitize(&f.event_name), MAX_CELL_CHARS),
+                clip(sanitize(&f.event_id), MAX_CELL_CHARS),
+                clip(opt(&f.key_arn), MAX_CELL_CHARS),
             ]
         })
         .collect();
@@ -108,7 +140,7 @@ pub fn write_table(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> 
     writeln!(out, "{}", line(&header.map(String::from)))?;
     for (r, f) in rows.iter().zip(findings) {
         writeln!(out, "{}", line(r))?;
-        writeln!(out, "    {}", sanitize(&f.message))?;
+        writeln!(out, "    {}", clip(sanitize(&f.message), MAX_MESSAGE_CHARS))?;
     }
     Ok(())
 }
@@ -124,6 +156,48 @@ mod tests {
             "a\\u{1b}[31mred\\u{7}\\u{a}"
         );
         assert_eq!(sanitize("plain ARN:/x"), "plain ARN:/x");
+        assert_eq!(
+            sanitize("a\u{202e}b\u{2067}c\u{200f}d\u{61c}e\u{9b}f"),
+            "a\\u{202e}b\\u{2067}c\\u{200f}d\\u{61c}e\\u{9b}f"
+        );
+        assert_eq!(sanitize("é中🙂"), "é中🙂");
         assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+    }
+
+    #[test]
+    fn huge_values_are_cut_in_the_table_not_a_panic() {
+        assert_eq!(clip("abc".into(), 3), "abc");
+        assert_eq!(clip("abcdé".into(), 3), "abc... (2 more characters)");
+        let huge = "é".repeat(1 << 20);
+        let f = |event_id: &str| Finding {
+            rule: crate::rules::Rule::UseWithoutGrant,
+            severity: crate::rules::Rule::UseWithoutGrant.severity(),
+            event_id: event_id.into(),
+            event_time: 0,
+            event_name: "Decrypt".into(),
+            key_arn: Some(huge.clone()),
+            account_id: None,
+            region: None,
+            principal: None,
+            proton_template: None,
+            proton_resource: None,
+            related_event_ids: vec![],
+            message: huge.clone(),
+        };
+        let mut out = Vec::new();
+        write_table(&mut out, &[f("a"), f("b")]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 5);
+        for line in text.lines() {
+            assert!(line.chars().count() < 4200, "{}", line.len());
+        }
+        assert!(text.contains(&format!(
+            "{}... ({} more characters)",
+            "é".repeat(MAX_CELL_CHARS),
+            (1 << 20) - MAX_CELL_CHARS
+        )));
+        let mut csv = Vec::new();
+        write_csv(&mut csv, &[f("a")]).unwrap();
+        assert!(csv.len() > 2 * huge.len(), "CSV keeps every character");
     }
 }
