@@ -148,25 +148,63 @@ pub fn check_endpoint(url: &str) -> Result<(), S3Error> {
     Ok(())
 }
 
+/// How the S3 client connects and retries. The defaults suit Lambda and the CLI; tests of
+/// fault handling shorten the timeouts and point the client at a fault-injecting proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// Endpoint override; `None` takes `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` (or AWS).
+    pub endpoint: Option<String>,
+    pub connect_timeout: Duration,
+    /// Longest wait for the next bytes of a response.
+    pub read_timeout: Duration,
+    /// Attempts per request, including the first, under the SDK's standard retry policy
+    /// (exponential backoff with full jitter; throttling, 5xx, timeouts and dropped
+    /// connections are retried).
+    pub max_attempts: u32,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        ClientSettings {
+            endpoint: None,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(30),
+            max_attempts: 4,
+        }
+    }
+}
+
 /// Builds an S3 client from the standard AWS configuration (credential chain, region,
 /// `AWS_ENDPOINT_URL`). Path-style addressing is used with a custom endpoint, as
 /// S3-compatible servers expect.
 pub async fn client() -> Result<Client, S3Error> {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_S3")
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-        .ok();
+    client_with(&ClientSettings::default()).await
+}
+
+/// Builds an S3 client with explicit settings (see [`client`]).
+pub async fn client_with(settings: &ClientSettings) -> Result<Client, S3Error> {
+    let endpoint = match &settings.endpoint {
+        Some(e) => Some(e.clone()),
+        None => std::env::var("AWS_ENDPOINT_URL_S3")
+            .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+            .ok(),
+    };
     if let Some(e) = &endpoint {
         check_endpoint(e)?;
     }
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .read_timeout(Duration::from_secs(30))
+        .connect_timeout(settings.connect_timeout)
+        .read_timeout(settings.read_timeout)
         .build();
-    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(timeouts)
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4))
-        .load()
-        .await;
+        .retry_config(
+            aws_config::retry::RetryConfig::standard().with_max_attempts(settings.max_attempts),
+        );
+    if let Some(e) = &settings.endpoint {
+        loader = loader.endpoint_url(e);
+    }
+    let shared = loader.load().await;
     let conf = aws_sdk_s3::config::Builder::from(&shared)
         .force_path_style(endpoint.is_some())
         .build();

@@ -1,0 +1,762 @@
+//! S3 faults, against a real S3 API (moto on loopback; tests/python/lambda_e2e.py starts it
+//! and sets KEYTRAIL_TEST_S3_ENDPOINT) behind a fault-injecting HTTP proxy defined here.
+//!
+//! The proxy forwards each request to moto unless a rule of its plan matches the request
+//! (by method and key fragment), in which case it answers 500 InternalError, 503 SlowDown or
+//! 412 PreconditionFailed itself, resets the connection, stalls past the client's read
+//! timeout, truncates moto's response body, or forwards half of an upload and resets.
+//! Every response it forwards says `Connection: close`, so each connection carries one
+//! request and every attempt of the client is seen and counted.
+//!
+//! What is proven: reads and writes are retried (the SDK's standard policy: exponential
+//! backoff with jitter) and then fail with a retryable error; a truncated object is a
+//! retryable read failure, never a corrupt file to quarantine; no partial table object is
+//! ever visible; ledger updates lose nothing under injected conflicts and faults. Without
+//! the endpoint variable the tests report themselves skipped (`KEYTRAIL_REQUIRE_S3=1` makes
+//! that a failure, as the test script does).
+
+use keytrail::lambda::{App, LambdaConfig};
+use keytrail::ledger::LedgerDelta;
+use keytrail::output::TableStore;
+use keytrail::profile::Profiles;
+use keytrail::s3::{self, ClientSettings, S3Store, S3Url};
+use keytrail::trigger::ObjectRef;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Closes `s` with a TCP reset (linger zero): the connection failure a client must survive.
+/// tokio deprecates `set_linger` because a nonzero linger blocks on drop; zero does not.
+#[allow(deprecated)]
+fn reset(s: &TcpStream) -> std::io::Result<()> {
+    s.set_linger(Some(Duration::ZERO))
+}
+
+fn moto() -> Option<String> {
+    let e = std::env::var("KEYTRAIL_TEST_S3_ENDPOINT").ok();
+    if e.is_none() && std::env::var_os("KEYTRAIL_REQUIRE_S3").is_some() {
+        panic!("KEYTRAIL_TEST_S3_ENDPOINT is not set");
+    }
+    e
+}
+
+macro_rules! moto_or_skip {
+    () => {
+        match moto() {
+            Some(e) => e,
+            None => {
+                eprintln!("SKIPPED: no S3 endpoint");
+                return;
+            }
+        }
+    };
+}
+
+#[derive(Debug, Clone)]
+enum Fault {
+    /// Answer with this status and S3 error code, without asking moto.
+    Status(u16, &'static str),
+    /// Close the connection with a TCP reset after reading the request head.
+    Reset,
+    /// Say nothing for this long, then close.
+    Stall(Duration),
+    /// Forward, but pass on only half of moto's response body, then close.
+    TruncateBody,
+    /// Forward the request head and half its body to moto, then reset both sides.
+    ResetMidUpload,
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    method: &'static str,
+    key_contains: String,
+    /// How many more requests this rule takes (`usize::MAX`: all).
+    remaining: usize,
+    fault: Fault,
+}
+
+fn rule(method: &'static str, key: &str, times: usize, fault: Fault) -> Rule {
+    Rule {
+        method,
+        key_contains: key.to_string(),
+        remaining: times,
+        fault,
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    fault: Option<String>,
+}
+
+#[derive(Clone)]
+struct Proxy {
+    url: String,
+    plan: Arc<Mutex<Vec<Rule>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: &str, plan: Vec<Rule>) -> Proxy {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let proxy = Proxy {
+            url,
+            plan: Arc::new(Mutex::new(plan)),
+            seen: Arc::new(Mutex::new(Vec::new())),
+        };
+        let p = proxy.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((conn, _)) = listener.accept().await else {
+                    return;
+                };
+                let p = p.clone();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let _ = p.serve(conn, &upstream).await;
+                });
+            }
+        });
+        proxy
+    }
+
+    fn set_plan(&self, plan: Vec<Rule>) {
+        *self.plan.lock().unwrap() = plan;
+    }
+
+    /// Requests seen with `method` whose path holds `key`.
+    fn count(&self, method: &str, key: &str) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.method == method && s.path.contains(key))
+            .count()
+    }
+
+    fn faults(&self) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.fault.is_some())
+            .count()
+    }
+
+    async fn serve(&self, mut client: TcpStream, upstream: &str) -> std::io::Result<()> {
+        let (head, mut rest) = read_head(&mut client).await?;
+        let text = String::from_utf8_lossy(&head).to_string();
+        let mut first = text.lines().next().unwrap_or("").split(' ');
+        let method = first.next().unwrap_or("").to_string();
+        let path = first.next().unwrap_or("").to_string();
+        let body_len = header(&text, "content-length")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        let fault = {
+            let mut plan = self.plan.lock().unwrap();
+            plan.iter_mut()
+                .find(|r| r.remaining > 0 && r.method == method && path.contains(&r.key_contains))
+                .map(|r| {
+                    r.remaining = r.remaining.saturating_sub(1);
+                    r.fault.clone()
+                })
+        };
+        self.seen.lock().unwrap().push(Seen {
+            method: method.clone(),
+            path: path.clone(),
+            fault: fault.as_ref().map(|f| format!("{f:?}")),
+        });
+        match fault {
+            Some(Fault::Status(status, code)) => {
+                drain(&mut client, body_len.saturating_sub(rest.len())).await?;
+                let body = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected</Message></Error>"
+                );
+                let reply = format!(
+                    "HTTP/1.1 {status} Injected\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                client.write_all(reply.as_bytes()).await?;
+                client.shutdown().await
+            }
+            Some(Fault::Reset) => {
+                reset(&client)?;
+                Ok(())
+            }
+            Some(Fault::Stall(d)) => {
+                tokio::time::sleep(d).await;
+                Ok(())
+            }
+            Some(Fault::ResetMidUpload) => {
+                let mut up = TcpStream::connect(upstream).await?;
+                up.write_all(&head).await?;
+                let half = body_len / 2;
+                rest.truncate(half);
+                up.write_all(&rest).await?;
+                let mut left = half - rest.len();
+                let mut buf = vec![0u8; 64 << 10];
+                while left > 0 {
+                    let n = client.read(&mut buf[..left.min(64 << 10)]).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    up.write_all(&buf[..n]).await?;
+                    left -= n;
+                }
+                reset(&up)?;
+                reset(&client)?;
+                Ok(())
+            }
+            other => {
+                let truncate = matches!(other, Some(Fault::TruncateBody));
+                let up = TcpStream::connect(upstream).await?;
+                let (mut up_read, mut up_write) = up.into_split();
+                let (mut client_read, mut client_write) = client.into_split();
+                up_write.write_all(&head).await?;
+                up_write.write_all(&rest).await?;
+                let pending = body_len.saturating_sub(rest.len());
+                let upload = tokio::spawn(async move {
+                    let mut left = pending;
+                    let mut buf = vec![0u8; 64 << 10];
+                    while left > 0 {
+                        let n = client_read.read(&mut buf[..left.min(64 << 10)]).await?;
+                        if n == 0 {
+                            break;
+                        }
+                        up_write.write_all(&buf[..n]).await?;
+                        left -= n;
+                    }
+                    Ok::<_, std::io::Error>(up_write)
+                });
+                let (rhead, rrest) = read_head(&mut up_read).await?;
+                let _up_write = upload.await.unwrap()?;
+                let rtext = String::from_utf8_lossy(&rhead).to_string();
+                let status: u16 = rtext
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                let len = if method == "HEAD" || status == 204 || status == 304 {
+                    0
+                } else {
+                    header(&rtext, "content-length")
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0)
+                };
+                // Re-emit the head with `connection: close` in place of moto's own.
+                let mut out = String::new();
+                for (i, line) in rtext.split("\r\n").enumerate() {
+                    if line.is_empty() {
+                        continue;
+                    }
+                    if i > 0 && line.to_ascii_lowercase().starts_with("connection:") {
+                        continue;
+                    }
+                    out.push_str(line);
+                    out.push_str("\r\n");
+                }
+                out.push_str("connection: close\r\n\r\n");
+                client_write.write_all(out.as_bytes()).await?;
+                let send = if truncate { len / 2 } else { len };
+                let mut body = rrest;
+                while body.len() < send {
+                    let mut buf = vec![0u8; 64 << 10];
+                    let n = up_read.read(&mut buf).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    body.extend_from_slice(&buf[..n]);
+                }
+                body.truncate(send);
+                client_write.write_all(&body).await?;
+                client_write.shutdown().await
+            }
+        }
+    }
+}
+
+/// Reads up to the end of an HTTP head; returns the head and the bytes read past it.
+async fn read_head<R: AsyncReadExt + Unpin>(r: &mut R) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = buf.split_off(i + 4);
+            return Ok((buf, rest));
+        }
+        let n = r.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+async fn drain(r: &mut TcpStream, mut left: usize) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 64 << 10];
+    while left > 0 {
+        let n = r.read(&mut buf[..left.min(64 << 10)]).await?;
+        if n == 0 {
+            break;
+        }
+        left -= n;
+    }
+    Ok(())
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.split("\r\n").skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// A client through `endpoint` with short timeouts, so stalls are detected in a second.
+async fn client(endpoint: &str, attempts: u32) -> aws_sdk_s3::Client {
+    s3::client_with(&ClientSettings {
+        endpoint: Some(endpoint.to_string()),
+        connect_timeout: Duration::from_secs(2),
+        read_timeout: Duration::from_secs(1),
+        max_attempts: attempts,
+    })
+    .await
+    .unwrap()
+}
+
+/// Creates a bucket named `name` plus a suffix unique to this run (the S3 server outlives
+/// a test run, and every scenario must start from an empty bucket). Returns its name.
+async fn bucket(direct: &aws_sdk_s3::Client, name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let b = format!("{name}-{}-{nanos:x}", std::process::id());
+    direct.create_bucket().bucket(&b).send().await.unwrap();
+    b
+}
+
+async fn put(direct: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) {
+    direct
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn keys(direct: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    s3::list(direct, bucket, prefix)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
+}
+
+fn trail_file() -> (String, Vec<u8>) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/trail");
+    let mut files: Vec<_> = walk(&dir)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".json.gz"))
+        .map(|p| (std::fs::metadata(&p).unwrap().len(), p))
+        .collect();
+    files.sort();
+    // The largest file: the most records, so a truncation lands well inside it.
+    let (_, path) = files.pop().unwrap();
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    (name, std::fs::read(path).unwrap())
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn one_line(e: &impl std::fmt::Display) -> String {
+    let s = e.to_string();
+    assert!(!s.contains('\n'), "error is not one line: {s}");
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn throttling_and_server_errors_are_retried_with_backoff_then_reported_retryable() {
+    let ep = moto_or_skip!();
+    let direct = client(&ep, 1).await;
+    let b = bucket(&direct, "faults-5xx").await;
+    put(&direct, &b, "obj", b"hello".to_vec()).await;
+    let proxy = Proxy::start(
+        &ep,
+        vec![
+            rule("GET", "/obj", 2, Fault::Status(503, "SlowDown")),
+            rule("GET", "/obj", 1, Fault::Status(500, "InternalError")),
+        ],
+    )
+    .await;
+    let c = client(&proxy.url, 4).await;
+    let started = Instant::now();
+    let got = s3::get_small(&c, &b, "obj").await.unwrap();
+    assert_eq!(got.unwrap().0, b"hello");
+    assert_eq!(proxy.count("GET", "/obj"), 4, "3 faults, then success");
+    let took = started.elapsed();
+
+    // Always failing: the attempts run out and the error says what and that it may pass.
+    proxy.set_plan(vec![rule(
+        "GET",
+        "/obj",
+        usize::MAX,
+        Fault::Status(503, "SlowDown"),
+    )]);
+    let before = proxy.count("GET", "/obj");
+    let err = s3::get_small(&c, &b, "obj").await.unwrap_err();
+    assert_eq!(proxy.count("GET", "/obj") - before, 4, "4 attempts in all");
+    assert!(err.is_retryable(), "{err}");
+    let line = one_line(&err);
+    assert!(
+        line.contains(&format!("s3://{b}/obj")) && line.contains("SlowDown (HTTP 503)"),
+        "{line}"
+    );
+    // The SDK waits between attempts (exponential backoff with full jitter from a 1 s base,
+    // so the exact time varies): three retries without any wait take a few milliseconds on
+    // loopback; with it, the chance of under 20 ms in all is about 1e-7.
+    assert!(
+        took > Duration::from_millis(20),
+        "retries did not back off: {took:?}"
+    );
+    eprintln!("3 retried faults took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connection_resets_are_retried_then_reported_retryable() {
+    let ep = moto_or_skip!();
+    let direct = client(&ep, 1).await;
+    let b = bucket(&direct, "faults-reset").await;
+    put(&direct, &b, "obj", b"hello".to_vec()).await;
+    let proxy = Proxy::start(&ep, vec![rule("GET", "/obj", 2, Fault::Reset)]).await;
+    let c = client(&proxy.url, 4).await;
+    let got = s3::get_small(&c, &b, "obj").await.unwrap();
+    assert_eq!(got.unwrap().0, b"hello");
+    assert_eq!(proxy.count("GET", "/obj"), 3);
+
+    proxy.set_plan(vec![rule("GET", "/obj", usize::MAX, Fault::Reset)]);
+    let err = s3::get_small(&c, &b, "obj").await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(one_line(&err).contains(&format!("s3://{b}/obj")), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stalls_past_the_read_timeout_are_retried_then_reported_retryable() {
+    let ep = moto_or_skip!();
+    let direct = client(&ep, 1).await;
+    let b = bucket(&direct, "faults-stall").await;
+    put(&direct, &b, "obj", b"hello".to_vec()).await;
+    let stall = Fault::Stall(Duration::from_secs(4));
+    let proxy = Proxy::start(&ep, vec![rule("GET", "/obj", 1, stall.clone())]).await;
+    let c = client(&proxy.url, 2).await;
+    let started = Instant::now();
+    let got = s3::get_small(&c, &b, "obj").await.unwrap();
+    assert_eq!(got.unwrap().0, b"hello");
+    assert_eq!(
+        proxy.count("GET", "/obj"),
+        2,
+        "the stalled attempt was abandoned"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the client gave up on the stall (read timeout 1 s) instead of waiting it out: {:?}",
+        started.elapsed()
+    );
+
+    proxy.set_plan(vec![rule("GET", "/obj", usize::MAX, stall)]);
+    let err = s3::get_small(&c, &b, "obj").await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(one_line(&err).contains(&format!("s3://{b}/obj")), "{err}");
+}
+
+fn app(client: aws_sdk_s3::Client, output: &str) -> App {
+    App {
+        client,
+        config: LambdaConfig::from_vars(|k| (k == "KEYTRAIL_OUTPUT").then(|| output.to_string()))
+            .unwrap(),
+        profiles: Profiles::default(),
+    }
+}
+
+fn s3_event(bucket: &str, key: &str, msg: &str) -> serde_json::Value {
+    let body = serde_json::json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": key}}
+    }]});
+    serde_json::json!({"Records": [{
+        "messageId": msg, "eventSource": "aws:sqs", "body": body.to_string()
+    }]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_truncated_object_fails_retryable_and_is_not_quarantined_or_half_written() {
+    let ep = moto_or_skip!();
+    let direct = client(&ep, 1).await;
+    let b = bucket(&direct, "faults-trunc").await;
+    let (name, body) = trail_file();
+    let key = format!("AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/01/{name}");
+    put(&direct, &b, &key, body).await;
+    // Every read of the log object is cut in half (moto says how long it is; half arrives).
+    let proxy = Proxy::start(
+        &ep,
+        vec![rule("GET", &name, usize::MAX, Fault::TruncateBody)],
+    )
+    .await;
+    let a = app(client(&proxy.url, 2).await, &format!("s3://{b}/out"));
+    let resp = a
+        .handle(&s3_event(&b, &key, "m-trunc"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        resp["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "m-trunc"}]),
+        "{resp}"
+    );
+    assert!(proxy.count("GET", &name) >= 1);
+    // The same object straight through the pipeline: the failure is classified retryable.
+    let err = a
+        .process_object(&ObjectRef {
+            bucket: b.clone(),
+            key: key.clone(),
+            version_id: None,
+            etag: None,
+            size: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(err.retryable, "{err}");
+    assert!(one_line(&err).contains(&name), "{err}");
+    eprintln!("truncated read: {err}");
+    let out = keys(&direct, &b, "out/").await;
+    assert!(
+        out.iter().all(|k| !k.contains("quarantine")),
+        "a short read is not a corrupt file: {out:?}"
+    );
+    assert!(
+        out.iter().all(|k| !k.ends_with(".parquet")),
+        "nothing written from a partial read: {out:?}"
+    );
+
+    // Redelivered once S3 behaves: the whole object is read and its tables written.
+    proxy.set_plan(vec![]);
+    let resp = a
+        .handle(&s3_event(&b, &key, "m-trunc"), None)
+        .await
+        .unwrap();
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]), "{resp}");
+    let out = keys(&direct, &b, "out/").await;
+    assert!(
+        out.iter()
+            .any(|k| k.contains("kms_events/") && k.ends_with(".parquet")),
+        "{out:?}"
+    );
+}
+
+fn parquet_bytes() -> Vec<u8> {
+    // Shaped like a table file (magic at both ends), large enough to span many TCP segments.
+    let mut f = b"PAR1".to_vec();
+    f.extend((0..300_000u32).flat_map(|i| i.to_le_bytes()));
+    f.extend(b"PAR1");
+    f
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failed_uploads_leave_no_partial_object_and_retries_write_it_whole() {
+    let ep = moto_or_skip!();
+    let direct = client(&ep, 1).await;
+    let b = bucket(&direct, "faults-put").await;
+    let proxy = Proxy::start(
+        &ep,
+        vec![rule("PUT", "t.parquet", usize::MAX, Fault::ResetMidUpload)],
+    )
+    .await;
+    let c = client(&proxy.url, 3).await;
+    let out = S3Url::parse(&format!("s3://{b}/out")).unwrap();
+    let bytes = parquet_bytes();
+    let handle = tokio::runtime::Handle::current();
+    let err = tokio::task::spawn_blocking({
+        let (c, out, bytes) = (c.clone(), out.clone(), bytes.clone());
+        move || {
+            let mut store = S3Store::new(c, out, handle);
+            let mut o = store.create("kms_events/t.parquet").unwrap();
+            o.write_all(&bytes).unwrap();
+            store.commit("kms_events/t.parquet", o).unwrap_err()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(err.is_retryable(), "{err}");
+    assert!(
+        one_line(&err).contains(&format!("s3://{b}/out/kms_events/t.parquet")),
+        "{err}"
+    );
+    assert_eq!(
+        proxy.count("PUT", "t.parquet"),
+        3,
+        "each attempt cut mid-body"
+    );
+    assert_eq!(
+        keys(&direct, &b, "out/").await,
+        Vec::<String>::new(),
+        "no partial object is visible"
+    );
+
+    // Throttled twice, then whole.
+    proxy.set_plan(vec![rule(
+        "PUT",
+        "t.parquet",
+        2,
+        Fault::Status(503, "SlowDown"),
+    )]);
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking({
+        let (c, out, bytes) = (c.clone(), out.clone(), bytes.clone());
+        move || {
+            let mut store = S3Store::new(c, out, handle);
+            let mut o = store.create("kms_events/t.parquet").unwrap();
+            o.write_all(&bytes).unwrap();
+            store.commit("kms_events/t.parquet", o).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let got = s3::get_small(&direct, &b, "out/kms_events/t.parquet")
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    assert_eq!(got, bytes, "the object is the whole file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_table_write_failing_mid_run_fails_the_message_and_a_redelivery_completes() {
+    let ep = moto_or_skip!();
+    let direct = client(&ep, 1).await;
+    let b = bucket(&direct, "faults-run").await;
+    let (name, body) = trail_file();
+    let key = format!("AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/01/{name}");
+    put(&direct, &b, &key, body).await;
+    // Every upload of the kms_events table is cut off mid-body: other tables may land, it not.
+    let proxy = Proxy::start(
+        &ep,
+        vec![rule(
+            "PUT",
+            "kms_events/",
+            usize::MAX,
+            Fault::ResetMidUpload,
+        )],
+    )
+    .await;
+    let a = app(client(&proxy.url, 2).await, &format!("s3://{b}/out"));
+    let resp = a.handle(&s3_event(&b, &key, "m-run"), None).await.unwrap();
+    assert_eq!(
+        resp["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "m-run"}]),
+        "{resp}"
+    );
+    let out = keys(&direct, &b, "out/").await;
+    assert!(out.iter().all(|k| !k.contains("kms_events/")), "{out:?}");
+    assert!(
+        out.iter().all(|k| !k.contains("_ledger/")),
+        "ledgers wait for the tables: {out:?}"
+    );
+    assert!(proxy.faults() >= 2, "the upload was retried");
+
+    proxy.set_plan(vec![]);
+    let resp = a.handle(&s3_event(&b, &key, "m-run"), None).await.unwrap();
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]), "{resp}");
+    let out = keys(&direct, &b, "out/").await;
+    assert!(out.iter().any(|k| k.contains("kms_events/")), "{out:?}");
+    assert!(out.iter().any(|k| k.contains("_ledger/")), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ledger_updates_lose_nothing_under_injected_conflicts_and_faults() {
+    let ep = moto_or_skip!();
+    let direct = client(&ep, 1).await;
+    let b = bucket(&direct, "faults-ledger").await;
+    let proxy = Proxy::start(
+        &ep,
+        vec![
+            // Fewer SDK-level faults per method than a request has attempts (4), so each
+            // request succeeds however the concurrent writers interleave; conflicts are
+            // retried by merge_ledger itself (12 attempts).
+            rule(
+                "PUT",
+                "_ledger/",
+                6,
+                Fault::Status(412, "PreconditionFailed"),
+            ),
+            rule("PUT", "_ledger/", 2, Fault::Status(503, "SlowDown")),
+            rule("PUT", "_ledger/", 1, Fault::ResetMidUpload),
+            rule("GET", "_ledger/", 2, Fault::Reset),
+            rule("GET", "_ledger/", 1, Fault::Status(500, "InternalError")),
+        ],
+    )
+    .await;
+    let c = client(&proxy.url, 4).await;
+    let out = S3Url::parse(&format!("s3://{b}/l")).unwrap();
+    let key = "arn:aws:kms:us-east-1:111122223333:key/faults";
+    let (writers, per_writer) = (4, 5);
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let (c, out) = (c.clone(), out.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per_writer {
+                let mut d = LedgerDelta::default();
+                let id = format!("w{w}-e{i}");
+                d.add_event(key, &id, &format!("{{\"eventID\":\"{id}\"}}"), "src");
+                let l = d.keys.remove(key).unwrap();
+                s3::merge_ledger(&c, &out, &l).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(proxy.faults(), 12, "every injected fault was met");
+    let ledger = s3::read_ledger(&direct, &out, key).await.unwrap().unwrap();
+    assert_eq!(ledger.events.len(), writers * per_writer, "no update lost");
+
+    // Conflicts that never end: a retryable error after the ledger's own attempts.
+    proxy.set_plan(vec![rule(
+        "PUT",
+        "_ledger/",
+        usize::MAX,
+        Fault::Status(412, "PreconditionFailed"),
+    )]);
+    let mut d = LedgerDelta::default();
+    d.add_event(key, "late", "{\"eventID\":\"late\"}", "src");
+    let l = d.keys.remove(key).unwrap();
+    let err = s3::merge_ledger(&c, &out, &l).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(one_line(&err).contains("after 12 attempts"), "{err}");
+    let ledger = s3::read_ledger(&direct, &out, key).await.unwrap().unwrap();
+    assert_eq!(
+        ledger.events.len(),
+        writers * per_writer,
+        "and nothing half-applied"
+    );
+}
