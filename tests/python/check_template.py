@@ -1,0 +1,104 @@
+"""Security posture of template.yaml, beyond what checkov checks generically: the function's
+role reads only the trail prefix and writes only its own prefix, keys are used only through
+S3, outputs are encrypted at rest (SSE-KMS) and in transit (TLS-only, TLS 1.2 minimum), no
+public access, no secrets in the environment. Run with the .venv-iac Python (PyYAML).
+
+Usage: python tests/python/check_template.py template.yaml
+"""
+import sys
+import yaml
+
+CHECKS = []
+
+
+def check(cond, what):
+    if not cond:
+        print(f"FAIL: {what}", file=sys.stderr)
+        sys.exit(1)
+    CHECKS.append(what)
+    print(f"ok: {what}")
+
+
+class Loader(yaml.SafeLoader):
+    pass
+
+
+def tagged(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        v = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        v = loader.construct_sequence(node, deep=True)
+    else:
+        v = loader.construct_mapping(node, deep=True)
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if suffix == "GetAtt" and isinstance(v, str):
+        v = v.split(".", 1)
+    return {name: v}
+
+
+Loader.add_multi_constructor("!", tagged)
+
+
+def statements(doc):
+    out = []
+    for s in doc["Statement"]:
+        if isinstance(s, dict) and "Fn::If" in s:
+            s = s["Fn::If"][1]
+        out.append(s)
+    return out
+
+
+def as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def main():
+    t = yaml.load(open(sys.argv[1]), Loader=Loader)
+    res = t["Resources"]
+    fn = next(r for r in res.values() if r["Type"] == "AWS::Serverless::Function")
+    stmts = [s for p in fn["Properties"]["Policies"] for s in statements(p)]
+    actions = {a for s in stmts for a in as_list(s["Action"])}
+    check(all(s["Effect"] == "Allow" for s in stmts) and not any("*" in a for a in actions),
+          f"the function's role names its actions, no wildcards ({len(actions)} actions)")
+    check(actions <= {"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:ListBucket",
+                      "kms:GenerateDataKey", "kms:Decrypt"},
+          "and only reads, writes and lists: no delete, no ACL or policy changes, no IAM")
+    by_sid = {s["Sid"]: s for s in stmts}
+    read = by_sid["ReadTrailLogs"]
+    check(set(as_list(read["Action"])) == {"s3:GetObject", "s3:GetObjectVersion"}
+          and read["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${TrailBucketName}/${TrailPrefix}*"},
+          "the trail bucket is read-only to it, under the trail prefix only")
+    s3_write = [s for s in stmts if "s3:PutObject" in as_list(s["Action"])]
+    check(len(s3_write) == 1 and s3_write[0]["Resource"] == {"Fn::Sub": "${OutputBucket.Arn}/${OutputPrefix}/*"},
+          "it writes only under its own output prefix (tables, ledgers, quarantine notes)")
+    lst = by_sid["ListOwnPrefix"]
+    check(lst["Condition"]["StringLike"]["s3:prefix"] == [{"Fn::Sub": "${OutputPrefix}/*"}],
+          "it lists only its own prefix")
+    kms = [s for s in stmts if any(a.startswith("kms:") for a in as_list(s["Action"]))]
+    check(len(kms) == 2 and all(s["Condition"]["StringEquals"]["kms:ViaService"] == {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"} for s in kms),
+          "it uses the KMS keys only through S3 (kms:ViaService)")
+    env = fn["Properties"].get("Environment", {}).get("Variables", {})
+    check(not any(w in k.upper() for k in env for w in ("SECRET", "PASSWORD", "TOKEN", "ACCESS_KEY")),
+          f"no secrets in the function's environment ({sorted(env)})")
+
+    bucket = res["OutputBucket"]["Properties"]
+    sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    check(sse["SSEAlgorithm"] == "aws:kms" and sse["KMSMasterKeyID"] == {"Fn::GetAtt": ["OutputKey", "Arn"]},
+          "outputs are encrypted at rest with SSE-KMS under the stack's own key")
+    check(res["OutputKey"]["Properties"]["EnableKeyRotation"] is True, "the key rotates")
+    check(all(bucket["PublicAccessBlockConfiguration"].values()) and len(bucket["PublicAccessBlockConfiguration"]) == 4,
+          "all four public-access blocks are on")
+    pol = statements(res["OutputBucketPolicy"]["Properties"]["PolicyDocument"])
+    deny = [s for s in pol if s["Effect"] == "Deny" and s["Principal"] == "*" and s["Action"] == "s3:*"]
+    check(any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in deny),
+          "the output bucket refuses plain HTTP")
+    check(any(s["Condition"] == {"NumericLessThan": {"s3:TlsVersion": "1.2"}} for s in deny),
+          "and TLS before 1.2")
+    check(all(len(s["Resource"]) == 2 for s in deny), "for the bucket and every object")
+    queues = [r for r in res.values() if r["Type"] == "AWS::SQS::Queue"]
+    check(queues and all("KmsMasterKeyId" in q["Properties"] for q in queues),
+          f"the {len(queues)} queues are encrypted with KMS")
+    print(f"check_template: {len(CHECKS)} checks passed")
+
+
+main()
