@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 echo "== rustfmt"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 echo "== clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test"
@@ -38,5 +39,9 @@ done
 .venv-iac/bin/cfn-lint template.yaml
 SAM_CLI_TELEMETRY=0 .venv-iac/bin/sam validate --lint --region us-east-1 -t template.yaml
 .venv-checkov/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
+.venv-iac/bin/python tests/python/check_template.py template.yaml
+
+echo "== fuzzing: a short pass of every target (scripts/fuzz.sh; longer runs: scripts/fuzz.sh 600)"
+scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 
 echo "== all tests passed"

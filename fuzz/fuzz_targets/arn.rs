@@ -1,0 +1,37 @@
+//! The string parsers: ARNs (KMS keys, aliases, principals, Proton), S3 URLs, endpoint
+//! checks and CloudTrail times.
+#![no_main]
+
+use keytrail::{arn, kms, profile, s3};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Some(a) = arn::parse(s) {
+        let _ = format!("{a:?}");
+    }
+    let _ = (arn::is_key_arn(s), arn::is_alias(s), arn::is_bare_key_id(s));
+    let _ = arn::partition_of_region(s);
+    let _ = arn::normalize_principal(s);
+    let _ = arn::role_of_assumed_role(s);
+    if let Some(p) = arn::parse_proton(s) {
+        let _ = p.is_template();
+    }
+    let _ = profile::proton_parts(Some(s));
+    if let Some((region, account)) = s.split_once('|') {
+        let _ = arn::key_arn_from_id(s, region, account);
+    }
+    if let Some(u) = s3::S3Url::parse(s) {
+        let _ = u.key("x/y");
+        let _ = u.to_string();
+    }
+    if let Err(e) = s3::check_endpoint(s) {
+        // A refused endpoint is never echoed back (it may hold credentials).
+        if s.len() > 8 && s.contains('@') {
+            assert!(!e.to_string().contains(s), "endpoint echoed: {e}");
+        }
+    }
+    let _ = kms::parse_event_time(s);
+});
