@@ -179,8 +179,21 @@ pub fn read_log<R: Read>(
 struct SourceIoError(io::Error);
 
 impl std::fmt::Display for SourceIoError {
+    /// The error and its causes on one line: an SDK stream error says only "streaming
+    /// error" at the top, and the reason (a body cut short, a reset) is in its sources.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+        let mut last = self.0.to_string();
+        f.write_str(&last.replace(['\n', '\r'], " "))?;
+        let mut cause = std::error::Error::source(&self.0);
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !last.contains(&text) {
+                write!(f, ": {}", text.replace(['\n', '\r'], " "))?;
+            }
+            last = text;
+            cause = c.source();
+        }
+        Ok(())
     }
 }
 impl std::error::Error for SourceIoError {}
@@ -957,6 +970,56 @@ mod tests {
         assert_eq!(
             skip_reason_for_name("AWSLogs/1/CloudTrail/us-east-1/x.json.gz"),
             None
+        );
+    }
+
+    #[test]
+    fn source_errors_name_their_causes_on_one_line() {
+        #[derive(Debug)]
+        struct Cause;
+        impl std::fmt::Display for Cause {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("end of file before message length reached")
+            }
+        }
+        impl std::error::Error for Cause {}
+        #[derive(Debug)]
+        struct Streaming(Cause);
+        impl std::fmt::Display for Streaming {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("streaming\nerror")
+            }
+        }
+        impl std::error::Error for Streaming {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other(Streaming(Cause)))
+            }
+        }
+        let mut sink = Vec::<u64>::new();
+        struct Count<'a>(&'a mut Vec<u64>);
+        impl RecordSink for Count<'_> {
+            fn record(&mut self, pos: RecordPos, _: &[u8]) {
+                self.0.push(pos.index);
+            }
+            fn record_error(&mut self, _: InputError) {}
+        }
+        let err = read_log(
+            "s3://b/k",
+            Failing,
+            &ReadOptions::default(),
+            &mut Count(&mut sink),
+        )
+        .unwrap_err();
+        assert!(err.is_retryable());
+        assert_eq!(
+            err.to_string(),
+            "s3://b/k: whole file: read failed: streaming error: end of file before message length reached"
         );
     }
 

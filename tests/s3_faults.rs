@@ -547,7 +547,11 @@ async fn a_truncated_object_fails_retryable_and_is_not_quarantined_or_half_writt
         .await
         .unwrap_err();
     assert!(err.retryable, "{err}");
-    assert!(one_line(&err).contains(&name), "{err}");
+    let line = one_line(&err);
+    assert!(
+        line.contains(&name) && line.contains("read failed"),
+        "{err}"
+    );
     eprintln!("truncated read: {err}");
     let out = keys(&direct, &b, "out/").await;
     assert!(
