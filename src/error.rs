@@ -53,6 +53,12 @@ pub enum InputErrorKind {
     TooLarge { limit: usize },
     /// The decompressed source is larger than the limit keytrail accepts (a gzip bomb, or a runaway).
     TooMuchData { limit: u64 },
+    /// A gzip source decompresses to more than `limit` times its compressed size (a bomb).
+    Inflation {
+        limit: u64,
+        decompressed: u64,
+        compressed: u64,
+    },
 }
 
 impl fmt::Display for InputErrorKind {
@@ -68,6 +74,14 @@ impl fmt::Display for InputErrorKind {
             InputErrorKind::TooMuchData { limit } => {
                 write!(f, "more than {limit} bytes after decompression, stopped")
             }
+            InputErrorKind::Inflation {
+                limit,
+                decompressed,
+                compressed,
+            } => write!(
+                f,
+                "decompresses more than {limit} times its size ({decompressed} bytes from {compressed}), stopped as a gzip bomb"
+            ),
         }
     }
 }

@@ -9,7 +9,9 @@
 
 use crate::error::{InputError, InputErrorKind, Location};
 use flate2::bufread::MultiGzDecoder;
+use std::cell::Cell;
 use std::io::{self, BufRead, BufReader, Read};
+use std::rc::Rc;
 
 /// Largest single record (or JSON Lines line) accepted. CloudTrail caps records at 256 KB;
 /// the margin tolerates re-exports and keeps one hostile record from exhausting memory.
@@ -17,6 +19,14 @@ pub const MAX_RECORD_BYTES: usize = 16 << 20;
 
 /// Default cap on the decompressed size of one source (defeats gzip bombs).
 pub const DEFAULT_MAX_SOURCE_BYTES: u64 = 64 << 30;
+
+/// Default [`ReadOptions::max_inflation`]. CloudTrail logs compress about 10 to 30 times;
+/// deflate cannot exceed about 1032 times, which a gzip bomb of one repeated byte reaches.
+pub const DEFAULT_MAX_INFLATION: u64 = 250;
+
+/// Default [`ReadOptions::inflation_check_from`].
+pub const INFLATION_CHECK_FROM: u64 = 64 << 20;
+const INFLATION_CHECK_EVERY: u64 = 16 << 20;
 
 /// Why a source was skipped rather than read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +104,13 @@ pub trait RecordSink {
 pub struct ReadOptions {
     /// Stop after this many decompressed bytes (a gzip bomb guard).
     pub max_source_bytes: u64,
+    /// Stop a gzip source that has decompressed to more than this many times the
+    /// compressed bytes read so far (0: no limit). Stops a bomb after
+    /// `inflation_check_from` bytes instead of at `max_source_bytes`.
+    pub max_inflation: u64,
+    /// Decompressed bytes after which the inflation guard first looks (then every 16 MiB),
+    /// so small sources are never judged by ratio.
+    pub inflation_check_from: u64,
     /// Treat the source as JSON Lines from the first line (for example a `.jsonl` name).
     pub json_lines_hint: bool,
 }
@@ -102,6 +119,8 @@ impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             max_source_bytes: DEFAULT_MAX_SOURCE_BYTES,
+            max_inflation: DEFAULT_MAX_INFLATION,
+            inflation_check_from: INFLATION_CHECK_FROM,
             json_lines_hint: false,
         }
     }
@@ -146,7 +165,14 @@ pub fn read_log<R: Read>(
     opts: &ReadOptions,
     sink: &mut dyn RecordSink,
 ) -> Result<ReadSummary, InputError> {
-    let mut raw = BufReader::with_capacity(256 * 1024, SourceRead { inner: input });
+    let compressed = Rc::new(Cell::new(0u64));
+    let mut raw = BufReader::with_capacity(
+        256 * 1024,
+        SourceRead {
+            inner: input,
+            read: compressed.clone(),
+        },
+    );
     let head = raw
         .fill_buf()
         .map_err(|e| classify_io(source_name, Location::default(), e))?;
@@ -161,6 +187,10 @@ pub fn read_log<R: Read>(
     let result = if gzip {
         let dec = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(raw));
         let mut sc = Scanner::new(dec, source_name, opts.max_source_bytes, 1);
+        if opts.max_inflation > 0 {
+            sc.inflation = Some((compressed, opts.max_inflation));
+            sc.next_stop = sc.limit.min(opts.inflation_check_from);
+        }
         let r = frame(&mut sc, opts, sink, &mut summary);
         summary.bytes = sc.offset;
         r
@@ -200,6 +230,8 @@ impl std::error::Error for SourceIoError {}
 
 struct SourceRead<R> {
     inner: R,
+    /// Bytes read from the source (compressed, for a gzip source).
+    read: Rc<Cell<u64>>,
 }
 
 impl<R: Read> Read for SourceRead<R> {
@@ -208,7 +240,10 @@ impl<R: Read> Read for SourceRead<R> {
             match self.inner.read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(io::Error::new(e.kind(), SourceIoError(e))),
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    self.read.set(self.read.get() + n as u64);
+                    return Ok(n);
+                }
             }
         }
     }
@@ -561,6 +596,10 @@ struct Scanner<R> {
     line: u64,
     line_start: u64,
     line_of_last_value_end: u64,
+    /// Compressed bytes read so far and the inflation limit, for a gzip source.
+    inflation: Option<(Rc<Cell<u64>>, u64)>,
+    /// The offset at which the limits are next checked (the hot path compares only this).
+    next_stop: u64,
 }
 
 impl<R: BufRead> Scanner<R> {
@@ -570,6 +609,8 @@ impl<R: BufRead> Scanner<R> {
             source: source.to_string(),
             offset: 0,
             limit,
+            inflation: None,
+            next_stop: limit,
             line: first_line,
             line_start: 0,
             line_of_last_value_end: 0,
@@ -605,12 +646,31 @@ impl<R: BufRead> Scanner<R> {
     }
 
     fn fill(&mut self) -> Result<&[u8], InputError> {
-        if self.offset >= self.limit {
-            return Err(self.error(InputErrorKind::TooMuchData { limit: self.limit }));
+        if self.offset >= self.next_stop {
+            self.check_limits()?;
         }
         let loc = self.here();
         let src = &self.source;
         self.r.fill_buf().map_err(|e| classify_io(src, loc, e))
+    }
+
+    #[cold]
+    fn check_limits(&mut self) -> Result<(), InputError> {
+        if self.offset >= self.limit {
+            return Err(self.error(InputErrorKind::TooMuchData { limit: self.limit }));
+        }
+        if let Some((compressed, max)) = &self.inflation {
+            let compressed = compressed.get();
+            if self.offset > compressed.saturating_mul(*max) {
+                return Err(self.error(InputErrorKind::Inflation {
+                    limit: *max,
+                    decompressed: self.offset,
+                    compressed,
+                }));
+            }
+            self.next_stop = self.limit.min(self.offset + INFLATION_CHECK_EVERY);
+        }
+        Ok(())
     }
 
     fn peek(&mut self) -> Result<Option<u8>, InputError> {
@@ -1091,12 +1151,61 @@ mod tests {
         let mut c = Collect::default();
         let opts = ReadOptions {
             max_source_bytes: 10_000,
-            json_lines_hint: false,
+            ..ReadOptions::default()
         };
         let e = read_log("bomb.gz", &gz(doc.as_bytes())[..], &opts, &mut c).unwrap_err();
         assert!(matches!(
             e.kind,
             InputErrorKind::TooMuchData { limit: 10_000 }
         ));
+    }
+
+    #[test]
+    fn a_source_inflating_past_the_ratio_is_stopped_once_it_is_large() {
+        // 16 MiB of whitespace inside a wrapper: about 16 KB of gzip at the best level, 1000:1.
+        let mut doc = b"{\"Records\":[{\"a\":1},".to_vec();
+        doc.resize(doc.len() + (16 << 20), b' ');
+        doc.extend_from_slice(b"{\"a\":2}]}");
+        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(&doc).unwrap();
+        let bomb = e.finish().unwrap();
+        let from = 4 << 20;
+        let opts = |max_inflation| ReadOptions {
+            max_inflation,
+            inflation_check_from: from,
+            ..ReadOptions::default()
+        };
+        let mut c = Collect::default();
+        let e = read_log(
+            "bomb.json.gz",
+            &bomb[..],
+            &opts(DEFAULT_MAX_INFLATION),
+            &mut c,
+        )
+        .unwrap_err();
+        let InputErrorKind::Inflation {
+            limit,
+            decompressed,
+            compressed,
+        } = e.kind
+        else {
+            panic!("{e}");
+        };
+        assert_eq!(limit, DEFAULT_MAX_INFLATION);
+        // Judged at the first check, not after reading it all.
+        assert!((from..from + (1 << 20)).contains(&decompressed), "{e}");
+        assert!(compressed <= bomb.len() as u64 && decompressed > 250 * compressed);
+        assert_eq!(
+            c.records.len(),
+            1,
+            "the record before the whitespace was kept"
+        );
+        assert!(e.to_string().contains("times its size"), "{e}");
+        // The same bytes plain (no gzip) are not judged by ratio; nor with the guard off.
+        for (bytes, max_inflation) in [(&doc[..], DEFAULT_MAX_INFLATION), (&bomb[..], 0)] {
+            let mut c = Collect::default();
+            read_log("x.json.gz", bytes, &opts(max_inflation), &mut c).unwrap();
+            assert_eq!(c.records.len(), 2);
+        }
     }
 }

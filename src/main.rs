@@ -100,6 +100,13 @@ struct Common {
     /// Threads decoding local files (0: one per core). Output is the same for any count.
     #[arg(long, default_value_t = 0, value_name = "N")]
     threads: usize,
+    /// Stop reading a source after this many decompressed bytes (a gzip-bomb guard).
+    #[arg(long, value_name = "BYTES", default_value_t = keytrail::logfile::DEFAULT_MAX_SOURCE_BYTES)]
+    max_source_bytes: u64,
+    /// Stop reading a gzip source that decompresses to more than RATIO times its compressed
+    /// size, judged from 64 MiB on (CloudTrail logs compress 10 to 30 times; 0: no limit).
+    #[arg(long, value_name = "RATIO", default_value_t = keytrail::logfile::DEFAULT_MAX_INFLATION)]
+    max_inflation: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -269,11 +276,13 @@ fn ingest_all<S: TableStore>(
         None => Profiles::default(),
     };
     anyhow::ensure!(common.grace >= 0, "--grace must be 0 or more seconds");
-    let opts = PipelineOptions {
+    let mut opts = PipelineOptions {
         grace_seconds: common.grace,
         profiles,
         ..PipelineOptions::default()
     };
+    opts.read.max_source_bytes = common.max_source_bytes;
+    opts.read.max_inflation = common.max_inflation;
     let needs_s3 = common.inputs.iter().any(|i| i.starts_with("s3://"))
         || common
             .tables

@@ -176,6 +176,8 @@ fn help_documents_every_flag() {
         "--grace",
         "--fail-on",
         "--no-progress",
+        "--max-source-bytes",
+        "--max-inflation",
         "INPUT",
     ] {
         assert!(a.contains(flag), "analyze --help lacks {flag}");
