@@ -534,6 +534,50 @@ fn gzip_bomb_stops_at_the_decompressed_size_cap() {
     assert_eq!(r.report.stats.kms_events, 2);
 }
 
+/// A 7 MB object that inflates to 8 GiB, through the CLI with its defaults: the inflation
+/// guard stops it once 64 MiB is out (not at the 64 GiB cap), in one line, and the good
+/// file beside it is written.
+#[test]
+fn a_small_object_inflating_to_gigabytes_is_stopped_by_the_defaults() {
+    let head = [b"{\"Records\":[".as_slice(), &kms_bytes("g0"), b","].concat();
+    let tail = [kms_bytes("g1").as_slice(), b"]}"].concat();
+    let bomb = gzip_bomb(&head, &vec![b' '; 1 << 20], 8192, &tail);
+    assert!(bomb.len() < 10 << 20, "{} bytes", bomb.len());
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    copy_good(&input);
+    std::fs::write(input.join("bomb.json.gz"), &bomb).unwrap();
+    let started = Instant::now();
+    let (errors, events, stdout) = analyze_expecting_errors(&input, &dir.path().join("out"));
+    println!(
+        "{} byte object stopped in {:?}",
+        bomb.len(),
+        started.elapsed()
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let e = &errors[0];
+    assert_one_line(e);
+    println!("{e}");
+    assert!(e.contains("bomb.json.gz: line 1, column "), "{e}");
+    // "... decompresses more than 250 times its size (N bytes from M), stopped as a gzip bomb"
+    let (_, counts) = e
+        .split_once("decompresses more than 250 times its size (")
+        .unwrap_or_else(|| panic!("{e}"));
+    let (counts, rest) = counts.split_once(')').unwrap();
+    assert_eq!(rest, ", stopped as a gzip bomb");
+    let (out, from) = counts.split_once(" bytes from ").unwrap();
+    let (out, from): (u64, u64) = (out.parse().unwrap(), from.parse().unwrap());
+    assert!(
+        (64 << 20..65 << 20).contains(&out),
+        "stopped at the first check: {out}"
+    );
+    assert!(out > 250 * from, "{out} from {from}");
+    let ids = ids(&events);
+    assert!(ids.contains("g0") && !ids.contains("g1"), "{ids:?}");
+    assert!(stdout.contains("1 failed"), "{stdout}");
+}
+
 // ---------------------------------------------------------------------------------------
 // 3. Invalid UTF-8
 // ---------------------------------------------------------------------------------------
