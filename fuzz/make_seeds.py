@@ -44,7 +44,7 @@ def public_records():
 
 
 def main():
-    for t in ("record", "log_reader", "trigger", "arn", "profiles"):
+    for t in ("record", "log_reader", "trigger", "arn", "profiles", "ledger"):
         if (OUT / t).exists():
             for f in (OUT / t).iterdir():
                 f.unlink()
@@ -103,6 +103,26 @@ def main():
         write("profiles", block.encode())
     write("profiles", b'[[profile]]\nname = "proton"\ntemplate_key = "aws:proton:template"\n'
                       b'resource_key = "aws:proton:resource"\n')
+    # ledger: per-key ledger documents shaped as the Lambda writes them, from testdata.
+    by_key = {}
+    for r in trail_records():
+        if r.get("eventSource") != "kms.amazonaws.com":
+            continue
+        key = ((r.get("resources") or [{}])[0] or {}).get("ARN") or "unkeyed"
+        by_key.setdefault(key, []).append(r)
+    for key, recs_of_key in sorted(by_key.items())[:20]:
+        doc = {"key": key, "events": {}, "uses": {}, "sources": {}, "flagged": {}}
+        for i, r in enumerate(recs_of_key[:30]):
+            rid = r.get("eventID", str(i))
+            compact = json.dumps(r, separators=(",", ":"))
+            if "Grant" in r.get("eventName", "") or r.get("eventName") in ("DisableKey", "EnableKey", "ScheduleKeyDeletion", "CancelKeyDeletion"):
+                doc["events"][rid] = compact
+                doc["sources"][rid] = f"src-{i % 3}"
+            else:
+                doc["uses"][f"t{i}\nr\n{r.get('eventName')}\ncaller"] = [i * 1000, rid, compact]
+                if i % 4 == 0:
+                    doc["flagged"][rid] = "src-0"
+        write("ledger", json.dumps(doc, sort_keys=True).encode())
     for t in sorted(os.listdir(OUT)):
         if (OUT / t).is_dir():
             print(t, len(list((OUT / t).iterdir())))

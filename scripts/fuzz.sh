@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-60}
-TARGETS=${TARGETS:-"record log_reader trigger arn profiles"}
+TARGETS=${TARGETS:-"record log_reader trigger arn profiles ledger"}
 JOBS=${JOBS:-1}
 # Working corpus, logs, crash artifacts and the report go under WORK.
 WORK=${WORK:-target/fuzz}
