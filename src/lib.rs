@@ -5,6 +5,7 @@ pub mod decode;
 pub mod derive;
 pub mod error;
 pub mod kms;
+#[cfg(feature = "aws")]
 pub mod lambda;
 pub mod ledger;
 pub mod local;

@@ -7,15 +7,14 @@
 //! denied, bad request). The SDK's standard retry policy (exponential backoff with jitter)
 //! runs before an error reaches keytrail.
 
-use crate::error::OutputError;
-use crate::ledger::{self, KeyLedger};
-use crate::output::TableStore;
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::Client;
-use std::io::{BufWriter, Write};
 use std::time::Duration;
-use tokio::runtime::Handle;
+
+/// The SDK side: the client, reads, writes, listings and ledger updates (the `aws` feature,
+/// on by default; the core and its fuzz targets build without it).
+#[cfg(feature = "aws")]
+mod sdk;
+#[cfg(feature = "aws")]
+pub use sdk::*;
 
 /// An `s3://bucket/prefix` location.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,58 +82,6 @@ impl S3Error {
     }
 }
 
-fn status_of<E, R: HasStatus>(e: &SdkError<E, R>) -> Option<u16> {
-    e.raw_response().map(HasStatus::status)
-}
-
-trait HasStatus {
-    fn status(&self) -> u16;
-}
-
-impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
-    fn status(&self) -> u16 {
-        self.status().as_u16()
-    }
-}
-
-/// Classifies an SDK error: retryable unless the service said the request itself is wrong.
-fn request_error<E: ProvideErrorMetadata + std::fmt::Debug>(
-    url: &str,
-    op: &'static str,
-    e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-) -> S3Error {
-    let status = status_of(e);
-    let (retryable, reason) = match e {
-        SdkError::TimeoutError(_) => (true, "timed out".to_string()),
-        SdkError::DispatchFailure(d) => (true, format!("connection failed: {d:?}")),
-        SdkError::ResponseError(_) => (true, "unreadable response".to_string()),
-        SdkError::ServiceError(s) => {
-            let code = s.err().code().unwrap_or("unknown");
-            let retry = match status {
-                Some(s) => s >= 500 || s == 429 || s == 409 || s == 412,
-                None => true,
-            } || matches!(
-                code,
-                "SlowDown" | "Throttling" | "RequestTimeout" | "InternalError"
-            );
-            (
-                retry,
-                format!(
-                    "{code} (HTTP {})",
-                    status.map_or("?".to_string(), |s| s.to_string())
-                ),
-            )
-        }
-        other => (true, format!("{other:?}")),
-    };
-    S3Error::Request {
-        url: url.to_string(),
-        op,
-        reason,
-        retryable,
-    }
-}
-
 /// Refuses an endpoint URL that carries credentials (`user:password@host`); the message
 /// never repeats the URL.
 pub fn check_endpoint(url: &str) -> Result<(), S3Error> {
@@ -174,203 +121,11 @@ impl Default for ClientSettings {
     }
 }
 
-/// Builds an S3 client from the standard AWS configuration (credential chain, region,
-/// `AWS_ENDPOINT_URL`). Path-style addressing is used with a custom endpoint, as
-/// S3-compatible servers expect.
-pub async fn client() -> Result<Client, S3Error> {
-    client_with(&ClientSettings::default()).await
-}
-
-/// Builds an S3 client with explicit settings (see [`client`]).
-pub async fn client_with(settings: &ClientSettings) -> Result<Client, S3Error> {
-    let endpoint = match &settings.endpoint {
-        Some(e) => Some(e.clone()),
-        None => std::env::var("AWS_ENDPOINT_URL_S3")
-            .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-            .ok(),
-    };
-    if let Some(e) = &endpoint {
-        check_endpoint(e)?;
-    }
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(settings.connect_timeout)
-        .read_timeout(settings.read_timeout)
-        .build();
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(timeouts)
-        .retry_config(
-            aws_config::retry::RetryConfig::standard().with_max_attempts(settings.max_attempts),
-        );
-    if let Some(e) = &settings.endpoint {
-        loader = loader.endpoint_url(e);
-    }
-    let shared = loader.load().await;
-    let conf = aws_sdk_s3::config::Builder::from(&shared)
-        .force_path_style(endpoint.is_some())
-        .build();
-    Ok(Client::from_conf(conf))
-}
-
-/// Opens an object as an async stream of its bytes.
-pub async fn open(
-    client: &Client,
-    bucket: &str,
-    key: &str,
-    version_id: Option<&str>,
-) -> Result<impl tokio::io::AsyncBufRead + Send + Unpin + 'static, S3Error> {
-    let url = format!("s3://{bucket}/{key}");
-    let out = client
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .set_version_id(version_id.map(str::to_string))
-        .send()
-        .await
-        .map_err(|e| match status_of(&e) {
-            Some(404) => S3Error::NotFound { url: url.clone() },
-            _ => request_error(&url, "GetObject", &e),
-        })?;
-    Ok(out.body.into_async_read())
-}
-
-/// Reads a small object whole, with its ETag; `Ok(None)` when it does not exist.
-pub async fn get_small(
-    client: &Client,
-    bucket: &str,
-    key: &str,
-) -> Result<Option<(Vec<u8>, Option<String>)>, S3Error> {
-    let url = format!("s3://{bucket}/{key}");
-    match client.get_object().bucket(bucket).key(key).send().await {
-        Ok(out) => {
-            let etag = out.e_tag().map(str::to_string);
-            let bytes = out.body.collect().await.map_err(|e| S3Error::Request {
-                url: url.clone(),
-                op: "GetObject",
-                reason: e.to_string(),
-                retryable: true,
-            })?;
-            Ok(Some((bytes.to_vec(), etag)))
-        }
-        Err(e) if status_of(&e) == Some(404) => Ok(None),
-        Err(e) => Err(request_error(&url, "GetObject", &e)),
-    }
-}
-
-/// Writes a small object (a quarantine note).
-pub async fn put_small(
-    client: &Client,
-    bucket: &str,
-    key: &str,
-    body: Vec<u8>,
-) -> Result<(), S3Error> {
-    let url = format!("s3://{bucket}/{key}");
-    client
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(ByteStream::from(body))
-        .send()
-        .await
-        .map_err(|e| request_error(&url, "PutObject", &e))?;
-    Ok(())
-}
-
-/// Lists the keys under a prefix, in key order.
-pub async fn list(
-    client: &Client,
-    bucket: &str,
-    prefix: &str,
-) -> Result<Vec<(String, i64)>, S3Error> {
-    let url = format!("s3://{bucket}/{prefix}");
-    let mut out = Vec::new();
-    let mut pages = client
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| request_error(&url, "ListObjectsV2", &e))?;
-        for o in page.contents() {
-            if let Some(k) = o.key() {
-                out.push((k.to_string(), o.size().unwrap_or(0)));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// Most attempts at a conditional ledger update before giving up (retryable).
 pub const LEDGER_ATTEMPTS: u32 = 12;
 
-/// Merges `delta` into the ledger object of its key with a conditional write (If-Match on
-/// the ETag read, or If-None-Match for a new ledger), re-reading and retrying on conflict,
-/// so concurrent writers never lose an update. Returns the merged ledger.
-pub async fn merge_ledger(
-    client: &Client,
-    out: &S3Url,
-    delta: &KeyLedger,
-) -> Result<KeyLedger, S3Error> {
-    let key = out.key(&format!("_ledger/{}", ledger::object_name(&delta.key)));
-    let url = format!("s3://{}/{key}", out.bucket);
-    for attempt in 0..LEDGER_ATTEMPTS {
-        let current = get_small(client, &out.bucket, &key).await?;
-        let (mut merged, etag) = match current {
-            Some((bytes, etag)) => (
-                KeyLedger::from_json(&bytes).map_err(|e| S3Error::Request {
-                    url: url.clone(),
-                    op: "ledger read",
-                    reason: format!("corrupt ledger: {e}"),
-                    retryable: false,
-                })?,
-                etag,
-            ),
-            None => (KeyLedger::default(), None),
-        };
-        merged.key = delta.key.clone();
-        if !merged.merge(delta) && etag.is_some() {
-            return Ok(merged);
-        }
-        let put = client
-            .put_object()
-            .bucket(&out.bucket)
-            .key(&key)
-            .content_type("application/json")
-            .body(ByteStream::from(merged.to_json()));
-        let put = match &etag {
-            Some(e) => put.if_match(e),
-            None => put.if_none_match("*"),
-        };
-        match put.send().await {
-            Ok(_) => return Ok(merged),
-            Err(e) if matches!(status_of(&e), Some(412) | Some(409)) => {
-                tracing::debug!(ledger = %url, attempt, "ledger write conflict, retrying");
-                tokio::time::sleep(backoff(attempt)).await;
-            }
-            Err(e) => return Err(request_error(&url, "PutObject (ledger)", &e)),
-        }
-    }
-    Err(S3Error::Conflict {
-        url,
-        attempts: LEDGER_ATTEMPTS,
-    })
-}
-
-/// Reads a key's ledger without changing it.
-pub async fn read_ledger(
-    client: &Client,
-    out: &S3Url,
-    key_arn: &str,
-) -> Result<Option<KeyLedger>, S3Error> {
-    let key = out.key(&format!("_ledger/{}", ledger::object_name(key_arn)));
-    match get_small(client, &out.bucket, &key).await? {
-        Some((bytes, _)) => Ok(KeyLedger::from_json(&bytes).ok()),
-        None => Ok(None),
-    }
-}
-
 /// Exponential backoff with full jitter: up to 50 ms * 2^attempt, capped at 2 s.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
 fn backoff(attempt: u32) -> Duration {
     let cap = (50u64 << attempt.min(6)).min(2000);
     let nanos = std::time::SystemTime::now()
@@ -378,90 +133,6 @@ fn backoff(attempt: u32) -> Duration {
         .map_or(0, |d| d.subsec_nanos() as u64);
     let mixed = nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
     Duration::from_millis(mixed % (cap + 1))
-}
-
-/// Writes table files to S3: each file is written to a local temporary file, then uploaded
-/// in one PutObject at commit, so readers see whole objects or nothing.
-pub struct S3Store {
-    client: Client,
-    out: S3Url,
-    handle: Handle,
-    /// Keys uploaded, in order.
-    pub uploaded: Vec<String>,
-}
-
-impl S3Store {
-    /// A store under `out`; `handle` runs the uploads (the store is used from a blocking thread).
-    pub fn new(client: Client, out: S3Url, handle: Handle) -> Self {
-        S3Store {
-            client,
-            out,
-            handle,
-            uploaded: Vec::new(),
-        }
-    }
-}
-
-/// A table file being written to a temporary file.
-pub struct TempObject {
-    file: BufWriter<tempfile::NamedTempFile>,
-}
-
-impl Write for TempObject {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.file.write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
-    }
-}
-
-impl TableStore for S3Store {
-    type Object = TempObject;
-
-    fn create(&mut self, path: &str) -> Result<Self::Object, OutputError> {
-        let f = tempfile::NamedTempFile::new().map_err(|e| OutputError::Io {
-            path: path.to_string(),
-            reason: e.to_string(),
-        })?;
-        Ok(TempObject {
-            file: BufWriter::with_capacity(256 << 10, f),
-        })
-    }
-
-    fn commit(&mut self, path: &str, object: Self::Object) -> Result<(), OutputError> {
-        let key = self.out.key(path);
-        let url = format!("s3://{}/{key}", self.out.bucket);
-        let file = object.file.into_inner().map_err(|e| OutputError::Io {
-            path: url.clone(),
-            reason: e.to_string(),
-        })?;
-        let client = self.client.clone();
-        let bucket = self.out.bucket.clone();
-        let k = key.clone();
-        self.handle
-            .block_on(async move {
-                let body = ByteStream::from_path(file.path())
-                    .await
-                    .map_err(|e| format!("reading the staged file: {e}"))?;
-                client
-                    .put_object()
-                    .bucket(bucket)
-                    .key(k)
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| request_error(&url, "PutObject", &e).to_string())?;
-                drop(file);
-                Ok::<(), String>(())
-            })
-            .map_err(|reason| OutputError::Io {
-                path: format!("s3://{}/{key}", self.out.bucket),
-                reason,
-            })?;
-        self.uploaded.push(key);
-        Ok(())
-    }
 }
 
 #[cfg(test)]
