@@ -43,22 +43,6 @@ fn table_rows(out: &Path) -> BTreeMap<String, usize> {
     rows
 }
 
-fn parquet_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(parquet_files(&p));
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn truncated_gzip_among_good_files_exits_2_and_writes_the_rest() {
     let tmp = tempfile::tempdir().unwrap();

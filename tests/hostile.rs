@@ -243,20 +243,7 @@ fn decoded_event(bytes: &[u8]) -> KmsEvent {
 
 /// Every event in the `kms_events` table under `out`.
 fn table_events(out: &Path) -> Vec<KmsEvent> {
-    let mut files = Vec::new();
-    let mut stack = vec![out.join("kms_events")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    files
+    parquet_files(&out.join("kms_events"))
         .iter()
         .flat_map(|p| {
             let bytes = bytes::Bytes::from(std::fs::read(p).unwrap());

@@ -366,29 +366,17 @@ async fn keys(direct: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<St
 
 fn trail_file() -> (String, Vec<u8>) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/trail");
-    let mut files: Vec<_> = walk(&dir)
+    // The largest log file (the library's own folder walk): the most records, so a
+    // truncation lands well inside it.
+    let (files, _, _) = keytrail::local::collect_inputs(&[dir]);
+    let path = files
         .into_iter()
+        .map(|f| f.path)
         .filter(|p| p.to_string_lossy().ends_with(".json.gz"))
-        .map(|p| (std::fs::metadata(&p).unwrap().len(), p))
-        .collect();
-    files.sort();
-    // The largest file: the most records, so a truncation lands well inside it.
-    let (_, path) = files.pop().unwrap();
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
     let name = path.file_name().unwrap().to_string_lossy().to_string();
     (name, std::fs::read(path).unwrap())
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 fn one_line(e: &impl std::fmt::Display) -> String {

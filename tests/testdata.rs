@@ -151,28 +151,17 @@ fn shuffled_sources(
     files: usize,
     dup_every: usize,
 ) -> Vec<(String, Vec<u8>)> {
-    // A small deterministic shuffle (Fisher-Yates over splitmix64).
-    let mut state = seed;
-    let mut next = || {
-        state = state.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        z ^ (z >> 31)
-    };
+    let mut rng = SplitMix(seed);
     let mut order: Vec<usize> = (0..records.len()).collect();
     if dup_every > 0 {
         order.extend((0..records.len()).step_by(dup_every));
     }
-    for i in (1..order.len()).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
-        order.swap(i, j);
-    }
+    rng.shuffle(&mut order);
     let mut out: Vec<(String, Vec<u8>)> = (0..files)
         .map(|i| (format!("mem-{i}.json"), b"{\"Records\":[".to_vec()))
         .collect();
     for idx in order {
-        let f = (next() % files as u64) as usize;
+        let f = (rng.next() % files as u64) as usize;
         let buf = &mut out[f].1;
         if buf.len() > 12 {
             buf.push(b',');
@@ -322,6 +311,7 @@ fn chronological_files(seed: u64, files: usize, dup_every: usize) -> Vec<(String
         .collect()
 }
 
+/// A small deterministic generator (splitmix64) with a Fisher-Yates shuffle.
 struct SplitMix(u64);
 impl SplitMix {
     fn next(&mut self) -> u64 {
