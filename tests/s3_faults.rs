@@ -379,6 +379,14 @@ fn trail_file() -> (String, Vec<u8>) {
     (name, std::fs::read(path).unwrap())
 }
 
+/// Uploads [`trail_file`] under the AWS key layout; returns its file name and key.
+async fn put_trail_file(direct: &aws_sdk_s3::Client, bucket: &str) -> (String, String) {
+    let (name, body) = trail_file();
+    let key = format!("AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/01/{name}");
+    put(direct, bucket, &key, body).await;
+    (name, key)
+}
+
 fn one_line(e: &impl std::fmt::Display) -> String {
     let s = e.to_string();
     assert!(!s.contains('\n'), "error is not one line: {s}");
@@ -503,9 +511,7 @@ async fn a_truncated_object_fails_retryable_and_is_not_quarantined_or_half_writt
     let ep = moto_or_skip!();
     let direct = client(&ep, 1).await;
     let b = bucket(&direct, "faults-trunc").await;
-    let (name, body) = trail_file();
-    let key = format!("AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/01/{name}");
-    put(&direct, &b, &key, body).await;
+    let (name, key) = put_trail_file(&direct, &b).await;
     // Every read of the log object is cut in half (moto says how long it is; half arrives).
     let proxy = Proxy::start(
         &ep,
@@ -647,9 +653,7 @@ async fn a_table_write_failing_mid_run_fails_the_message_and_a_redelivery_comple
     let ep = moto_or_skip!();
     let direct = client(&ep, 1).await;
     let b = bucket(&direct, "faults-run").await;
-    let (name, body) = trail_file();
-    let key = format!("AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/01/{name}");
-    put(&direct, &b, &key, body).await;
+    let (_, key) = put_trail_file(&direct, &b).await;
     // Every upload of the kms_events table is cut off mid-body: other tables may land, it not.
     let proxy = Proxy::start(
         &ep,
