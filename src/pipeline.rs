@@ -152,12 +152,6 @@ impl<S: TableStore> Pipeline<S> {
         }
     }
 
-    /// What this run contributes to the per-key ledgers (empty unless
-    /// [`PipelineOptions::capture_ledger`] is set).
-    pub fn ledger_delta(&self) -> &LedgerDelta {
-        &self.ledger
-    }
-
     /// Adds a record that happened elsewhere (from a ledger) to the findings timeline only:
     /// it is not counted, not written to `kms_events`, and gets no findings of its own.
     /// Records already ingested by this run are ignored.
@@ -659,7 +653,8 @@ mod tests {
         let mut p: Pipeline<NoStore> = Pipeline::new(opts, false);
         p.ingest(&mut NoStore, "grant.json", grant.as_bytes())
             .unwrap();
-        let ledger = &p.ledger_delta().keys["arn:aws:kms:us-east-1:1:key/k"];
+        let delta = p.finish(&mut NoStore).unwrap().ledger;
+        let ledger = &delta.keys["arn:aws:kms:us-east-1:1:key/k"];
         let record = &ledger.events["g1"];
         assert!(RawObject::parse(record.as_bytes()).is_ok(), "{record:?}");
 

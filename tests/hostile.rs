@@ -843,12 +843,8 @@ fn numbers_out_of_range_are_kept_as_written() {
     };
     let mut p: Pipeline<NoStore> = Pipeline::new(opts, false);
     p.ingest(&mut NoStore, "numbers.json", &r0[..]).unwrap();
-    let records: Vec<&str> = p
-        .ledger_delta()
-        .keys
-        .values()
-        .flat_map(|l| l.records())
-        .collect();
+    let delta = p.finish(&mut NoStore).unwrap().ledger;
+    let records: Vec<&str> = delta.keys.values().flat_map(|l| l.records()).collect();
     assert_eq!(records.len(), 1);
     assert!(records[0].contains("1e999"), "{:?}", records[0]);
 }
