@@ -3,8 +3,8 @@
 //! Every string that came from a log is made safe for a terminal first: control
 //! characters (including ESC, so no escape sequence can reach the terminal) and Unicode
 //! bidirectional controls are shown as `\u{..}` escapes. JSON output escapes C0 control
-//! characters by construction. In the table, a cell or message longer than a screenful is
-//! cut (the JSON and CSV keep every character), so one huge value cannot widen every row.
+//! characters by construction. The table stays within 120 columns: long cells are cut and messages
+//! wrapped (the JSON and CSV keep every character), so one huge value cannot widen every row.
 
 use crate::rules::{format_time, Finding};
 use std::io::{self, Write};
@@ -33,10 +33,6 @@ pub fn sanitize(s: &str) -> String {
         }
     }
     out
-}
-
-fn opt(s: &Option<String>) -> String {
-    s.as_deref().map(sanitize).unwrap_or_else(|| "-".into())
 }
 
 /// Longest table cell, and longest message line, in characters. Cells are padded with
@@ -102,45 +98,122 @@ pub fn write_csv(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     Ok(())
 }
 
-/// A readable table: one line per finding, then its message indented below.
+/// Widest line of the findings table, in characters.
+pub const TABLE_WIDTH: usize = 120;
+const INDENT: &str = "    ";
+
+/// Cuts a cell to `max` characters, marking the cut with `…`.
+fn fit(s: String, max: usize) -> String {
+    if s.chars().count() <= max {
+        s
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Splits `text` into lines of at most `width` characters, at spaces where it can and
+/// inside a word (an ARN) where it must.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    let mut cur_len = 0;
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        let sep = usize::from(cur_len > 0);
+        if cur_len + sep + word.len() <= width {
+            if sep == 1 {
+                cur.push(' ');
+            }
+            cur.extend(word.iter());
+            cur_len += sep + word.len();
+            continue;
+        }
+        if cur_len > 0 {
+            lines.push(std::mem::take(&mut cur));
+        }
+        while word.len() > width {
+            lines.push(word.drain(..width).collect());
+        }
+        cur_len = word.len();
+        cur = word.into_iter().collect();
+    }
+    if cur_len > 0 || lines.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+/// A readable table within [`TABLE_WIDTH`] columns: one line per finding (severity, rule,
+/// time, event, event id), then its key, template and resource, and its message wrapped
+/// below, indented.
 pub fn write_table(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     if findings.is_empty() {
         return writeln!(out, "No findings.");
     }
-    let rows: Vec<[String; 6]> = findings
+    let rows: Vec<[String; 5]> = findings
         .iter()
         .map(|f| {
             [
                 f.severity.as_str().to_uppercase(),
-                f.rule.as_str().to_string(),
+                fit(f.rule.as_str().to_string(), 30),
                 format_time(f.event_time),
-                clip(sanitize(&f.event_name), MAX_CELL_CHARS),
-                clip(sanitize(&f.event_id), MAX_CELL_CHARS),
-                clip(opt(&f.key_arn), MAX_CELL_CHARS),
+                fit(sanitize(&f.event_name), 22),
+                sanitize(&f.event_id),
             ]
         })
         .collect();
-    let header = ["SEVERITY", "RULE", "TIME", "EVENT", "EVENT ID", "KEY"];
+    let header = ["SEVERITY", "RULE", "TIME", "EVENT", "EVENT ID"];
     let mut widths = header.map(str::len);
     for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
+        for (w, c) in widths.iter_mut().zip(r).take(4) {
             *w = (*w).max(c.chars().count());
         }
     }
+    // The event id (36 characters for CloudTrail's UUIDs) is kept whole; the event name
+    // gets what is left.
+    let id_width = rows
+        .iter()
+        .map(|r| r[4].chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    let id_width = id_width.min(TABLE_WIDTH / 3);
+    let fixed: usize = widths[..3].iter().map(|w| w + 2).sum();
+    widths[3] = widths[3].min(TABLE_WIDTH.saturating_sub(fixed + 2 + id_width).max(8));
+    widths[4] = TABLE_WIDTH.saturating_sub(fixed + widths[3] + 2).max(8);
     let line = |cells: &[String]| {
         cells
             .iter()
             .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
+            .map(|(c, w)| format!("{:<w$}", fit(c.clone(), w)))
             .collect::<Vec<_>>()
             .join("  ")
             .trim_end()
             .to_string()
     };
     writeln!(out, "{}", line(&header.map(String::from)))?;
+    let body = TABLE_WIDTH - INDENT.len();
     for (r, f) in rows.iter().zip(findings) {
         writeln!(out, "{}", line(r))?;
-        writeln!(out, "    {}", clip(sanitize(&f.message), MAX_MESSAGE_CHARS))?;
+        let long_id = (r[4].chars().count() > widths[4]).then(|| f.event_id.clone());
+        for (label, value) in [
+            ("event id", &long_id),
+            ("key", &f.key_arn),
+            ("template", &f.proton_template),
+            ("resource", &f.proton_resource),
+        ] {
+            let Some(v) = value else { continue };
+            let v = clip(sanitize(v), MAX_CELL_CHARS);
+            for (n, l) in wrap(&v, body - 10).iter().enumerate() {
+                let label = if n == 0 { label } else { "" };
+                writeln!(out, "{INDENT}{label:<10}{l}")?;
+            }
+        }
+        for l in wrap(&clip(sanitize(&f.message), MAX_MESSAGE_CHARS), body) {
+            writeln!(out, "{INDENT}{l}")?;
+        }
     }
     Ok(())
 }
@@ -187,17 +260,36 @@ mod tests {
         let mut out = Vec::new();
         write_table(&mut out, &[f("a"), f("b")]).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert_eq!(text.lines().count(), 5);
         for line in text.lines() {
-            assert!(line.chars().count() < 4200, "{}", line.len());
+            assert!(line.chars().count() <= TABLE_WIDTH, "{}", line.len());
         }
-        assert!(text.contains(&format!(
-            "{}... ({} more characters)",
+        // The key is cut at MAX_CELL_CHARS (then wrapped), the message at MAX_MESSAGE_CHARS.
+        let unwrapped: String = text
+            .lines()
+            .map(|l| {
+                l.trim_start_matches(INDENT)
+                    .trim_start_matches("key")
+                    .trim_start()
+            })
+            .collect::<String>()
+            .replace(' ', "");
+        assert!(unwrapped.contains(&format!(
+            "{}...({}morecharacters)",
             "é".repeat(MAX_CELL_CHARS),
             (1 << 20) - MAX_CELL_CHARS
         )));
+        assert!(text.lines().count() < 2 * (4 + MAX_MESSAGE_CHARS / 100));
         let mut csv = Vec::new();
         write_csv(&mut csv, &[f("a")]).unwrap();
         assert!(csv.len() > 2 * huge.len(), "CSV keeps every character");
+    }
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_inside_long_words() {
+        assert_eq!(wrap("aa bb cc", 5), vec!["aa bb", "cc"]);
+        assert_eq!(wrap("abcdefgh", 3), vec!["abc", "def", "gh"]);
+        assert_eq!(wrap("", 3), vec![""]);
+        assert_eq!(wrap("ab cdefgh", 4), vec!["ab", "cdef", "gh"]);
+        assert_eq!(fit("abcdef".into(), 4), "abc…");
     }
 }
