@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 pub const KMS_SOURCE: &str = "kms.amazonaws.com";
 
 /// What a KMS event does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Category {
     /// A cryptographic use of a key (Decrypt, Encrypt, GenerateDataKey*, ReEncrypt, ...).
     KeyUse,
@@ -23,6 +23,7 @@ pub enum Category {
     /// A change of the key's usability (DisableKey, ScheduleKeyDeletion, ...).
     KeyStateChange,
     /// Any other KMS call.
+    #[default]
     Other,
 }
 
@@ -226,7 +227,7 @@ pub struct GrantFacts {
 }
 
 /// One distinct KMS event, as keytrail models it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KmsEvent {
     pub event_id: Option<String>,
     /// Unix milliseconds, UTC; `None` when the record has no usable time.

@@ -4,12 +4,14 @@ pub mod corpus;
 pub mod decode;
 pub mod derive;
 pub mod error;
+pub mod filter;
 pub mod kms;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod ledger;
 pub mod local;
 pub mod logfile;
+pub mod manifest;
 pub mod output;
 pub mod pipeline;
 pub mod profile;

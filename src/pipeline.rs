@@ -8,6 +8,7 @@
 
 use crate::decode::{self, digest, Decoded};
 use crate::error::{InputError, OutputError};
+use crate::filter::{EventFilter, TimeWindow};
 use crate::kms::{self, Category, KmsEvent};
 use crate::ledger::{KeyLedger, LedgerDelta, UNKEYED};
 use crate::logfile::{self, ReadOptions, ReadSummary, SkipReason};
@@ -30,6 +31,10 @@ pub struct PipelineOptions {
     pub write: WriteOptions,
     /// Collect what this run contributes to the per-key ledgers (the Lambda's cross-file state).
     pub capture_ledger: bool,
+    /// Which events enter the run (before the rules; see [`crate::filter`]).
+    pub filter: EventFilter,
+    /// Which events' rows and findings are written and reported (after the rules).
+    pub window: TimeWindow,
 }
 
 impl Default for PipelineOptions {
@@ -40,6 +45,8 @@ impl Default for PipelineOptions {
             read: ReadOptions::default(),
             write: WriteOptions::default(),
             capture_ledger: false,
+            filter: EventFilter::default(),
+            window: TimeWindow::default(),
         }
     }
 }
@@ -74,6 +81,10 @@ pub struct RunStats {
     pub grant_events: u64,
     pub key_state_events: u64,
     pub other_kms_events: u64,
+    /// KMS events left out by the input filter.
+    pub filtered_out: u64,
+    /// Events read back from tables already written ([`Pipeline::ingest_existing`]).
+    pub existing_events: u64,
 }
 
 /// What happened to one source.
@@ -340,6 +351,24 @@ impl<S: TableStore> Pipeline<S> {
         Ok(())
     }
 
+    /// Adds events of tables already in the output (an append run): they join the
+    /// timeline and the eventIDs seen, so the rules judge the whole history and a record
+    /// delivered again is a duplicate, but they are not counted as read nor written again.
+    pub fn ingest_existing(&mut self, events: Vec<KmsEvent>) {
+        for ev in events {
+            let Some(id) = ev.event_id.as_deref() else {
+                continue;
+            };
+            if !self.seen.insert(digest(b"id", id.as_bytes())) {
+                continue;
+            }
+            if self.opts.filter.admits(&ev) {
+                self.stats.existing_events += 1;
+                self.timeline.push(&ev);
+            }
+        }
+    }
+
     fn accept(
         &mut self,
         store: &mut S,
@@ -348,6 +377,10 @@ impl<S: TableStore> Pipeline<S> {
         source: &str,
         index: u64,
     ) -> Result<(), OutputError> {
+        if !self.opts.filter.admits(&ev) {
+            self.stats.filtered_out += 1;
+            return Ok(());
+        }
         self.stats.kms_events += 1;
         match ev.category {
             Category::KeyUse => self.stats.key_use_events += 1,
@@ -368,7 +401,9 @@ impl<S: TableStore> Pipeline<S> {
             }
         }
         if let Some(w) = self.events.as_mut() {
-            write_event_row(w, store, &self.timeline.profiles, &ev, source, index)?;
+            if self.opts.window.contains(ev.event_time) {
+                write_event_row(w, store, &self.timeline.profiles, &ev, source, index)?;
+            }
         }
         Ok(())
     }
@@ -379,7 +414,8 @@ impl<S: TableStore> Pipeline<S> {
     /// own events: the context only explains them.
     pub fn finish(mut self, store: &mut S) -> Result<RunReport, OutputError> {
         let mut findings = rules::evaluate(&self.timeline, self.opts.grace_seconds);
-        findings.retain(|f| self.is_own(&f.event_id));
+        findings
+            .retain(|f| self.is_own(&f.event_id) && self.opts.window.contains(Some(f.event_time)));
         let mut files = Vec::new();
         if let Some(w) = self.events.take() {
             files.extend(w.finish(store)?);
