@@ -68,8 +68,14 @@ pub enum S3Error {
     NotFound { url: String },
     #[error("{url}: concurrent updates kept conflicting after {attempts} attempts")]
     Conflict { url: String, attempts: u32 },
-    #[error("invalid configuration: {0}")]
+    #[error("{0}")]
     Config(String),
+    #[error("access denied to {url} ({op}: {code}; check the credentials' permissions and the bucket policy)")]
+    AccessDenied {
+        url: String,
+        op: &'static str,
+        code: String,
+    },
 }
 
 impl S3Error {
@@ -77,7 +83,7 @@ impl S3Error {
         match self {
             S3Error::Request { retryable, .. } => *retryable,
             S3Error::Conflict { .. } => true,
-            S3Error::NotFound { .. } | S3Error::Config(_) => false,
+            S3Error::NotFound { .. } | S3Error::Config(_) | S3Error::AccessDenied { .. } => false,
         }
     }
 }
@@ -108,6 +114,12 @@ pub struct ClientSettings {
     /// (exponential backoff with full jitter; throttling, 5xx, timeouts and dropped
     /// connections are retried).
     pub max_attempts: u32,
+    /// Region override (`--region`); `None` takes the standard chain (`AWS_REGION`, profile).
+    pub region: Option<String>,
+    /// Named profile (`--profile`); `None` takes `AWS_PROFILE` or the default profile.
+    pub profile: Option<String>,
+    /// Check for a region and credentials when the client is built, failing in one line.
+    pub check_config: bool,
 }
 
 impl Default for ClientSettings {
@@ -117,6 +129,9 @@ impl Default for ClientSettings {
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(30),
             max_attempts: 4,
+            region: None,
+            profile: None,
+            check_config: true,
         }
     }
 }

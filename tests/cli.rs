@@ -95,7 +95,7 @@ fn truncated_gzip_among_good_files_exits_2_and_writes_the_rest() {
     );
     let summary = String::from_utf8_lossy(&o.stdout);
     assert!(
-        summary.contains("files: 4 read, 0 skipped, 1 failed"),
+        summary.contains("files: 4 read, 0 skipped (0 by name, 0 digest or insight), 1 failed"),
         "{summary}"
     );
 }
@@ -108,7 +108,12 @@ fn not_json_is_one_error_line_and_exit_2() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     let lines = stderr_lines(&o);
-    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[1].starts_with("note: the inputs held no CloudTrail record"),
+        "{}",
+        lines[1]
+    );
     assert!(
         lines[0].starts_with("error: ") && lines[0].contains("not-json.json: line 1, column 1"),
         "{}",
@@ -216,6 +221,27 @@ fn json_csv_and_table_outputs_agree() {
             .unwrap();
     assert_eq!(csv.lines().count(), lines.len() + 1);
     let table = String::from_utf8(keytrail(&["findings", t.to_str().unwrap()]).stdout).unwrap();
+    // Within 120 columns, with every finding's template and resource on a line of its own.
+    for line in table.lines() {
+        assert!(
+            line.chars().count() <= 120,
+            "{} wide: {line}",
+            line.chars().count()
+        );
+    }
+    for f in &lines {
+        for col in ["proton_template", "proton_resource"] {
+            if let Some(v) = f[col].as_str() {
+                let label = &col["proton_".len()..];
+                assert!(
+                    table
+                        .lines()
+                        .any(|l| l.trim_start().starts_with(label) && l.ends_with(v)),
+                    "{col} {v} not on its own line"
+                );
+            }
+        }
+    }
     insta::assert_snapshot!("testdata_findings_table", table);
 }
 
@@ -339,7 +365,8 @@ fn profiles_file_adds_a_profile_and_bad_files_are_named() {
         "--profiles",
         prof.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(2));
+    // A bad profiles file is a configuration error: nothing was done.
+    assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("p.toml: invalid profiles TOML"), "{err}");
 }

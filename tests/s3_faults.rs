@@ -327,6 +327,7 @@ async fn client(endpoint: &str, attempts: u32) -> aws_sdk_s3::Client {
         connect_timeout: Duration::from_secs(2),
         read_timeout: Duration::from_secs(1),
         max_attempts: attempts,
+        ..ClientSettings::default()
     })
     .await
     .unwrap()

@@ -25,7 +25,7 @@ impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
 }
 
 /// Classifies an SDK error: retryable unless the service said the request itself is wrong.
-fn request_error<E: ProvideErrorMetadata + std::fmt::Debug>(
+fn request_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     url: &str,
     op: &'static str,
     e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
@@ -33,8 +33,30 @@ fn request_error<E: ProvideErrorMetadata + std::fmt::Debug>(
     let status = status_of(e);
     let (retryable, reason) = match e {
         SdkError::TimeoutError(_) => (true, "timed out".to_string()),
-        SdkError::DispatchFailure(d) => (true, format!("connection failed: {d:?}")),
+        SdkError::DispatchFailure(d) => (
+            true,
+            format!(
+                "connection failed: {}",
+                match d.as_connector_error() {
+                    Some(c) => error_chain(c),
+                    None => "the request could not be sent".to_string(),
+                }
+            ),
+        ),
         SdkError::ResponseError(_) => (true, "unreadable response".to_string()),
+        SdkError::ServiceError(s)
+            if status == Some(403)
+                || matches!(
+                    s.err().code(),
+                    Some("AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch")
+                ) =>
+        {
+            return S3Error::AccessDenied {
+                url: url.to_string(),
+                op,
+                code: s.err().code().unwrap_or("AccessDenied").to_string(),
+            };
+        }
         SdkError::ServiceError(s) => {
             let code = s.err().code().unwrap_or("unknown");
             let retry = match status {
@@ -52,7 +74,7 @@ fn request_error<E: ProvideErrorMetadata + std::fmt::Debug>(
                 ),
             )
         }
-        other => (true, format!("{other:?}")),
+        other => (true, error_chain(other)),
     };
     S3Error::Request {
         url: url.to_string(),
@@ -92,11 +114,78 @@ pub async fn client_with(settings: &ClientSettings) -> Result<Client, S3Error> {
     if let Some(e) = &settings.endpoint {
         loader = loader.endpoint_url(e);
     }
+    if let Some(p) = &settings.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &settings.region {
+        loader = loader.region(aws_config::Region::new(r.clone()));
+    }
     let shared = loader.load().await;
+    if settings.check_config {
+        check_config(&shared).await?;
+    }
     let conf = aws_sdk_s3::config::Builder::from(&shared)
         .force_path_style(endpoint.is_some())
         .build();
     Ok(Client::from_conf(conf))
+}
+
+/// Fails early, in one line, when the configuration has no region or no credentials, rather
+/// than at the first request with the SDK's dispatch error.
+async fn check_config(shared: &aws_config::SdkConfig) -> Result<(), S3Error> {
+    use aws_credential_types::provider::ProvideCredentials;
+    if shared.region().is_none() {
+        return Err(S3Error::Config(
+            "no AWS region: set AWS_REGION or pass --region".into(),
+        ));
+    }
+    let Some(provider) = shared.credentials_provider() else {
+        return Err(S3Error::Config("no credentials provider configured".into()));
+    };
+    if let Err(e) = provider.provide_credentials().await {
+        let reason = error_chain(&e);
+        return Err(S3Error::Config(format!(
+            "no credentials found ({}): set AWS_PROFILE or pass --profile, set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`",
+            cut(&reason, 160)
+        )));
+    }
+    Ok(())
+}
+
+/// An error and its sources, on one line.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    one_line(&parts.join(": "))
+}
+
+/// An SDK error chain on one line: newlines folded, escape characters dropped, cut short.
+fn one_line(s: &str) -> String {
+    let folded: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    cut(
+        &folded.split_whitespace().collect::<Vec<_>>().join(" "),
+        300,
+    )
+}
+
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max).collect();
+        t.push('…');
+        t
+    }
 }
 
 /// Opens an object as an async stream of its bytes.
@@ -256,13 +345,19 @@ pub async fn read_ledger(
 }
 
 /// Writes table files to S3: each file is written to a local temporary file, then uploaded
-/// in one PutObject at commit, so readers see whole objects or nothing.
+/// in one PutObject, so readers see whole objects or nothing. A store made with
+/// [`S3Store::deferred`] (the CLI's) uploads nothing before [`S3Store::publish`]: a run that
+/// stops early, or finds nothing to write, leaves the bucket as it was.
 pub struct S3Store {
     client: Client,
     out: S3Url,
     handle: Handle,
     /// Keys uploaded, in order.
     pub uploaded: Vec<String>,
+    /// Files committed but not yet uploaded (deferred stores only).
+    staged: Option<Vec<(String, tempfile::NamedTempFile)>>,
+    /// Where table files are staged (the system's temporary folder when `None`).
+    temp_dir: Option<std::path::PathBuf>,
 }
 
 impl S3Store {
@@ -273,44 +368,43 @@ impl S3Store {
             out,
             handle,
             uploaded: Vec::new(),
+            staged: None,
+            temp_dir: None,
         }
     }
-}
 
-/// A table file being written to a temporary file.
-pub struct TempObject {
-    file: BufWriter<tempfile::NamedTempFile>,
-}
-
-impl Write for TempObject {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.file.write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
-    }
-}
-
-impl TableStore for S3Store {
-    type Object = TempObject;
-
-    fn create(&mut self, path: &str) -> Result<Self::Object, OutputError> {
-        let f = tempfile::NamedTempFile::new().map_err(|e| OutputError::Io {
-            path: path.to_string(),
-            reason: e.to_string(),
-        })?;
-        Ok(TempObject {
-            file: BufWriter::with_capacity(256 << 10, f),
-        })
+    /// A store that keeps every committed file in `temp_dir` until [`S3Store::publish`].
+    pub fn deferred(
+        client: Client,
+        out: S3Url,
+        handle: Handle,
+        temp_dir: &std::path::Path,
+    ) -> Self {
+        S3Store {
+            staged: Some(Vec::new()),
+            temp_dir: Some(temp_dir.to_path_buf()),
+            ..S3Store::new(client, out, handle)
+        }
     }
 
-    fn commit(&mut self, path: &str, object: Self::Object) -> Result<(), OutputError> {
+    /// Files waiting for [`S3Store::publish`].
+    pub fn staged_files(&self) -> usize {
+        self.staged.as_ref().map_or(0, Vec::len)
+    }
+
+    /// Uploads the staged files, in path order (a deferred store; a no-op otherwise).
+    pub fn publish(&mut self) -> Result<(), OutputError> {
+        let mut staged = self.staged.take().unwrap_or_default();
+        staged.sort_by(|a, b| a.0.cmp(&b.0));
+        for (path, file) in staged {
+            self.upload(&path, file)?;
+        }
+        Ok(())
+    }
+
+    fn upload(&mut self, path: &str, file: tempfile::NamedTempFile) -> Result<(), OutputError> {
         let key = self.out.key(path);
         let url = format!("s3://{}/{key}", self.out.bucket);
-        let file = object.file.into_inner().map_err(|e| OutputError::Io {
-            path: url.clone(),
-            reason: e.to_string(),
-        })?;
         let client = self.client.clone();
         let bucket = self.out.bucket.clone();
         let k = key.clone();
@@ -336,5 +430,51 @@ impl TableStore for S3Store {
             })?;
         self.uploaded.push(key);
         Ok(())
+    }
+}
+
+/// A table file being written to a temporary file.
+pub struct TempObject {
+    file: BufWriter<tempfile::NamedTempFile>,
+}
+
+impl Write for TempObject {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl TableStore for S3Store {
+    type Object = TempObject;
+
+    fn create(&mut self, path: &str) -> Result<Self::Object, OutputError> {
+        let f = match &self.temp_dir {
+            Some(d) => tempfile::NamedTempFile::new_in(d),
+            None => tempfile::NamedTempFile::new(),
+        }
+        .map_err(|e| OutputError::Io {
+            path: path.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(TempObject {
+            file: BufWriter::with_capacity(256 << 10, f),
+        })
+    }
+
+    fn commit(&mut self, path: &str, object: Self::Object) -> Result<(), OutputError> {
+        let file = object.file.into_inner().map_err(|e| OutputError::Io {
+            path: self.out.key(path),
+            reason: e.to_string(),
+        })?;
+        match self.staged.as_mut() {
+            Some(staged) => {
+                staged.push((path.to_string(), file));
+                Ok(())
+            }
+            None => self.upload(path, file),
+        }
     }
 }

@@ -1,16 +1,27 @@
 //! The `keytrail` command line: a thin shell over [`keytrail::pipeline::Pipeline`].
+//!
+//! Layout of this binary:
+//! - `main.rs`: the flags, and running one command;
+//! - `options.rs`: flags turned into pipeline options (profiles, filters, AWS settings);
+//! - `ingest.rs`: feeding inputs (files, folders, stdin, S3, tables) to the pipeline;
+//! - `outputs.rs`: opening, publishing or discarding the output (folder or S3);
+//! - `progress.rs`: the progress bar (bytes, rate, ETA, phases);
+//! - `interrupt.rs`: Ctrl-C and SIGTERM (the staging is removed, the output untouched);
+//! - `summary.rs`: what `analyze` prints at the end;
+//! - `exit.rs`: the exit statuses and the one-line error.
+
+mod exit;
+mod ingest;
+mod interrupt;
+mod options;
+mod outputs;
+mod progress;
+mod summary;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
-use keytrail::local::{collect_inputs, LocalStore, NoStore};
-use keytrail::output::TableStore;
-use keytrail::pipeline::{Pipeline, PipelineOptions, RunReport, SourceOutcome};
-use keytrail::profile::Profiles;
 use keytrail::report;
 use keytrail::rules::{Finding, Severity};
-use keytrail::s3::{S3Store, S3Url};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +30,7 @@ use std::process::ExitCode;
 /// that correlate key use with grant history and key state (AWS Proton built in).
 #[derive(Parser)]
 #[command(name = "keytrail", version, about, long_about = None)]
+#[command(after_help = exit::HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,9 +44,36 @@ enum Command {
         common: Common,
         /// Folder (or s3://bucket/prefix) to write the tables into (kms_events, proton_usage,
         /// grants, key_states, findings). In a folder, keytrail's table folders are replaced
-        /// when the run completes.
+        /// when the run completes (or added to, with --append); a run that reads no record
+        /// leaves them untouched.
         #[arg(long, value_name = "DIR")]
         out: String,
+        /// Add the new sources' rows beside the tables already in DIR instead of replacing
+        /// them: sources already ingested (same name and size) are skipped, eventIDs already
+        /// in DIR are not written again, and the derived tables (grants, key_states,
+        /// proton_usage, findings) are recomputed over everything DIR then holds.
+        #[arg(long)]
+        append: bool,
+    },
+    /// Read CloudTrail logs (or keytrail's tables) and print the findings.
+    Findings {
+        #[command(flatten)]
+        common: Common,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Only findings of these rules (comma-separated or repeated).
+        #[arg(long, value_name = "RULE", value_delimiter = ',')]
+        rule: Vec<String>,
+        /// Only findings at or above this severity.
+        #[arg(long, value_enum, value_name = "SEVERITY")]
+        severity: Option<Level>,
+    },
+    /// Print the schema of the tables keytrail writes (from the one definition in the code).
+    Schema {
+        /// markdown (the README's column reference), json, or glue (template.yaml's tables).
+        #[arg(long, value_enum, default_value_t = SchemaFormat::Markdown)]
+        format: SchemaFormat,
     },
     /// Generate a synthetic CloudTrail corpus (AWS key layout, .json.gz, deterministic by
     /// seed) for benchmarks and memory tests.
@@ -55,28 +94,14 @@ enum Command {
         #[arg(long, default_value_t = 256)]
         large_file_mb: u64,
     },
-    /// Print the schema of the tables keytrail writes (from the one definition in the code).
-    Schema {
-        /// markdown (the README's column reference), json, or glue (template.yaml's tables).
-        #[arg(long, value_enum, default_value_t = SchemaFormat::Markdown)]
-        format: SchemaFormat,
-    },
-    /// Read CloudTrail logs and print the findings.
-    Findings {
-        #[command(flatten)]
-        common: Common,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-    },
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct Common {
-    /// Log files or folders (walked recursively, reading *.json, *.jsonl and *.gz), or
-    /// s3://bucket/prefix (every object under it, fetched a few at a time); `-` reads stdin.
-    /// Gzip, multi-member gzip or plain; {"Records":[...]}, a JSON array, JSON Lines or one
-    /// record.
+    /// Log files or folders (walked recursively, reading *.json, *.jsonl, *.log and *.gz),
+    /// or s3://bucket/prefix (every object under it, fetched a few at a time); `-` reads
+    /// stdin. Gzip or plain; {"Records":[...]}, a JSON array, JSON Lines, one record,
+    /// `aws cloudtrail lookup-events` output or CloudTrail Lake query results.
     #[arg(value_name = "INPUT", required_unless_present = "tables")]
     inputs: Vec<String>,
     /// Recompute findings from tables keytrail wrote (a folder or s3://bucket/prefix holding
@@ -93,10 +118,36 @@ struct Common {
     grace: i64,
     /// Exit with status 1 when a finding at or above this severity exists.
     #[arg(long, value_enum, value_name = "SEVERITY")]
-    fail_on: Option<FailOn>,
+    fail_on: Option<Level>,
+    /// Only events at or after this time (RFC 3339, or a date: its first instant, UTC).
+    /// Restricts the rows and findings written and printed, not the history the rules read.
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only events before this time (RFC 3339, or a date: up to the end of that day, UTC).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Only keys of this account (repeatable). Restricts the input: findings for the keys
+    /// kept are unchanged.
+    #[arg(long, value_name = "ACCOUNT_ID")]
+    account: Vec<String>,
+    /// Only keys in this region (repeatable). Restricts the input, like --account.
+    #[arg(long, value_name = "REGION")]
+    event_region: Vec<String>,
+    /// Only this key (ARN or key id; repeatable). Restricts the input, like --account.
+    #[arg(long, value_name = "KEY")]
+    key: Vec<String>,
+    /// AWS region for s3:// locations (default: AWS_REGION or the profile's region).
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// AWS named profile for s3:// locations (default: AWS_PROFILE or `default`).
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
     /// No progress bar, even on a terminal.
     #[arg(long)]
     no_progress: bool,
+    /// No progress bar and no `note:` lines (errors and results still print).
+    #[arg(long, short)]
+    quiet: bool,
     /// Threads decoding local files (0: one per core). Output is the same for any count.
     #[arg(long, default_value_t = 0, value_name = "N")]
     threads: usize,
@@ -127,55 +178,85 @@ enum SchemaFormat {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum FailOn {
+enum Level {
     High,
     Medium,
     Low,
 }
 
-impl FailOn {
+impl Level {
     fn severity(self) -> Severity {
         match self {
-            FailOn::High => Severity::High,
-            FailOn::Medium => Severity::Medium,
-            FailOn::Low => Severity::Low,
+            Level::High => Severity::High,
+            Level::Medium => Severity::Medium,
+            Level::Low => Severity::Low,
         }
     }
 }
 
 fn main() -> ExitCode {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // The SDK's own warnings (long, multi-line) stay off unless KEYTRAIL_LOG asks for them:
+    // keytrail reports AWS problems itself, in one line.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KEYTRAIL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off,keytrail=warn")),
         )
+        .with_ansi(color)
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return exit::usage(e),
+    };
+    match run(cli) {
         Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
+        Err(e) => exit::fatal(e),
     }
 }
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Analyze { common, out } => {
-            let (report, input_failed) = if let Some(url) = S3Url::parse(&out) {
-                let rt = runtime()?;
-                let client = rt.block_on(keytrail::s3::client())?;
-                let mut store = S3Store::new(client, url, rt.handle().clone());
-                ingest_all(&common, &mut store, true, Some(&rt))?
-            } else {
-                let mut store = LocalStore::new(std::path::Path::new(&out))?;
-                let r = ingest_all(&common, &mut store, true, None)?;
-                store.publish()?;
-                r
-            };
-            print_summary(&report, &out)?;
-            Ok(exit_code(&common, &report.findings, input_failed))
+        Command::Analyze {
+            common,
+            out,
+            append,
+        } => outputs::analyze(&common, &out, append),
+        Command::Findings {
+            common,
+            format,
+            rule,
+            severity,
+        } => {
+            let known: Vec<&str> = keytrail::rules::Rule::ALL
+                .iter()
+                .map(|r| r.as_str())
+                .collect();
+            for r in &rule {
+                anyhow::ensure!(
+                    known.contains(&r.as_str()),
+                    "--rule {r}: no such rule (rules: {})",
+                    known.join(", ")
+                );
+            }
+            let run = ingest::findings_only(&common)?;
+            let shown: Vec<Finding> = run
+                .report
+                .findings
+                .iter()
+                .filter(|f| rule.is_empty() || rule.iter().any(|r| r == f.rule.as_str()))
+                .filter(|f| severity.is_none_or(|s| f.severity >= s.severity()))
+                .cloned()
+                .collect();
+            let mut stdout = std::io::stdout().lock();
+            match format {
+                Format::Table => report::write_table(&mut stdout, &shown)?,
+                Format::Json => report::write_json(&mut stdout, &shown)?,
+                Format::Csv => report::write_csv(&mut stdout, &shown)?,
+            }
+            stdout.flush()?;
+            Ok(exit::status(&common, &shown, run.input_failed))
         }
         Command::Gen {
             out,
@@ -197,7 +278,8 @@ fn run(cli: Cli) -> Result<u8> {
             };
             let st = keytrail::corpus::write_corpus(&cfg, &out)
                 .with_context(|| format!("{}: cannot write corpus", out.display()))?;
-            println!(
+            writeln!(
+                std::io::stdout().lock(),
                 "generated {} files, {} records ({} KMS), {} MB uncompressed, {} MB gzip, under {}",
                 st.files,
                 st.records,
@@ -205,463 +287,27 @@ fn run(cli: Cli) -> Result<u8> {
                 st.uncompressed_bytes / 1_000_000,
                 st.compressed_bytes / 1_000_000,
                 out.display()
-            );
-            Ok(0)
+            )?;
+            Ok(exit::OK)
         }
         Command::Schema { format } => {
+            let mut o = std::io::stdout().lock();
             match format {
-                SchemaFormat::Markdown => print!("{}", keytrail::schema::markdown()),
-                SchemaFormat::Glue => print!("{}", keytrail::schema::glue_tables_yaml()),
+                SchemaFormat::Markdown => write!(o, "{}", keytrail::schema::markdown())?,
+                SchemaFormat::Glue => write!(o, "{}", keytrail::schema::glue_tables_yaml())?,
                 SchemaFormat::Ddl => {
                     for t in keytrail::schema::TABLES {
-                        println!("{}", keytrail::schema::athena_ddl(&t));
+                        writeln!(o, "{}", keytrail::schema::athena_ddl(&t))?;
                     }
                 }
-                SchemaFormat::Json => println!(
+                SchemaFormat::Json => writeln!(
+                    o,
                     "{}",
                     serde_json::to_string_pretty(&keytrail::schema::json())?
-                ),
+                )?,
             }
-            Ok(0)
-        }
-        Command::Findings { common, format } => {
-            let (report, input_failed) = ingest_all(&common, &mut NoStore, false, None)?;
-            let mut stdout = std::io::stdout().lock();
-            match format {
-                Format::Table => report::write_table(&mut stdout, &report.findings)?,
-                Format::Json => report::write_json(&mut stdout, &report.findings)?,
-                Format::Csv => report::write_csv(&mut stdout, &report.findings)?,
-            }
-            stdout.flush()?;
-            Ok(exit_code(&common, &report.findings, input_failed))
+            o.flush()?;
+            Ok(exit::OK)
         }
     }
-}
-
-fn exit_code(common: &Common, findings: &[Finding], input_failed: bool) -> u8 {
-    if input_failed {
-        2
-    } else if common
-        .fail_on
-        .is_some_and(|t| findings.iter().any(|f| f.severity >= t.severity()))
-    {
-        1
-    } else {
-        0
-    }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
-}
-
-/// How many S3 objects are fetched ahead of the one being read.
-const PARALLEL_GETS: usize = 4;
-
-fn ingest_all<S: TableStore>(
-    common: &Common,
-    store: &mut S,
-    write_tables: bool,
-    rt: Option<&tokio::runtime::Runtime>,
-) -> Result<(RunReport, bool)> {
-    let profiles = match &common.profiles {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("{}: cannot read profiles", p.display()))?;
-            Profiles::with_toml(&text, &p.display().to_string())?
-        }
-        None => Profiles::default(),
-    };
-    anyhow::ensure!(common.grace >= 0, "--grace must be 0 or more seconds");
-    let mut opts = PipelineOptions {
-        grace_seconds: common.grace,
-        profiles,
-        ..PipelineOptions::default()
-    };
-    opts.read.max_source_bytes = common.max_source_bytes;
-    opts.read.max_inflation = common.max_inflation;
-    let needs_s3 = common.inputs.iter().any(|i| i.starts_with("s3://"))
-        || common
-            .tables
-            .as_deref()
-            .is_some_and(|t| t.starts_with("s3://"));
-    let own_rt;
-    let rt = match (rt, needs_s3) {
-        (Some(rt), _) => Some(rt),
-        (None, true) => {
-            own_rt = runtime()?;
-            Some(&own_rt)
-        }
-        (None, false) => None,
-    };
-    let client = match rt {
-        Some(rt) if needs_s3 => Some(rt.block_on(keytrail::s3::client())?),
-        _ => None,
-    };
-    let mut pipeline = Pipeline::new(opts, write_tables);
-    let mut failed = false;
-
-    if let Some(loc) = &common.tables {
-        failed |= ingest_tables(&mut pipeline, store, loc, rt, client.as_ref())?;
-    }
-
-    let local: Vec<PathBuf> = common
-        .inputs
-        .iter()
-        .filter(|i| !i.starts_with("s3://"))
-        .map(PathBuf::from)
-        .collect();
-    let (files, skipped, errors) = collect_inputs(&local);
-    failed |= !errors.is_empty();
-    for e in &errors {
-        eprintln!("error: {}", report::sanitize(e));
-    }
-    for s in &skipped {
-        eprintln!(
-            "note: skipped {}: {}",
-            report::sanitize(&s.path.display().to_string()),
-            s.reason
-        );
-    }
-    let mut objects = Vec::new();
-    for url in common.inputs.iter().filter(|i| i.starts_with("s3://")) {
-        let (rt, client) = (rt.expect("runtime"), client.as_ref().expect("client"));
-        let loc = S3Url::parse(url)
-            .with_context(|| format!("{url}: not an s3://bucket/prefix location"))?;
-        let listed = rt.block_on(keytrail::s3::list(client, &loc.bucket, &loc.prefix))?;
-        for (key, _) in listed {
-            let name = key.rsplit('/').next().unwrap_or(&key);
-            if key == loc.prefix || keytrail::local::is_log_name(name) {
-                objects.push((loc.bucket.clone(), key));
-            } else {
-                eprintln!(
-                    "note: skipped s3://{}/{}: not a *.json, *.jsonl or *.gz object",
-                    loc.bucket,
-                    report::sanitize(&key)
-                );
-            }
-        }
-    }
-    let total = files.len() + objects.len();
-    let progress = if !common.no_progress && std::io::stderr().is_terminal() && total > 1 {
-        let bar = ProgressBar::new(total as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} files, {msg}",
-            )
-            .expect("valid template"),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-    let threads = match common.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
-    if threads > 1 && files.len() > 1 && files.iter().all(|f| f.path.as_os_str() != "-") {
-        failed |= ingest_files_parallel(&mut pipeline, store, &files, threads, &progress)?;
-    } else {
-        for f in &files {
-            let name = f.path.display().to_string();
-            let outcome = if name == "-" {
-                pipeline.ingest(store, "-", std::io::stdin().lock())?
-            } else {
-                match std::fs::File::open(&f.path) {
-                    Ok(file) => pipeline.ingest(store, &name, file)?,
-                    Err(e) => {
-                        progress.suspend(|| {
-                            eprintln!("error: {}: cannot open: {e}", report::sanitize(&name))
-                        });
-                        failed = true;
-                        continue;
-                    }
-                }
-            };
-            failed |= report_outcome(&progress, &outcome);
-            progress.inc(1);
-            progress.set_message(format!("{} KMS events", pipeline.stats().kms_events));
-        }
-    }
-    if !objects.is_empty() {
-        let (rt, client) = (rt.expect("runtime"), client.clone().expect("client"));
-        // Bounded parallel GETs: a few objects are fetched ahead while one is read.
-        let mut fetched = futures::stream::iter(objects.into_iter().map(|(bucket, key)| {
-            let client = client.clone();
-            async move {
-                let url = format!("s3://{bucket}/{key}");
-                let got = keytrail::s3::get_small(&client, &bucket, &key).await;
-                (url, got)
-            }
-        }))
-        .buffered(PARALLEL_GETS);
-        while let Some((url, got)) = rt.block_on(fetched.next()) {
-            match got {
-                Ok(Some((bytes, _))) => {
-                    let outcome = pipeline.ingest(store, &url, &bytes[..])?;
-                    failed |= report_outcome(&progress, &outcome);
-                }
-                Ok(None) => {
-                    progress.suspend(|| {
-                        eprintln!("error: {}: object not found", report::sanitize(&url))
-                    });
-                    failed = true;
-                }
-                Err(e) => {
-                    progress.suspend(|| eprintln!("error: {}", report::sanitize(&e.to_string())));
-                    failed = true;
-                }
-            }
-            progress.inc(1);
-            progress.set_message(format!("{} KMS events", pipeline.stats().kms_events));
-        }
-    }
-    progress.finish_and_clear();
-    let report = pipeline.finish(store)?;
-    Ok((report, failed))
-}
-
-/// What a decoding thread sends for one file.
-enum FileMsg {
-    Chunk(Vec<keytrail::decode::Decoded>),
-    Done(Result<keytrail::logfile::ReadSummary, keytrail::error::InputError>),
-    Skipped(keytrail::logfile::SkipReason),
-    OpenFailed(String),
-}
-
-/// Decodes files on `threads` threads while this thread applies the results file by file,
-/// in input order, so the output does not depend on the thread count. Memory is bounded
-/// twice: each file's channel holds a few chunks, and no thread starts a file more than
-/// `2 * threads` files ahead of the one being applied (small files fit whole in their
-/// channel, so without that window the decoders would race ahead of a large file).
-fn ingest_files_parallel<S: TableStore>(
-    pipeline: &mut Pipeline<S>,
-    store: &mut S,
-    files: &[keytrail::local::InputFile],
-    threads: usize,
-    progress: &ProgressBar,
-) -> Result<bool> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::mpsc::sync_channel;
-    const CHUNK: usize = 1024;
-    let names: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
-    let (senders, receivers): (Vec<_>, Vec<_>) =
-        (0..files.len()).map(|_| sync_channel::<FileMsg>(4)).unzip();
-    let next = AtomicUsize::new(0);
-    let window = 2 * threads;
-    let applied = std::sync::Mutex::new(0usize);
-    let advanced = std::sync::Condvar::new();
-    let read_opts = pipeline.options().read.clone();
-    let mut failed = false;
-    // Owned by the applying loop: if it stops early, dropping the receivers unblocks the
-    // decoding threads so the scope can end.
-    let mut receivers = Some(receivers);
-    std::thread::scope(|scope| -> Result<()> {
-        let receivers = receivers.take().expect("taken once");
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(tx) = senders.get(i) else { return };
-                {
-                    let mut done = applied.lock().expect("lock");
-                    while i >= *done + window {
-                        done = advanced.wait(done).expect("lock");
-                    }
-                }
-                let name = &names[i];
-                if let Some(reason) = keytrail::logfile::skip_reason_for_name(name) {
-                    let _ = tx.send(FileMsg::Skipped(reason));
-                    continue;
-                }
-                let file = match std::fs::File::open(&files[i].path) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        let _ = tx.send(FileMsg::OpenFailed(e.to_string()));
-                        continue;
-                    }
-                };
-                let opts = keytrail::decode::read_options_for(name, &read_opts);
-                let mut buf = Vec::with_capacity(CHUNK);
-                let result = keytrail::decode::decode_source(name, file, &opts, false, &mut |d| {
-                    buf.push(d);
-                    if buf.len() == CHUNK {
-                        let _ = tx.send(FileMsg::Chunk(std::mem::replace(
-                            &mut buf,
-                            Vec::with_capacity(CHUNK),
-                        )));
-                    }
-                });
-                if !buf.is_empty() {
-                    let _ = tx.send(FileMsg::Chunk(buf));
-                }
-                let _ = tx.send(FileMsg::Done(result));
-            });
-        }
-        let mut apply_all = || -> Result<()> {
-            for (i, rx) in receivers.iter().enumerate() {
-                let name = &names[i];
-                let mut applier = pipeline.begin_source(name);
-                let outcome = loop {
-                    match rx.recv() {
-                        Ok(FileMsg::Chunk(items)) => {
-                            for d in items {
-                                applier.apply(store, d)?;
-                            }
-                        }
-                        Ok(FileMsg::Done(result)) => break Some(applier.finish(result)),
-                        Ok(FileMsg::Skipped(reason)) => {
-                            drop(applier);
-                            break Some(pipeline.skip(name, reason));
-                        }
-                        Ok(FileMsg::OpenFailed(e)) => {
-                            progress.suspend(|| {
-                                eprintln!("error: {}: cannot open: {e}", report::sanitize(name))
-                            });
-                            failed = true;
-                            break None;
-                        }
-                        Err(_) => anyhow::bail!("{name}: decoding thread stopped"),
-                    }
-                };
-                if let Some(o) = outcome {
-                    failed |= report_outcome(progress, &o);
-                }
-                *applied.lock().expect("lock") = i + 1;
-                advanced.notify_all();
-                progress.inc(1);
-                progress.set_message(format!("{} KMS events", pipeline.stats().kms_events));
-            }
-            Ok(())
-        };
-        let result = apply_all();
-        // Release the decoders whatever happened, so the scope can end.
-        drop(receivers);
-        *applied.lock().expect("lock") = usize::MAX / 2;
-        advanced.notify_all();
-        result
-    })?;
-    Ok(failed)
-}
-
-/// Reads keytrail's own kms_events tables back into the pipeline; tells whether a file failed.
-fn ingest_tables<S: TableStore>(
-    pipeline: &mut Pipeline<S>,
-    store: &mut S,
-    loc: &str,
-    rt: Option<&tokio::runtime::Runtime>,
-    client: Option<&aws_sdk_s3::Client>,
-) -> Result<bool> {
-    let mut failed = false;
-    let mut files: Vec<(String, bytes::Bytes)> = Vec::new();
-    if let Some(url) = S3Url::parse(loc) {
-        let (rt, client) = (rt.expect("runtime"), client.expect("client"));
-        let prefix = url.key("kms_events/");
-        for (key, _) in rt.block_on(keytrail::s3::list(client, &url.bucket, &prefix))? {
-            if !key.ends_with(".parquet") {
-                continue;
-            }
-            match rt.block_on(keytrail::s3::get_small(client, &url.bucket, &key))? {
-                Some((b, _)) => files.push((format!("s3://{}/{key}", url.bucket), b.into())),
-                None => failed = true,
-            }
-        }
-    } else {
-        let root = PathBuf::from(loc).join("kms_events");
-        anyhow::ensure!(
-            root.is_dir(),
-            "{}: no kms_events table there",
-            root.display()
-        );
-        let mut stack = vec![root];
-        let mut paths = Vec::new();
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d)? {
-                let p = e?.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.extension().is_some_and(|x| x == "parquet") {
-                    paths.push(p);
-                }
-            }
-        }
-        paths.sort();
-        for p in paths {
-            files.push((p.display().to_string(), std::fs::read(&p)?.into()));
-        }
-    }
-    for (name, bytes) in files {
-        match keytrail::readback::read_events(&name, bytes) {
-            Ok(events) => pipeline.ingest_events(store, &name, events)?,
-            Err(e) => {
-                eprintln!("error: {}", report::sanitize(&e.to_string()));
-                failed = true;
-            }
-        }
-    }
-    Ok(failed)
-}
-
-/// Prints a source's problems and notes; tells whether input could not be read.
-fn report_outcome(progress: &ProgressBar, o: &SourceOutcome) -> bool {
-    progress.suspend(|| {
-        if let Some(reason) = o.skipped {
-            eprintln!(
-                "note: skipped {}: {}",
-                report::sanitize(&o.source),
-                reason.as_str()
-            );
-        }
-        for e in &o.record_errors {
-            eprintln!("error: {}", report::sanitize(&e.to_string()));
-        }
-        if let Some(e) = &o.failure {
-            eprintln!("error: {}", report::sanitize(&e.to_string()));
-        }
-    });
-    o.failure.is_some() || !o.record_errors.is_empty()
-}
-
-fn print_summary(r: &RunReport, out: &str) -> Result<()> {
-    let s = &r.stats;
-    let mut o = std::io::stdout().lock();
-    writeln!(
-        o,
-        "files: {} read, {} skipped, {} failed ({} MB decompressed)",
-        s.files_read,
-        s.files_skipped,
-        s.files_failed,
-        s.bytes / 1_000_000
-    )?;
-    writeln!(
-        o,
-        "records: {} ({} invalid, {} other services, {} insight); KMS records {}, distinct KMS events {}, duplicates dropped {}",
-        s.records, s.records_invalid, s.other_service_records, s.insight_records, s.kms_records, s.kms_events, s.duplicates
-    )?;
-    writeln!(
-        o,
-        "KMS events: {} key use, {} grant, {} key state, {} other; {} without a usable time; {} key uses with an unresolved key",
-        s.key_use_events, s.grant_events, s.key_state_events, s.other_kms_events, r.timeline.without_time, r.timeline.unresolved_key_uses
-    )?;
-    writeln!(o, "findings: {}", r.findings.len())?;
-    for (rule, n) in r.findings_by_rule() {
-        writeln!(
-            o,
-            "  {:<30} {:>6}  {}",
-            rule.as_str(),
-            n,
-            rule.severity().as_str()
-        )?;
-    }
-    let rows: u64 = r.files.iter().map(|f| f.rows).sum();
-    writeln!(
-        o,
-        "wrote {} files ({} rows) under {}",
-        r.files.len(),
-        rows,
-        report::sanitize(out)
-    )?;
-    Ok(())
 }

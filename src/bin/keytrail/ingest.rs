@@ -1,0 +1,427 @@
+//! Feeding inputs to the pipeline: local files and folders (decoded on several threads,
+//! applied in input order so the output does not depend on the thread count), stdin,
+//! S3 objects (a few fetched ahead), and keytrail's own tables read back.
+
+use crate::options;
+use crate::progress::Progress;
+use crate::Common;
+use anyhow::Result;
+use futures::StreamExt;
+use keytrail::local::{collect_inputs, NoStore};
+use keytrail::output::TableStore;
+use keytrail::pipeline::{Pipeline, RunReport, SourceOutcome};
+use keytrail::report::sanitize;
+use keytrail::s3::S3Url;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// The S3 edge of a command, when it has one.
+pub type S3<'a> = Option<(&'a tokio::runtime::Runtime, &'a aws_sdk_s3::Client)>;
+
+/// One input source.
+pub struct Source {
+    /// Its name in messages and in the tables' `source_file` (path, `-` or s3:// URL).
+    pub name: String,
+    pub kind: SourceKind,
+    /// Bytes as stored (compressed), for progress and append runs; 0 for stdin.
+    pub size: u64,
+}
+
+pub enum SourceKind {
+    File(PathBuf),
+    Stdin,
+    Object { bucket: String, key: String },
+}
+
+/// The inputs, expanded.
+pub struct Resolved {
+    pub sources: Vec<Source>,
+    /// Files and objects a walk or listing passed over by their name.
+    pub skipped_by_name: u64,
+    /// Some input could not be found or listed.
+    pub failed: bool,
+}
+
+/// Whether `p` is a folder of keytrail's own tables.
+pub fn is_tables_dir(p: &str) -> bool {
+    !p.starts_with("s3://") && Path::new(p).join("kms_events").is_dir()
+}
+
+/// Expands the inputs: walks folders, lists S3 prefixes, and says what it skipped.
+pub fn resolve(common: &Common, s3: S3<'_>) -> Result<Resolved> {
+    let note = |line: String| {
+        if !common.quiet {
+            eprintln!("note: {}", sanitize(&line));
+        }
+    };
+    let local: Vec<PathBuf> = common
+        .inputs
+        .iter()
+        .filter(|i| !i.starts_with("s3://"))
+        .map(PathBuf::from)
+        .collect();
+    let (files, skipped, errors) = collect_inputs(&local);
+    for e in &errors {
+        eprintln!("error: {}", sanitize(e));
+    }
+    for s in &skipped {
+        note(format!("skipped {}: {}", s.path.display(), s.reason));
+    }
+    let mut sources: Vec<Source> = files
+        .into_iter()
+        .map(|f| {
+            if f.path.as_os_str() == "-" {
+                Source {
+                    name: "-".into(),
+                    kind: SourceKind::Stdin,
+                    size: 0,
+                }
+            } else {
+                let size = std::fs::metadata(&f.path).map_or(0, |m| m.len());
+                Source {
+                    name: f.path.display().to_string(),
+                    kind: SourceKind::File(f.path),
+                    size,
+                }
+            }
+        })
+        .collect();
+    let mut skipped_by_name = skipped.len() as u64;
+    for url in common.inputs.iter().filter(|i| i.starts_with("s3://")) {
+        let (rt, client) = s3.expect("an S3 client for s3:// inputs");
+        let loc = S3Url::parse(url)
+            .ok_or_else(|| anyhow::anyhow!("{url}: not an s3://bucket/prefix location"))?;
+        let listed = rt.block_on(keytrail::s3::list(client, &loc.bucket, &loc.prefix))?;
+        for (key, size) in listed {
+            let name = key.rsplit('/').next().unwrap_or(&key);
+            if key == loc.prefix || keytrail::local::is_log_name(name) {
+                sources.push(Source {
+                    name: format!("s3://{}/{key}", loc.bucket),
+                    kind: SourceKind::Object {
+                        bucket: loc.bucket.clone(),
+                        key,
+                    },
+                    size: size.max(0) as u64,
+                });
+            } else {
+                skipped_by_name += 1;
+                note(format!(
+                    "skipped s3://{}/{key}: {}",
+                    loc.bucket,
+                    keytrail::local::NOT_A_LOG_NAME
+                ));
+            }
+        }
+    }
+    Ok(Resolved {
+        sources,
+        skipped_by_name,
+        failed: !errors.is_empty(),
+    })
+}
+
+/// What feeding the sources found.
+#[derive(Debug, Default)]
+pub struct Fed {
+    /// Some source (or record) could not be read.
+    pub input_failed: bool,
+    /// Sources read to their end (not skipped).
+    pub complete: u64,
+    /// The names of those sources.
+    pub completed: std::collections::HashSet<String>,
+}
+
+/// How many S3 objects are fetched ahead of the one being read.
+const PARALLEL_GETS: usize = 4;
+
+/// Feeds every source to the pipeline, in order.
+pub fn feed<S: TableStore>(
+    common: &Common,
+    pipeline: &mut Pipeline<S>,
+    store: &mut S,
+    sources: &[Source],
+    progress: &Progress,
+    s3: S3<'_>,
+) -> Result<Fed> {
+    let mut fed = Fed::default();
+    let threads = match common.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let files: Vec<&Source> = sources
+        .iter()
+        .filter(|s| !matches!(s.kind, SourceKind::Object { .. }))
+        .collect();
+    let all_files = files.iter().all(|s| matches!(s.kind, SourceKind::File(_)));
+    if threads > 1 && files.len() > 1 && all_files {
+        parallel::feed_files(
+            pipeline,
+            store,
+            &files,
+            threads,
+            progress,
+            &mut fed,
+            common.quiet,
+        )?;
+    } else {
+        for f in &files {
+            let outcome = match &f.kind {
+                SourceKind::Stdin => {
+                    pipeline.ingest(store, "-", progress.reader(std::io::stdin().lock()))?
+                }
+                SourceKind::File(path) => match std::fs::File::open(path) {
+                    Ok(file) => pipeline.ingest(store, &f.name, progress.reader(file))?,
+                    Err(e) => {
+                        progress.suspend(|| {
+                            eprintln!("error: {}: cannot open: {e}", sanitize(&f.name))
+                        });
+                        fed.input_failed = true;
+                        continue;
+                    }
+                },
+                SourceKind::Object { .. } => unreachable!("filtered above"),
+            };
+            note_outcome(progress, &outcome, &mut fed, common.quiet);
+            progress.file_done(pipeline.stats().kms_events);
+        }
+    }
+    let objects: Vec<(String, String, String)> = sources
+        .iter()
+        .filter_map(|s| match &s.kind {
+            SourceKind::Object { bucket, key } => {
+                Some((s.name.clone(), bucket.clone(), key.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    if !objects.is_empty() {
+        let (rt, client) = s3.expect("an S3 client for s3:// inputs");
+        // Bounded parallel GETs: a few objects are fetched ahead while one is read.
+        let mut fetched = futures::stream::iter(objects.into_iter().map(|(url, bucket, key)| {
+            let client = client.clone();
+            async move {
+                let got = keytrail::s3::get_small(&client, &bucket, &key).await;
+                (url, got)
+            }
+        }))
+        .buffered(PARALLEL_GETS);
+        while let Some((url, got)) = rt.block_on(fetched.next()) {
+            match got {
+                Ok(Some((bytes, _))) => {
+                    let outcome = pipeline.ingest(store, &url, progress.reader(&bytes[..]))?;
+                    note_outcome(progress, &outcome, &mut fed, common.quiet);
+                }
+                Ok(None) => {
+                    progress.suspend(|| eprintln!("error: {}: object not found", sanitize(&url)));
+                    fed.input_failed = true;
+                }
+                Err(e) => {
+                    progress.suspend(|| eprintln!("error: {}", sanitize(&e.to_string())));
+                    fed.input_failed = true;
+                }
+            }
+            progress.file_done(pipeline.stats().kms_events);
+        }
+    }
+    Ok(fed)
+}
+
+/// Prints a source's problems and notes, and counts it.
+pub fn note_outcome(progress: &Progress, o: &SourceOutcome, fed: &mut Fed, quiet: bool) {
+    progress.suspend(|| {
+        if let Some(reason) = o.skipped {
+            if !quiet {
+                eprintln!("note: skipped {}: {}", sanitize(&o.source), reason.as_str());
+            }
+        }
+        for e in &o.record_errors {
+            eprintln!("error: {}", sanitize(&e.to_string()));
+        }
+        if let Some(e) = &o.failure {
+            eprintln!("error: {}", sanitize(&e.to_string()));
+        }
+    });
+    if o.failure.is_some() || !o.record_errors.is_empty() {
+        fed.input_failed = true;
+    }
+    if o.failure.is_none() && o.skipped.is_none() {
+        fed.complete += 1;
+        fed.completed.insert(o.source.clone());
+    }
+}
+
+/// The table files under `loc` (a folder or s3://bucket/prefix holding `kms_events/`),
+/// in name order, read whole.
+fn table_files(loc: &str, s3: S3<'_>) -> Result<(Vec<(String, bytes::Bytes)>, bool)> {
+    let mut failed = false;
+    let mut files = Vec::new();
+    if let Some(url) = S3Url::parse(loc) {
+        let (rt, client) = s3.expect("an S3 client for s3:// tables");
+        let prefix = url.key("kms_events/");
+        for (key, _) in rt.block_on(keytrail::s3::list(client, &url.bucket, &prefix))? {
+            if !key.ends_with(".parquet") {
+                continue;
+            }
+            match rt.block_on(keytrail::s3::get_small(client, &url.bucket, &key))? {
+                Some((b, _)) => files.push((format!("s3://{}/{key}", url.bucket), b.into())),
+                None => failed = true,
+            }
+        }
+    } else {
+        let root = PathBuf::from(loc).join("kms_events");
+        anyhow::ensure!(
+            root.is_dir(),
+            "{}: no kms_events table there",
+            root.display()
+        );
+        let mut stack = vec![root];
+        let mut paths = Vec::new();
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d)? {
+                let p = e?.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "parquet") {
+                    paths.push(p);
+                }
+            }
+        }
+        paths.sort();
+        for p in paths {
+            files.push((p.display().to_string(), std::fs::read(&p)?.into()));
+        }
+    }
+    Ok((files, failed))
+}
+
+/// Reads keytrail's own kms_events tables back into the pipeline as input (`--tables`).
+pub fn feed_tables<S: TableStore>(
+    pipeline: &mut Pipeline<S>,
+    store: &mut S,
+    loc: &str,
+    s3: S3<'_>,
+    fed: &mut Fed,
+) -> Result<()> {
+    let (files, failed) = table_files(loc, s3)?;
+    fed.input_failed |= failed;
+    for (name, bytes) in files {
+        match keytrail::readback::read_events(&name, bytes) {
+            Ok(events) => {
+                pipeline.ingest_events(store, &name, events)?;
+                fed.complete += 1;
+            }
+            Err(e) => {
+                eprintln!("error: {}", sanitize(&e.to_string()));
+                fed.input_failed = true;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads the tables already in an output folder into the pipeline's history (an append
+/// run). A file that cannot be read stops the run: appending beside tables keytrail cannot
+/// read would give findings over part of the history.
+pub fn feed_existing<S: TableStore>(pipeline: &mut Pipeline<S>, dir: &Path) -> Result<()> {
+    if !dir.join("kms_events").is_dir() {
+        return Ok(());
+    }
+    let (files, _) = table_files(&dir.display().to_string(), None)?;
+    for (name, bytes) in files {
+        let events = keytrail::readback::read_events(&name, bytes)?;
+        pipeline.ingest_existing(events);
+    }
+    Ok(())
+}
+
+/// A `findings` run: the report and whether input failed.
+pub struct FindingsRun {
+    pub report: RunReport,
+    pub input_failed: bool,
+}
+
+/// Reads the inputs (or tables) and computes the findings, writing nothing.
+pub fn findings_only(common: &Common) -> Result<FindingsRun> {
+    let mut tables = common.tables.clone();
+    let mut inputs = common.inputs.clone();
+    if let Some(dir) = inputs.iter().find(|i| is_tables_dir(i)) {
+        anyhow::ensure!(
+            tables.is_none() && inputs.len() == 1,
+            "{dir} holds keytrail tables, not CloudTrail logs: pass it alone, as `--tables {dir}`"
+        );
+        if !common.quiet {
+            eprintln!(
+                "note: {} holds keytrail tables: recomputing the findings from them (as --tables {})",
+                sanitize(dir),
+                sanitize(dir)
+            );
+        }
+        tables = inputs.pop();
+    }
+    let opts = options::pipeline_options(common)?;
+    let needs_s3 = inputs.iter().any(|i| i.starts_with("s3://"))
+        || tables.as_deref().is_some_and(|t| t.starts_with("s3://"));
+    let rt = needs_s3.then(options::runtime).transpose()?;
+    let client = rt
+        .as_ref()
+        .map(|rt| options::s3_client(common, rt))
+        .transpose()?;
+    let s3 = rt.as_ref().zip(client.as_ref());
+    let mut pipeline: Pipeline<NoStore> = Pipeline::new(opts, false);
+    let mut fed = Fed::default();
+    if let Some(loc) = &tables {
+        feed_tables(&mut pipeline, &mut NoStore, loc, s3, &mut fed)?;
+    }
+    let common_inputs = Common {
+        inputs,
+        ..common.clone()
+    };
+    let resolved = resolve(&common_inputs, s3)?;
+    fed.input_failed |= resolved.failed;
+    let progress = crate::progress::Progress::new(
+        visible(common, &resolved.sources),
+        resolved.sources.iter().map(|s| s.size).sum(),
+        resolved.sources.len() as u64,
+    );
+    let more = feed(
+        &common_inputs,
+        &mut pipeline,
+        &mut NoStore,
+        &resolved.sources,
+        &progress,
+        s3,
+    )?;
+    progress.finish();
+    fed.input_failed |= more.input_failed;
+    fed.complete += more.complete;
+    let report = pipeline.finish(&mut NoStore)?;
+    if report.stats.records == 0 && !common.quiet {
+        eprintln!(
+            "note: {}",
+            no_records_note(&report, resolved.skipped_by_name)
+        );
+    }
+    Ok(FindingsRun {
+        report,
+        input_failed: fed.input_failed,
+    })
+}
+
+/// Whether to show the progress bar.
+pub fn visible(common: &Common, sources: &[Source]) -> bool {
+    !common.no_progress
+        && !common.quiet
+        && std::io::stderr().is_terminal()
+        && (sources.len() > 1 || sources.iter().any(|s| s.size > 8 << 20))
+}
+
+/// Why a run saw no record, in words.
+pub fn no_records_note(report: &RunReport, skipped_by_name: u64) -> String {
+    let s = &report.stats;
+    format!(
+        "the inputs held no CloudTrail record ({} files read, {} skipped by name, {} skipped as digest or insight files, {} failed)",
+        s.files_read, skipped_by_name, s.files_skipped, s.files_failed
+    )
+}
+
+mod parallel;
