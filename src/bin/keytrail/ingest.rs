@@ -127,7 +127,8 @@ pub struct Fed {
     pub input_failed: bool,
     /// Sources read to their end (not skipped).
     pub complete: u64,
-    /// The names of those sources.
+    /// The names of the sources fully handled: read to their end, or skipped by their
+    /// content (digest and insight files). An append run does not read them again.
     pub completed: std::collections::HashSet<String>,
 }
 
@@ -244,9 +245,11 @@ pub fn note_outcome(progress: &Progress, o: &SourceOutcome, fed: &mut Fed, quiet
     if o.failure.is_some() || !o.record_errors.is_empty() {
         fed.input_failed = true;
     }
-    if o.failure.is_none() && o.skipped.is_none() {
-        fed.complete += 1;
+    if o.failure.is_none() {
         fed.completed.insert(o.source.clone());
+        if o.skipped.is_none() {
+            fed.complete += 1;
+        }
     }
 }
 
@@ -409,10 +412,7 @@ pub fn findings_only(common: &Common) -> Result<FindingsRun> {
 
 /// Whether to show the progress bar.
 pub fn visible(common: &Common, sources: &[Source]) -> bool {
-    !common.no_progress
-        && !common.quiet
-        && std::io::stderr().is_terminal()
-        && (sources.len() > 1 || sources.iter().any(|s| s.size > 8 << 20))
+    !common.no_progress && !common.quiet && std::io::stderr().is_terminal() && !sources.is_empty()
 }
 
 /// Why a run saw no record, in words.

@@ -143,6 +143,11 @@ fn analyze_local(
     if let Err(e) = check_read(&fed, pipeline.stats().records, out) {
         progress.finish();
         store.discard()?;
+        if append && !fed.input_failed {
+            // Only digest or insight files were new: nothing to add.
+            println!("nothing new: the {} new sources held no CloudTrail record; the tables in {out} are unchanged", sources.len());
+            return Ok(exit::OK);
+        }
         return Err(e);
     }
     progress.phase("writing tables");
