@@ -4,8 +4,12 @@
 //! a sequence of record byte slices, without ever holding more than one record in memory.
 //! It accepts CloudTrail's `{"Records":[...]}` (streamed element by element), a top-level
 //! array of records, JSON Lines, a single record object and concatenated JSON values, and
-//! recognises digest files so they are skipped rather than failed. It knows nothing of
-//! what a record means: each record's bytes go to a [`RecordSink`].
+//! recognises digest files so they are skipped rather than failed. It also recognises, by
+//! content, the output of `aws cloudtrail lookup-events` (`{"Events":[...]}`) and of
+//! CloudTrail Lake's `get-query-results` (`{"QueryResultRows":[...]}`), pages one after
+//! another included: their arrays are streamed the same way, and [`crate::envelope`] turns
+//! each element into the record it carries. It knows nothing of what a record means: each
+//! record's bytes go to a [`RecordSink`].
 
 use crate::error::{InputError, InputErrorKind, Location};
 use flate2::bufread::MultiGzDecoder;
@@ -74,6 +78,21 @@ pub struct RecordPos {
 }
 
 impl RecordPos {
+    /// The position `between.len()` bytes further on, `between` being the bytes skipped.
+    fn advance(&self, between: &[u8]) -> RecordPos {
+        match memchr::memrchr(b'\n', between) {
+            None => RecordPos {
+                column: self.column + between.len() as u64,
+                ..*self
+            },
+            Some(nl) => RecordPos {
+                line: self.line + memchr::memchr_iter(b'\n', between).count() as u64,
+                column: (between.len() - nl) as u64,
+                ..*self
+            },
+        }
+    }
+
     /// Translates a position inside the record (as serde_json reports it, one-based) into
     /// a location in the source.
     pub fn locate(&self, line_in_record: usize, column_in_record: usize) -> Location {
@@ -131,7 +150,8 @@ impl Default for ReadOptions {
     }
 }
 
-/// The layout a source turned out to have.
+/// The layout a source turned out to have. A source holding lookup-events or CloudTrail Lake
+/// pages is named by that shape (with what it yielded), whatever the layout of its pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
     /// `{"Records":[...]}`, possibly several concatenated.
@@ -144,6 +164,23 @@ pub enum Framing {
     JsonLines,
     /// Several JSON values one after another, not one per line.
     Concatenated,
+    /// `aws cloudtrail lookup-events` output, one page or several (concatenated or one per
+    /// line): `events` elements of `Events` arrays were read (each gave a record or a
+    /// record error) from `pages` pages.
+    LookupEvents { pages: u64, events: u64 },
+    /// CloudTrail Lake `get-query-results` output, one page or several: `rows` rows of
+    /// `QueryResultRows` were read (each gave a record or a record error) from `pages` pages.
+    LakeResults { pages: u64, rows: u64 },
+}
+
+impl Framing {
+    /// Whether this names an export shape (which a source keeps, whatever its layout).
+    fn is_export(self) -> bool {
+        matches!(
+            self,
+            Framing::LookupEvents { .. } | Framing::LakeResults { .. }
+        )
+    }
 }
 
 /// What reading one source found.

@@ -1,15 +1,49 @@
 //! Framing of JSON values: the layout of a source (one wrapper, an array, JSON Lines,
-//! concatenated values), the top-level objects it holds (a `Records` wrapper, a digest, a
-//! single record) and the streaming of their arrays element by element. Bytes come from a
-//! [`Scanner`]; records and record errors go to the [`RecordSink`].
+//! concatenated values), the top-level objects it holds (a `Records` wrapper, a
+//! lookup-events or CloudTrail Lake page, a digest, a single record) and the streaming of
+//! their arrays element by element. Bytes come from a [`Scanner`]; records and record
+//! errors go to the [`RecordSink`].
 
 use super::scanner::Scanner;
 use super::{
-    describe_byte, json_kind, Framing, ReadOptions, ReadSummary, RecordSink, SkipReason,
+    describe_byte, json_kind, Framing, ReadOptions, ReadSummary, RecordPos, RecordSink, SkipReason,
     MAX_RECORD_BYTES,
 };
+use crate::envelope::Export;
 use crate::error::{InputError, InputErrorKind, Location};
 use std::io::BufRead;
+
+/// Notes the layout of a source, unless it is already known to hold an export shape (the
+/// more useful fact: a summary can say how many events or rows it yielded).
+fn set_layout(summary: &mut ReadSummary, layout: Framing) {
+    if !summary.framing.is_some_and(Framing::is_export) {
+        summary.framing = Some(layout);
+    }
+}
+
+/// Counts a page (`page`) or one element of an export shape. A source that mixes the two
+/// shapes keeps the counts of the first.
+fn count_export(summary: &mut ReadSummary, export: Export, page: bool) {
+    if !summary.framing.is_some_and(Framing::is_export) {
+        summary.framing = Some(match export {
+            Export::LookupEvents => Framing::LookupEvents {
+                pages: 0,
+                events: 0,
+            },
+            Export::LakeResults => Framing::LakeResults { pages: 0, rows: 0 },
+        });
+    }
+    let (pages, items) = match (&mut summary.framing, export) {
+        (Some(Framing::LookupEvents { pages, events }), Export::LookupEvents) => (pages, events),
+        (Some(Framing::LakeResults { pages, rows }), Export::LakeResults) => (pages, rows),
+        _ => return,
+    };
+    if page {
+        *pages += 1;
+    } else {
+        *items += 1;
+    }
+}
 
 /// Frames a whole source: the first value decides the layout of the rest.
 pub(super) fn frame<R: BufRead>(
@@ -20,7 +54,7 @@ pub(super) fn frame<R: BufRead>(
 ) -> Result<(), InputError> {
     sc.skip_bom()?;
     if opts.json_lines_hint {
-        summary.framing = Some(Framing::JsonLines);
+        set_layout(summary, Framing::JsonLines);
         return lines(sc, sink, summary);
     }
     sc.skip_ws()?;
@@ -29,7 +63,7 @@ pub(super) fn frame<R: BufRead>(
     };
     let first_line = sc.line;
     let framing = top_value(sc, first, sink, summary)?;
-    summary.framing = Some(framing);
+    set_layout(summary, framing);
     if summary.skipped.is_some() {
         return Ok(());
     }
@@ -40,10 +74,10 @@ pub(super) fn frame<R: BufRead>(
         return Ok(());
     };
     if newline && sc.line_of_last_value_end == first_line {
-        summary.framing = Some(Framing::JsonLines);
+        set_layout(summary, Framing::JsonLines);
         return lines(sc, sink, summary);
     }
-    summary.framing = Some(Framing::Concatenated);
+    set_layout(summary, Framing::Concatenated);
     let mut next = Some(next);
     while let Some(b) = next {
         top_value(sc, b, sink, summary)?;
@@ -63,7 +97,7 @@ fn top_value<R: BufRead>(
     match first {
         b'{' => top_object(sc, sink, summary),
         b'[' => {
-            record_array(sc, sink, summary)?;
+            record_array(sc, sink, summary, None)?;
             Ok(Framing::Array)
         }
         other => Err(sc.error(InputErrorKind::Shape(format!(
@@ -73,8 +107,10 @@ fn top_value<R: BufRead>(
     }
 }
 
-/// A top-level object. Streams a `Records` array if there is one; otherwise the object
-/// (at most [`MAX_RECORD_BYTES`]) is a single record, or a digest to skip.
+/// A top-level object. Streams each `Records`, `Events` (lookup-events) or
+/// `QueryResultRows` (CloudTrail Lake) array in it, key by key; otherwise the object (at
+/// most [`MAX_RECORD_BYTES`]) is a single record, a digest to skip, or a Lake page without
+/// rows.
 fn top_object<R: BufRead>(
     sc: &mut Scanner<R>,
     sink: &mut dyn RecordSink,
@@ -83,9 +119,13 @@ fn top_object<R: BufRead>(
     let start = sc.pos(summary.records);
     let mut whole: Vec<u8> = Vec::new();
     let mut keep = true; // false once `whole` overflowed
-    let mut saw_records = false;
-    // Where a `Records` value that is not an array starts, and what it is.
+    let mut streamed = false;
+    let mut lake_rows = false;
+    // Where a `Records` or `QueryResultRows` value that is not an array starts, and what it is.
     let mut records_not_array: Option<(u64, u64, &'static str)> = None;
+    let mut rows_not_array: Option<(u64, u64, &'static str)> = None;
+    // A Lake page's `QueryStatus` and `ErrorMessage`, when they are short strings.
+    let (mut status, mut error_message) = (None, None);
     let mut keys: Vec<String> = Vec::new();
     sc.bump_into(&mut whole, keep)?; // '{'
     loop {
@@ -123,28 +163,48 @@ fn top_object<R: BufRead>(
             None => return Err(sc.eof_error()),
         }
         sc.ws_into(&mut whole, keep)?;
-        if key == "Records" && sc.peek()? == Some(b'[') {
-            saw_records = true;
+        let stream = match key.as_str() {
+            "Records" => Some(None),
+            k => Export::for_key(k).map(Some),
+        };
+        if let (Some(export), Some(b'[')) = (stream, sc.peek()?) {
+            streamed = true;
+            lake_rows |= export == Some(Export::LakeResults);
             keep = false;
             whole.truncate(key_start);
-            record_array(sc, sink, summary)?;
+            record_array(sc, sink, summary, export)?;
         } else {
-            if key == "Records" {
-                records_not_array = Some((sc.line, sc.column(), json_kind(sc.peek()?)));
+            let here = (sc.line, sc.column(), json_kind(sc.peek()?));
+            match key.as_str() {
+                "Records" => records_not_array = Some(here),
+                "QueryResultRows" => rows_not_array = Some(here),
+                _ => {}
             }
-            if keys.len() < 64 {
-                keys.push(key);
-            }
+            let note = matches!(key.as_str(), "QueryStatus" | "ErrorMessage");
+            let room = match (keep, note) {
+                (true, _) => MAX_RECORD_BYTES.saturating_sub(whole.len()),
+                (false, true) => 4096,
+                (false, false) => 0,
+            };
+            let mut value = Vec::new();
+            let fits = sc.capture(&mut value, room)?;
             if keep {
-                let room = MAX_RECORD_BYTES.saturating_sub(whole.len());
-                let mut value = Vec::new();
-                if sc.capture(&mut value, room)? {
+                if fits {
                     whole.extend_from_slice(&value);
                 } else {
                     keep = false;
                 }
-            } else {
-                sc.capture(&mut Vec::new(), 0)?;
+            }
+            if note && fits {
+                let text = serde_json::from_slice::<String>(&value).ok().map(one_line);
+                if key == "QueryStatus" {
+                    status = text;
+                } else {
+                    error_message = text;
+                }
+            }
+            if keys.len() < 64 {
+                keys.push(key);
             }
         }
         sc.ws_into(&mut whole, keep)?;
@@ -164,10 +224,45 @@ fn top_object<R: BufRead>(
         }
     }
     sc.line_of_last_value_end = sc.line;
-    if saw_records {
+    let at = |line, column| Location {
+        record_index: None,
+        line: Some(line),
+        column: Some(column),
+    };
+    let has = |k: &str| keys.iter().any(|x| x == k);
+    let lake_page = lake_rows
+        || (has("QueryStatus")
+            && (has("QueryStatistics") || has("QueryResultRows") || has("ErrorMessage")));
+    if lake_page {
+        if let Some((line, column, kind)) = rows_not_array.filter(|r| r.2 != "null") {
+            return Err(InputError::new(
+                &sc.source,
+                at(line, column),
+                InputErrorKind::Shape(format!("\"QueryResultRows\" is {kind}, not an array")),
+            ));
+        }
+        if !lake_rows {
+            count_export(summary, Export::LakeResults, true);
+        }
+        if let Some(s) = status.filter(|s| !s.eq_ignore_ascii_case("FINISHED")) {
+            let why = error_message.unwrap_or_else(|| "its results are missing or partial".into());
+            sink.record_error(InputError::new(
+                &sc.source,
+                at(start.line, start.column),
+                InputErrorKind::Shape(format!("CloudTrail Lake query is {s}, not FINISHED: {why}")),
+            ));
+        }
+    }
+    if streamed || lake_page {
+        if let Some((line, column, kind)) = records_not_array {
+            sink.record_error(InputError::new(
+                &sc.source,
+                at(line, column),
+                InputErrorKind::Shape(format!("\"Records\" is {kind}, not an array")),
+            ));
+        }
         return Ok(Framing::Wrapped);
     }
-    let has = |k: &str| keys.iter().any(|x| x == k);
     if has("digestStartTime") || (has("logFiles") && has("awsAccountId")) {
         summary.skipped = Some(SkipReason::Digest);
         return Ok(Framing::SingleRecord);
@@ -175,22 +270,14 @@ fn top_object<R: BufRead>(
     if let Some((line, column, kind)) = records_not_array {
         return Err(InputError::new(
             &sc.source,
-            Location {
-                record_index: None,
-                line: Some(line),
-                column: Some(column),
-            },
+            at(line, column),
             InputErrorKind::Shape(format!("\"Records\" is {kind}, not an array")),
         ));
     }
     if !keep {
         sink.record_error(InputError::new(
             &sc.source,
-            Location {
-                record_index: Some(start.index),
-                line: Some(start.line),
-                column: Some(start.column),
-            },
+            start.locate(1, 1),
             InputErrorKind::TooLarge {
                 limit: MAX_RECORD_BYTES,
             },
@@ -203,12 +290,30 @@ fn top_object<R: BufRead>(
     Ok(Framing::SingleRecord)
 }
 
-/// An array whose elements are records, streamed one at a time.
+/// A short text from the input made fit for a one-line message.
+fn one_line(s: String) -> String {
+    let mut out: String = s
+        .chars()
+        .take(300)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if s.chars().nth(300).is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
+/// An array whose elements are records (`export` None) or the elements of an export
+/// shape, streamed one at a time.
 fn record_array<R: BufRead>(
     sc: &mut Scanner<R>,
     sink: &mut dyn RecordSink,
     summary: &mut ReadSummary,
+    export: Option<Export>,
 ) -> Result<(), InputError> {
+    if let Some(x) = export {
+        count_export(summary, x, true);
+    }
     let mut buf = Vec::with_capacity(8 * 1024);
     sc.bump()?; // '['
     sc.skip_ws()?;
@@ -225,22 +330,21 @@ fn record_array<R: BufRead>(
         let pos = sc.pos(summary.records);
         buf.clear();
         let fits = sc.capture(&mut buf, MAX_RECORD_BYTES)?;
-        if fits {
-            sink.record(pos, &buf);
-        } else {
-            sink.record_error(InputError::new(
+        match (fits, export) {
+            (true, None) => sink.record(pos, &buf),
+            (true, Some(x)) => deliver(&sc.source, pos, &buf, x, sink),
+            (false, _) => sink.record_error(InputError::new(
                 &sc.source,
-                Location {
-                    record_index: Some(pos.index),
-                    line: Some(pos.line),
-                    column: Some(pos.column),
-                },
+                pos.locate(1, 1),
                 InputErrorKind::TooLarge {
                     limit: MAX_RECORD_BYTES,
                 },
-            ));
+            )),
         }
         summary.records += 1;
+        if let Some(x) = export {
+            count_export(summary, x, false);
+        }
         sc.skip_ws()?;
         match sc.peek()? {
             Some(b',') => sc.bump()?,
@@ -256,6 +360,29 @@ fn record_array<R: BufRead>(
                 ))))
             }
             None => return Err(sc.eof_error()),
+        }
+    }
+}
+
+/// Hands the record an export element carries to the sink, or says why it carries none.
+fn deliver(
+    source: &str,
+    pos: RecordPos,
+    element: &[u8],
+    export: Export,
+    sink: &mut dyn RecordSink,
+) {
+    match export.record_of(element) {
+        Ok(r) => {
+            let at = match r.offset {
+                Some(o) => pos.advance(&element[..o.min(element.len())]),
+                None => pos,
+            };
+            sink.record(at, &r.bytes);
+        }
+        Err(e) => {
+            let (line, column) = e.position().unwrap_or((1, 1));
+            sink.record_error(InputError::new(source, pos.locate(line, column), e.kind()));
         }
     }
 }

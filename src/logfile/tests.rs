@@ -298,3 +298,261 @@ fn a_source_inflating_past_the_ratio_is_stopped_once_it_is_large() {
         assert_eq!(c.records.len(), 2);
     }
 }
+
+/// A lookup-events element as the CLI prints it: the record is a JSON string.
+fn lookup_element(record: &str) -> String {
+    format!(
+        r#"{{"EventId":"x","EventName":"Decrypt","ReadOnly":"true","EventTime":1768385000.0,"EventSource":"kms.amazonaws.com","Resources":[],"CloudTrailEvent":{}}}"#,
+        serde_json::Value::from(record)
+    )
+}
+
+#[test]
+fn lookup_events_pages_yield_each_cloudtrail_event() {
+    let doc = format!(
+        "{{\n  \"Events\": [\n    {},\n    {}\n  ],\n  \"NextToken\": \"t\"\n}}\n{{\n  \"Events\": [\n    {}\n  ]\n}}\n",
+        lookup_element(r#"{"eventID":"a","eventSource":"kms.amazonaws.com"}"#),
+        lookup_element(r#"{"eventID":"b","eventTime":"2026-01-14T10:20:31Z"}"#),
+        lookup_element(r#"{"eventID":"c","s":"q\"}]"}"#),
+    );
+    for cap in [1, 3, 64, 256 * 1024] {
+        let mut c = Collect::default();
+        let mut sc = Scanner::new(
+            BufReader::with_capacity(cap, doc.as_bytes()),
+            "src",
+            u64::MAX,
+            1,
+        );
+        let mut summary = ReadSummary {
+            records: 0,
+            skipped: None,
+            gzip: false,
+            framing: None,
+            bytes: 0,
+        };
+        frame(&mut sc, &ReadOptions::default(), &mut c, &mut summary).unwrap();
+        let got: Vec<&str> = c.records.iter().map(|(_, r)| r.as_str()).collect();
+        assert_eq!(
+            got,
+            vec![
+                r#"{"eventID":"a","eventSource":"kms.amazonaws.com"}"#,
+                r#"{"eventID":"b","eventTime":"2026-01-14T10:20:31Z"}"#,
+                r#"{"eventID":"c","s":"q\"}]"}"#,
+            ],
+            "buffer {cap}"
+        );
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        assert_eq!(summary.records, 3);
+        assert_eq!(
+            summary.framing,
+            Some(Framing::LookupEvents {
+                pages: 2,
+                events: 3
+            })
+        );
+        // Each record is placed at its element: lines 3, 4 and 10, column 5.
+        let places: Vec<(u64, u64, u64)> = c
+            .records
+            .iter()
+            .map(|(p, _)| (p.index, p.line, p.column))
+            .collect();
+        assert_eq!(places, vec![(0, 3, 5), (1, 4, 5), (2, 10, 5)]);
+    }
+}
+
+#[test]
+fn lookup_events_pages_one_per_line_and_as_objects() {
+    let page = |rec: &str| {
+        format!(
+            "{{\"Events\":[{}],\"NextToken\":null}}",
+            lookup_element(rec)
+        )
+    };
+    let doc = format!(
+        "{}\n{}\n{{\"Events\":[{{\"EventId\":\"o\",\"CloudTrailEvent\":{{\"eventID\":\"o\"}}}}]}}\n",
+        page(r#"{"eventID":"l1"}"#),
+        page(r#"{"eventID":"l2"}"#)
+    );
+    let (r, c) = read(doc.as_bytes());
+    let s = r.unwrap();
+    assert_eq!(
+        s.framing,
+        Some(Framing::LookupEvents {
+            pages: 3,
+            events: 3
+        })
+    );
+    let got: Vec<&str> = c.records.iter().map(|(_, r)| r.as_str()).collect();
+    assert_eq!(
+        got,
+        vec![
+            r#"{"eventID":"l1"}"#,
+            r#"{"eventID":"l2"}"#,
+            r#"{"eventID":"o"}"#
+        ]
+    );
+    // The object form is placed where the record object starts: line 3, column 45.
+    let p = c.records[2].0;
+    assert_eq!((p.index, p.line, p.column), (2, 3, 45));
+    // The same pages as a `.jsonl` source.
+    let mut c = Collect::default();
+    let opts = ReadOptions {
+        json_lines_hint: true,
+        ..ReadOptions::default()
+    };
+    let s = read_log("src.jsonl", doc.as_bytes(), &opts, &mut c).unwrap();
+    assert_eq!(c.records.len(), 3);
+    assert!(matches!(s.framing, Some(Framing::LookupEvents { .. })));
+}
+
+#[test]
+fn a_lookup_element_without_a_record_is_a_record_error_and_the_rest_is_kept() {
+    let doc = format!(
+        "{{\"Events\": [\n{},\n  {{\"EventId\": \"y\", \"EventName\": \"Decrypt\"}},\n  {},\n{}]}}",
+        lookup_element(r#"{"eventID":"first"}"#),
+        lookup_element(r#"{"eventID":"broken",}"#),
+        lookup_element(r#"{"eventID":"last"}"#),
+    );
+    let (r, c) = read(doc.as_bytes());
+    let s = r.unwrap();
+    assert_eq!(s.records, 4);
+    assert_eq!(
+        s.framing,
+        Some(Framing::LookupEvents {
+            pages: 1,
+            events: 4
+        })
+    );
+    let got: Vec<(u64, &str)> = c
+        .records
+        .iter()
+        .map(|(p, r)| (p.index, r.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(0, r#"{"eventID":"first"}"#), (3, r#"{"eventID":"last"}"#)]
+    );
+    assert_eq!(
+        c.errors,
+        vec![
+            "src: record 1, line 3, column 3: not a CloudTrail log: lookup-events element without CloudTrailEvent",
+            "src: record 2, line 4, column 3: invalid JSON: CloudTrailEvent is not a JSON record: key must be a string at line 1, column 21 of its text",
+        ]
+    );
+}
+
+#[test]
+fn a_file_cut_inside_the_events_array_fails_after_the_records_before() {
+    let doc = format!(
+        "{{\"Events\":[{},{}]}}",
+        lookup_element(r#"{"eventID":"kept"}"#),
+        lookup_element(r#"{"eventID":"cut"}"#),
+    );
+    let cut = doc.find("cut").unwrap();
+    let (r, c) = read(&doc.as_bytes()[..cut]);
+    let e = r.unwrap_err();
+    assert!(matches!(e.kind, InputErrorKind::Json(_)), "{e}");
+    assert!(
+        e.to_string()
+            .ends_with("invalid JSON: unexpected end of input"),
+        "{e}"
+    );
+    assert_eq!(c.records.len(), 1);
+    assert_eq!(c.records[0].1, r#"{"eventID":"kept"}"#);
+}
+
+#[test]
+fn events_and_rows_that_are_not_arrays_leave_a_record_a_record() {
+    // A record with an `Events` member that is not an array, and a CloudTrail record.
+    for doc in [
+        r#"{"eventID":"r1","Events":{"n":1},"QueryResultRows":"x"}"#,
+        r#"{"eventID":"r2","Events":null}"#,
+        r#"{"eventVersion":"1.11","eventSource":"kms.amazonaws.com","eventID":"r3"}"#,
+    ] {
+        let (r, c) = read(doc.as_bytes());
+        assert_eq!(r.unwrap().framing, Some(Framing::SingleRecord), "{doc}");
+        assert_eq!(c.records.len(), 1);
+        assert_eq!(c.records[0].1, doc);
+    }
+    // Both `Records` and `Events` arrays: each streamed as what it is.
+    let doc = format!(
+        r#"{{"Records":[{{"eventID":"w"}}],"Events":[{}]}}"#,
+        lookup_element(r#"{"eventID":"e"}"#)
+    );
+    let (r, c) = read(doc.as_bytes());
+    assert_eq!(
+        r.unwrap().framing,
+        Some(Framing::LookupEvents {
+            pages: 1,
+            events: 1
+        })
+    );
+    let got: Vec<&str> = c.records.iter().map(|(_, r)| r.as_str()).collect();
+    assert_eq!(got, vec![r#"{"eventID":"w"}"#, r#"{"eventID":"e"}"#]);
+    // A `Records` that is not an array next to a streamed array is said, not dropped.
+    let (r, c) = read(br#"{"Events":[],"Records":7}"#);
+    assert!(r.is_ok());
+    assert_eq!(
+        c.errors,
+        vec!["src: line 1, column 24: not a CloudTrail log: \"Records\" is a number, not an array"]
+    );
+}
+
+#[test]
+fn lake_pages_yield_each_row() {
+    let doc = r#"{"QueryStatus":"FINISHED","QueryStatistics":{"ResultsCount":2},"QueryResultRows":[
+  [{"eventjson":"{\"eventID\":\"j1\"}"}],
+  [{"eventID":"f1"},{"eventsource":"kms.amazonaws.com"},{"resources":"[{\"ARN\":\"k\"}]"}]
+]}
+{"QueryStatus":"FINISHED","QueryResultRows":[[{"eventJson":{"eventID":"j2"}}], "bad"],"NextToken":"n"}"#;
+    let (r, c) = read(doc.as_bytes());
+    let s = r.unwrap();
+    assert_eq!(s.framing, Some(Framing::LakeResults { pages: 2, rows: 4 }));
+    assert_eq!(s.records, 4);
+    let got: Vec<&str> = c.records.iter().map(|(_, r)| r.as_str()).collect();
+    assert_eq!(
+        got,
+        vec![
+            r#"{"eventID":"j1"}"#,
+            r#"{"eventID":"f1","eventSource":"kms.amazonaws.com","resources":[{"ARN":"k"}]}"#,
+            r#"{"eventID":"j2"}"#,
+        ]
+    );
+    assert_eq!(
+        c.errors,
+        vec!["src: record 3, line 5, column 80: not a CloudTrail log: CloudTrail Lake row is a string, not an array of {column: value} objects"]
+    );
+}
+
+#[test]
+fn lake_pages_without_rows_are_pages_and_unfinished_queries_are_said() {
+    let (r, c) = read(
+        br#"{"QueryStatus":"FINISHED","QueryStatistics":{"ResultsCount":0},"QueryResultRows":[]}"#,
+    );
+    assert_eq!(
+        r.unwrap().framing,
+        Some(Framing::LakeResults { pages: 1, rows: 0 })
+    );
+    assert!(c.records.is_empty() && c.errors.is_empty());
+    let (r, c) = read(
+        b"\n {\"QueryStatus\":\"FAILED\",\"ErrorMessage\":\"Query failed:\\nno such column\"}",
+    );
+    assert_eq!(
+        r.unwrap().framing,
+        Some(Framing::LakeResults { pages: 1, rows: 0 })
+    );
+    assert!(c.records.is_empty());
+    assert_eq!(
+        c.errors,
+        vec!["src: line 2, column 2: not a CloudTrail log: CloudTrail Lake query is FAILED, not FINISHED: Query failed: no such column"]
+    );
+    let (r, _) = read(br#"{"QueryStatus":"RUNNING","QueryStatistics":{},"QueryResultRows":5}"#);
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        "src: line 1, column 65: not a CloudTrail log: \"QueryResultRows\" is a number, not an array"
+    );
+    // A record with a `QueryStatus` member alone is still a record.
+    let (r, c) = read(br#"{"eventID":"q","QueryStatus":"x"}"#);
+    assert_eq!(r.unwrap().framing, Some(Framing::SingleRecord));
+    assert_eq!(c.records.len(), 1);
+}
