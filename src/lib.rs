@@ -3,6 +3,7 @@ pub mod arn;
 pub mod corpus;
 pub mod decode;
 pub mod derive;
+pub mod envelope;
 pub mod error;
 pub mod filter;
 pub mod kms;

@@ -11,7 +11,8 @@ Writes, next to this script:
   trail/     CloudTrail S3 layout: AWSLogs/<acct>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz,
              plus CloudTrail-Digest/ and CloudTrail-Insight/ siblings that must be skipped
   broken/    truncated.json.gz, not-json.json (error paths)
-  formats/   the same 5 KMS records in every accepted input format
+  formats/   the same 5 KMS records in every accepted input format (lookup-events.json and
+             lake-query-results.json there are written by hand, and kept)
   expected/  findings.jsonl (hand-derived oracle over trail/, grace 300 s) and counts.json
   README.md  every story, event by event
 
@@ -39,6 +40,8 @@ HERE = Path(__file__).resolve().parent
 TRAIL = HERE / "trail"
 BROKEN = HERE / "broken"
 FORMATS = HERE / "formats"
+# Written by hand, not by this script (see the README): kept when formats/ is rewritten.
+HAND_WRITTEN = {FORMATS / "lookup-events.json", FORMATS / "lake-query-results.json"}
 EXPECTED = HERE / "expected"
 
 UTC = dt.timezone.utc
@@ -1145,8 +1148,14 @@ add_noise(B, USE1, ts("2025-11-05 10:01:10"), dup_into=ts("2025-11-05 11:00:00")
 
 def reset(d: Path):
     if d.exists():
-        shutil.rmtree(d)
-    d.mkdir(parents=True)
+        for p in sorted(d.iterdir()):
+            if p in HAND_WRITTEN:
+                continue
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+    d.mkdir(parents=True, exist_ok=True)
 
 
 def gz(data: bytes) -> bytes:
@@ -1410,7 +1419,16 @@ deterministic: re-running it rewrites byte-identical files):
   input format: `records-array.json` (top-level array), `lines.jsonl`, `lines.jsonl.gz`, `wrapped-plain.json`
   (`{{"Records":[...]}}`, not gzipped), `no-extension-log` (gzip, no extension: detect by content). Each holds 5
   KMS events, except `single-record.json`, which is one record object (the 4th record, `90000004`) and so holds 1.
-  Over `formats/` the rules give no findings (every use is covered by the CreateGrant `90000001`).
+  Written by hand (this script keeps them): `lookup-events.json`, the output of `aws cloudtrail lookup-events`
+  (two pages, concatenated; each record a JSON string in `CloudTrailEvent`): KMS events `91000003` Decrypt
+  (context environment-template/t1, environment/e1), `91000002` CreateGrant and `91000001` CreateKey (key
+  `5d7f0c2e-…`, us-east-1) and the Proton call `91000901` CreateEnvironmentTemplate; `lake-query-results.json`,
+  the output of CloudTrail Lake's `get-query-results` (two pages): `eventjson` rows `92000001` CreateGrant,
+  `92000002` GenerateDataKey (key `8c3e5a17-…`, eu-west-1) and the Proton call `92000901` CreateService, and
+  flat-column rows `92000003` Decrypt (struct columns in Lake's `{{key=value}}` rendering: no key, no context)
+  and `92000004` Decrypt (the same columns as JSON text). They hold 3 and 4 KMS events; all of `formats/`
+  holds 12. Over `formats/` the rules give no findings (every use with a known key is covered by the
+  CreateGrant of its key: `90000001`, `91000002`, `92000001`).
 - `expected/findings.jsonl` — the expected findings over all of `trail/` with the default grace of 300 s,
   sorted by (event_time, event_id, rule, key_arn). Written BY HAND in `make_testdata.py` (the `expect(...)`
   calls after each story), not computed by a rules engine.

@@ -131,6 +131,8 @@ fn every_format_reads_the_same_records() {
         ("wrapped-plain.json", 5),
         ("no-extension-log", 5),
         ("single-record.json", 1),
+        ("lookup-events.json", 3),
+        ("lake-query-results.json", 4),
     ] {
         let r = run_paths(
             &[testdata(&format!("formats/{name}"))],
@@ -140,9 +142,12 @@ fn every_format_reads_the_same_records() {
         assert_eq!(r.stats.records_invalid, 0, "{name}");
         assert_eq!(r.stats.files_failed, 0, "{name}");
     }
-    // All formats together hold the same five events: duplicates collapse.
+    // The layouts all hold the same five events: duplicates collapse. The lookup-events
+    // and Lake samples hold 3 and 4 events of their own.
     let r = run_paths(&[testdata("formats")], PipelineOptions::default());
-    assert_eq!(r.stats.kms_events, 5);
+    assert_eq!(r.stats.kms_events, 5 + 3 + 4);
+    assert_eq!(r.stats.records_invalid, 0);
+    assert!(r.findings.is_empty());
 }
 
 fn shuffled_sources(

@@ -1,5 +1,6 @@
 //! A whole log source: gzip (one or several members) and JSON framing (wrapped, array,
-//! single record, JSON Lines, concatenated), then decoding and the run's findings.
+//! single record, JSON Lines, concatenated, lookup-events and CloudTrail Lake pages), then
+//! decoding and the run's findings.
 //! The first byte picks how the rest is presented: bit 0 gzips it, bit 1 names the
 //! source `.jsonl`, bit 2 splits the gzip into two members.
 #![no_main]
