@@ -25,6 +25,8 @@ trap 'rm -rf "$out"' EXIT
 cargo build --locked --quiet
 ./target/debug/keytrail analyze testdata/trail --out "$out/tables" > "$out/summary.txt"
 .venv/bin/python tests/python/check_tables.py ./target/debug/keytrail "$out/tables" testdata/expected/findings.jsonl
+echo "== first hour: the README's quick start verbatim, DuckDB never sees a staged file, progress in a pty"
+.venv/bin/python tests/python/check_first_hour.py ./target/debug/keytrail
 echo "== queries/: sqlglot (Trino/Athena), trino-sql-validator, DuckDB runs and findings_recomputed == CLI"
 .venv/bin/python tests/python/check_queries.py ./target/debug/keytrail
 
