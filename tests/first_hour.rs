@@ -609,3 +609,33 @@ fn filters_restrict_the_input_by_key_and_the_output_by_time_rule_and_severity() 
         .collect();
     assert_eq!(sorted(lines(&["--severity", "medium"])), sorted(want));
 }
+
+#[test]
+fn lookup_events_output_yields_its_kms_events() {
+    // `aws cloudtrail lookup-events` output: three KMS events and one of another service,
+    // over two concatenated pages (see the fixture).
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let input = testdata("formats/lookup-events.json");
+    let o = keytrail(&[
+        "analyze",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        s.contains("records: 4 (0 invalid, 1 other services, 0 insight); KMS records 3"),
+        "{s}"
+    );
+    let ids: Vec<String> = event_ids(&out).into_keys().collect();
+    assert_eq!(
+        ids,
+        [
+            "91000001-6a2e-4c1b-8f3d-2b7e9c0a4d15",
+            "91000002-b4c7-4e9a-a1f0-5d3e8c2b7a61",
+            "91000003-2f6d-4a8e-b3c9-7e1a4d0b5c28"
+        ]
+    );
+}

@@ -6,6 +6,8 @@
    into it and after that run is interrupted: it reads the old tables, never a staged file.
 3. The progress bar in a pseudo-terminal: it moves inside one large file, then shows a
    "writing tables" phase.
+4. Access denied, in one line: moto's S3 server with its IAM checks on
+   (INITIAL_NO_AUTH_ACTION_COUNT=0) refuses an unknown access key.
 
 Usage: python tests/python/check_first_hour.py ./target/debug/keytrail
 """
@@ -175,11 +177,49 @@ def check_progress_in_a_pty(tmp, corpus):
        f"{os.path.getsize(largest) // 1_000_000} MB file, then 'writing tables'")
 
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def check_access_denied_is_one_line(tmp):
+    import socket
+    port = free_port()
+    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="0")
+    moto = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=open(os.path.join(tmp, "moto.log"), "w"), stderr=subprocess.STDOUT, env=env)
+    try:
+        t0 = time.time()
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() - t0 > 60:
+                    fail("moto_server did not start")
+                time.sleep(0.2)
+        kenv = dict(os.environ, AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="AKIAUNKNOWNKEY000000",
+                    AWS_SECRET_ACCESS_KEY="unknown", AWS_REGION="us-east-1")
+        kenv.pop("NO_COLOR", None)
+        r = subprocess.run([KEYTRAIL, "findings", "s3://trail-bucket/AWSLogs/"], capture_output=True, text=True, env=kenv)
+        lines = r.stderr.splitlines()
+        if r.returncode != 3 or len(lines) != 1 or not lines[0].startswith("error: access denied to s3://trail-bucket/AWSLogs") \
+                or "{" in r.stderr or "\x1b" in r.stderr:
+            fail(f"access denied: exit {r.returncode}, stderr {r.stderr!r}")
+        ok(f"access denied is one line, exit 3: {lines[0]}")
+    finally:
+        moto.terminate()
+        moto.wait(timeout=30)
+
+
 def main():
     check_quick_start()
     with tempfile.TemporaryDirectory(prefix="keytrail-first-hour-") as tmp:
         corpus = check_duckdb_never_sees_staging(tmp)
         check_progress_in_a_pty(tmp, corpus)
+        check_access_denied_is_one_line(tmp)
 
 
 if __name__ == "__main__":

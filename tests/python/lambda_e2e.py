@@ -409,6 +409,28 @@ def main():
         download(s3, "out", "workstation/", ws)
         check(sorted(table(ws, "kms_events").column("event_id").to_pylist()) == ref_events, "and writes the same kms_events as a local run")
         check(finding_keys(table(ws, "findings").to_pylist()) == ref_findings, "and the same findings")
+
+        # 8. Nothing half-written under an s3:// output: a run that reads nothing, and a run
+        # interrupted while it writes, upload nothing; neither leaves temporary files.
+        def keys_under(prefix):
+            return [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="out", Prefix=prefix) for o in page.get("Contents", [])]
+        tmp_before = set(os.listdir(tempfile.gettempdir()))
+        r = subprocess.run([str(KEYTRAIL), "analyze", "/nope/trail", "--out", "s3://out/typo"], capture_output=True, text=True, env=env)
+        check(r.returncode == 3 and keys_under("typo/") == [] and "s3://out/typo was left as it was" in r.stderr,
+              f"analyze with a typo path into s3:// exits 3 and uploads nothing ({r.stderr.strip()})")
+        corpus = work / "corpus"
+        subprocess.run([str(KEYTRAIL), "gen", "--out", str(corpus), "--size-mb", "40", "--large-file-mb", "20"], check=True, capture_output=True)
+        p = subprocess.Popen([str(KEYTRAIL), "analyze", str(corpus), "--out", "s3://out/interrupted", "--threads", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        t0 = time.time()
+        while not any(n.startswith("keytrail-upload-") and os.listdir(os.path.join(tempfile.gettempdir(), n)) for n in os.listdir(tempfile.gettempdir())):
+            if time.time() - t0 > 60:
+                raise AssertionError("the s3:// run never staged a table file")
+            time.sleep(0.02)
+        p.send_signal(signal.SIGINT)
+        err = p.communicate(timeout=60)[1]
+        left = {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("keytrail-upload-")} - tmp_before
+        check(p.returncode == 130 and keys_under("interrupted/") == [] and not left and "nothing was uploaded to s3://out/interrupted" in err,
+              f"a run into s3:// interrupted while staging uploads nothing and removes its staged files ({err.strip()})")
         bad = dict(env, AWS_ENDPOINT_URL=f"http://keyid:hunter2@127.0.0.1:{moto_port}")
         r = subprocess.run([str(KEYTRAIL), "findings", "s3://trail/AWSLogs/"], capture_output=True, text=True, env=bad)
         check(r.returncode == 2 and "must not carry credentials" in r.stderr and "hunter2" not in r.stderr + r.stdout, "an endpoint URL with credentials is refused and never printed")
