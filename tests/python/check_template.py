@@ -1,11 +1,15 @@
 """Security posture of template.yaml, beyond what checkov checks generically: the function's
 role reads only the trail prefix and writes only its own prefix, keys are used only through
 S3, outputs are encrypted at rest (SSE-KMS) and in transit (TLS-only, TLS 1.2 minimum), no
-public access, no secrets in the environment. Run with the .venv-iac Python (PyYAML).
+public access, no secrets in the environment; the S3 Batch Operations role is assumable by
+that service only and can do nothing but invoke the function, read manifests and write
+reports. Run with the .venv-iac Python (PyYAML).
 
 Usage: python tests/python/check_template.py template.yaml
 """
+import json
 import sys
+
 import yaml
 
 CHECKS = []
@@ -50,6 +54,49 @@ def statements(doc):
 
 def as_list(v):
     return v if isinstance(v, list) else [v]
+
+
+BATCH_PRINCIPAL = "batchoperations.s3.amazonaws.com"
+S3_VIA = {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}
+
+
+def check_batch_operations_role(res, outputs):
+    roles = {n: r["Properties"] for n, r in res.items() if r["Type"] == "AWS::IAM::Role"
+             and BATCH_PRINCIPAL in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])}
+    check(len(roles) == 1, f"one role for S3 Batch Operations backfills ({sorted(roles)})")
+    name, role = next(iter(roles.items()))
+    check(role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": BATCH_PRINCIPAL}, "Action": "sts:AssumeRole"}],
+        f"only S3 Batch Operations ({BATCH_PRINCIPAL}) can assume it, with sts:AssumeRole alone")
+    check(not role.get("ManagedPolicyArns") and not any(
+        k in role for k in ("RoleName", "PermissionsBoundary")) and len(role["Policies"]) == 1,
+        "it has one inline policy, no managed policies and no custom name (CAPABILITY_IAM suffices)")
+    stmts = statements(role["Policies"][0]["PolicyDocument"])
+    check(all(s["Effect"] == "Allow" and not {"NotAction", "NotResource", "NotPrincipal"} & set(s)
+              for s in stmts), "its statements only allow, with no NotAction/NotResource")
+    actions = [a for s in stmts for a in as_list(s["Action"])]
+    check(not any("*" in a for a in actions), f"it names its actions, no wildcards ({len(actions)} actions)")
+    pairs = {(a, json.dumps(r, sort_keys=True)) for s in stmts
+             for a in as_list(s["Action"]) for r in as_list(s["Resource"])}
+    fn = {"Fn::GetAtt": ["KeytrailFunction", "Arn"]}
+    manifests = {"Fn::Sub": "${OutputBucket.Arn}/batch-operations/manifests/*"}
+    reports = {"Fn::Sub": "${OutputBucket.Arn}/batch-operations/reports/*"}
+    key = {"Fn::GetAtt": ["OutputKey", "Arn"]}
+    want = [("lambda:InvokeFunction", fn), ("s3:GetObject", manifests),
+            ("s3:GetObjectVersion", manifests), ("s3:PutObject", reports),
+            ("kms:Decrypt", key), ("kms:GenerateDataKey", key)]
+    check(pairs == {(a, json.dumps(r, sort_keys=True)) for a, r in want},
+          "it invokes this function only (unqualified ARN), reads only batch-operations/manifests/*"
+          " and writes only batch-operations/reports/* in the output bucket")
+    resources = [json.dumps(r) for s in stmts for r in as_list(s["Resource"])]
+    check(all(r.count("*") == 0 or r.endswith('/*"}') and r.count("*") == 1 for r in resources),
+          "no wildcard in its resources but the trailing object wildcard of those two prefixes")
+    kms = [s for s in stmts if any(a.startswith("kms:") for a in as_list(s["Action"]))]
+    check(kms and all(s["Condition"] == {"StringEquals": {"kms:ViaService": S3_VIA}} for s in kms),
+          "it uses the output key only through S3 (kms:ViaService)")
+    check(outputs.get("BatchOperationsRoleArn", {}).get("Value") == {"Fn::GetAtt": [name, "Arn"]},
+          "its ARN is the BatchOperationsRoleArn output")
+    check(outputs.get("FunctionArn", {}).get("Value") == fn, "and the function's is FunctionArn")
 
 
 def main():
@@ -98,6 +145,8 @@ def main():
     queues = [r for r in res.values() if r["Type"] == "AWS::SQS::Queue"]
     check(queues and all("KmsMasterKeyId" in q["Properties"] for q in queues),
           f"the {len(queues)} queues are encrypted with KMS")
+
+    check_batch_operations_role(res, t.get("Outputs", {}))
     print(f"check_template: {len(CHECKS)} checks passed")
 
 
