@@ -3,12 +3,20 @@ role reads only the trail prefix and writes only its own prefix, keys are used o
 S3, outputs are encrypted at rest (SSE-KMS) and in transit (TLS-only, TLS 1.2 minimum), no
 public access, no secrets in the environment; the S3 Batch Operations role is assumable by
 that service only and can do nothing but invoke the function, read manifests and write
-reports. Run with the .venv-iac Python (PyYAML).
+reports. Then the deployment configuration beside the template: samconfig.toml opts sam build
+and sam sync in to beta features (BuildMethod rust-cargolambda asks for confirmation
+otherwise in older SAM CLIs), deploys with exactly the capabilities the template needs and
+holds no account values, and every sam build/sync in the README's deploy section either
+relies on it or passes --beta-features. Run with the .venv-iac Python (PyYAML; tomllib, so
+Python 3.11 or later).
 
 Usage: python tests/python/check_template.py template.yaml
 """
 import json
+import re
 import sys
+import tomllib
+from pathlib import Path
 
 import yaml
 
@@ -99,6 +107,56 @@ def check_batch_operations_role(res, outputs):
     check(outputs.get("FunctionArn", {}).get("Value") == fn, "and the function's is FunctionArn")
 
 
+def needed_capabilities(res):
+    named = ("RoleName", "UserName", "GroupName", "ManagedPolicyName", "InstanceProfileName")
+    iam = [r for r in res.values() if r["Type"].startswith("AWS::IAM::")
+           or (r["Type"] == "AWS::Serverless::Function" and "Role" not in r["Properties"])]
+    caps = {"CAPABILITY_IAM"} if iam else set()
+    if any(k in r.get("Properties", {}) for r in iam for k in named):
+        caps.add("CAPABILITY_NAMED_IAM")
+    return caps
+
+
+def check_samconfig(top, res):
+    path = top / "samconfig.toml"
+    text = path.read_text()
+    cfg = tomllib.loads(text).get("default", {})
+    beta = {cmd: cfg.get(cmd, {}).get("parameters", {}).get("beta_features") is True
+            for cmd in ("build", "sync")}
+    check(beta["build"], "samconfig.toml sets beta_features = true for sam build (BuildMethod rust-cargolambda)")
+    check(beta["sync"], "and for sam sync")
+    deploy = cfg.get("deploy", {}).get("parameters", {})
+    caps = deploy.get("capabilities", "")
+    caps = set(caps.split() if isinstance(caps, str) else caps)
+    need = needed_capabilities(res)
+    check(caps == need, f"sam deploy gets exactly the capabilities the template needs ({sorted(need)})")
+    check(deploy.get("stack_name") == "keytrail" and deploy.get("resolve_s3") is True
+          and deploy.get("confirm_changeset") is True,
+          "deploy defaults: stack keytrail, SAM-managed artifact bucket, change set confirmed")
+    stated = {k for c in cfg.values() for k in c.get("parameters", {})}
+    check(not re.search(r"\b\d{12}\b|arn:aws|@", text)
+          and not stated & {"region", "profile", "s3_bucket", "parameter_overrides", "role_arn"},
+          "samconfig.toml holds no account ids, ARNs, addresses, regions, buckets or parameters")
+    return beta
+
+
+def check_readme_deploy(top, beta):
+    readme = (top / "README.md").read_text()
+    start = readme.index("\n## Running as a Lambda (SAM)")
+    end = readme.find("\n## ", start + 1)
+    section = readme[start:end if end > 0 else None]
+    blocks = re.findall(r"^```(?:sh|bash|console)\n(.*?)^```", section, re.S | re.M)
+    lines = [ln for b in blocks for ln in b.replace("\\\n", " ").splitlines()]
+    runs = [(m.group(1), ln) for ln in lines for m in re.finditer(r"\bsam (build|sync)\b", ln.split("#")[0])]
+    check(any(cmd == "build" for cmd, _ in runs), f"the README's deploy section runs sam build ({len(runs)} runs)")
+    for cmd, ln in runs:
+        by_flag = "--beta-features" in ln
+        by_config = beta[cmd] and not re.search(r"--no-beta-features|--config-(file|env)", ln)
+        how = "--beta-features" if by_flag else "samconfig.toml" if by_config else "neither"
+        check(by_flag or by_config, f"`sam {cmd}` in it is opted in to beta features"
+              f" (--beta-features or samconfig.toml: {how}): {ln.strip()}")
+
+
 def main():
     t = yaml.load(open(sys.argv[1]), Loader=Loader)
     res = t["Resources"]
@@ -147,6 +205,8 @@ def main():
           f"the {len(queues)} queues are encrypted with KMS")
 
     check_batch_operations_role(res, t.get("Outputs", {}))
+    top = Path(sys.argv[1]).resolve().parent
+    check_readme_deploy(top, check_samconfig(top, res))
     print(f"check_template: {len(CHECKS)} checks passed")
 
 
