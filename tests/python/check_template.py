@@ -1,11 +1,23 @@
 """Security posture of template.yaml, beyond what checkov checks generically: the function's
 role reads only the trail prefix and writes only its own prefix, keys are used only through
 S3, outputs are encrypted at rest (SSE-KMS) and in transit (TLS-only, TLS 1.2 minimum), no
-public access, no secrets in the environment. Run with the .venv-iac Python (PyYAML).
+public access, no secrets in the environment; the S3 Batch Operations role is assumable by
+that service only and can do nothing but invoke the function, read manifests and write
+reports. Then the deployment configuration beside the template: samconfig.toml opts sam build
+and sam sync in to beta features (BuildMethod rust-cargolambda asks for confirmation
+otherwise in older SAM CLIs), deploys with exactly the capabilities the template needs and
+holds no account values, and every sam build/sync in the README's deploy section either
+relies on it or passes --beta-features. Run with the .venv-iac Python (PyYAML; tomllib, so
+Python 3.11 or later).
 
 Usage: python tests/python/check_template.py template.yaml
 """
+import json
+import re
 import sys
+import tomllib
+from pathlib import Path
+
 import yaml
 
 CHECKS = []
@@ -50,6 +62,99 @@ def statements(doc):
 
 def as_list(v):
     return v if isinstance(v, list) else [v]
+
+
+BATCH_PRINCIPAL = "batchoperations.s3.amazonaws.com"
+S3_VIA = {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}
+
+
+def check_batch_operations_role(res, outputs):
+    roles = {n: r["Properties"] for n, r in res.items() if r["Type"] == "AWS::IAM::Role"
+             and BATCH_PRINCIPAL in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])}
+    check(len(roles) == 1, f"one role for S3 Batch Operations backfills ({sorted(roles)})")
+    name, role = next(iter(roles.items()))
+    check(role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": BATCH_PRINCIPAL}, "Action": "sts:AssumeRole"}],
+        f"only S3 Batch Operations ({BATCH_PRINCIPAL}) can assume it, with sts:AssumeRole alone")
+    check(not role.get("ManagedPolicyArns") and not any(
+        k in role for k in ("RoleName", "PermissionsBoundary")) and len(role["Policies"]) == 1,
+        "it has one inline policy, no managed policies and no custom name (CAPABILITY_IAM suffices)")
+    stmts = statements(role["Policies"][0]["PolicyDocument"])
+    check(all(s["Effect"] == "Allow" and not {"NotAction", "NotResource", "NotPrincipal"} & set(s)
+              for s in stmts), "its statements only allow, with no NotAction/NotResource")
+    actions = [a for s in stmts for a in as_list(s["Action"])]
+    check(not any("*" in a for a in actions), f"it names its actions, no wildcards ({len(actions)} actions)")
+    pairs = {(a, json.dumps(r, sort_keys=True)) for s in stmts
+             for a in as_list(s["Action"]) for r in as_list(s["Resource"])}
+    fn = {"Fn::GetAtt": ["KeytrailFunction", "Arn"]}
+    manifests = {"Fn::Sub": "${OutputBucket.Arn}/batch-operations/manifests/*"}
+    reports = {"Fn::Sub": "${OutputBucket.Arn}/batch-operations/reports/*"}
+    key = {"Fn::GetAtt": ["OutputKey", "Arn"]}
+    want = [("lambda:InvokeFunction", fn), ("s3:GetObject", manifests),
+            ("s3:GetObjectVersion", manifests), ("s3:PutObject", reports),
+            ("kms:Decrypt", key), ("kms:GenerateDataKey", key)]
+    check(pairs == {(a, json.dumps(r, sort_keys=True)) for a, r in want},
+          "it invokes this function only (unqualified ARN), reads only batch-operations/manifests/*"
+          " and writes only batch-operations/reports/* in the output bucket")
+    resources = [json.dumps(r) for s in stmts for r in as_list(s["Resource"])]
+    check(all(r.count("*") == 0 or r.endswith('/*"}') and r.count("*") == 1 for r in resources),
+          "no wildcard in its resources but the trailing object wildcard of those two prefixes")
+    kms = [s for s in stmts if any(a.startswith("kms:") for a in as_list(s["Action"]))]
+    check(kms and all(s["Condition"] == {"StringEquals": {"kms:ViaService": S3_VIA}} for s in kms),
+          "it uses the output key only through S3 (kms:ViaService)")
+    check(outputs.get("BatchOperationsRoleArn", {}).get("Value") == {"Fn::GetAtt": [name, "Arn"]},
+          "its ARN is the BatchOperationsRoleArn output")
+    check(outputs.get("FunctionArn", {}).get("Value") == fn, "and the function's is FunctionArn")
+
+
+def needed_capabilities(res):
+    named = ("RoleName", "UserName", "GroupName", "ManagedPolicyName", "InstanceProfileName")
+    iam = [r for r in res.values() if r["Type"].startswith("AWS::IAM::")
+           or (r["Type"] == "AWS::Serverless::Function" and "Role" not in r["Properties"])]
+    caps = {"CAPABILITY_IAM"} if iam else set()
+    if any(k in r.get("Properties", {}) for r in iam for k in named):
+        caps.add("CAPABILITY_NAMED_IAM")
+    return caps
+
+
+def check_samconfig(top, res):
+    path = top / "samconfig.toml"
+    text = path.read_text()
+    cfg = tomllib.loads(text).get("default", {})
+    beta = {cmd: cfg.get(cmd, {}).get("parameters", {}).get("beta_features") is True
+            for cmd in ("build", "sync")}
+    check(beta["build"], "samconfig.toml sets beta_features = true for sam build (BuildMethod rust-cargolambda)")
+    check(beta["sync"], "and for sam sync")
+    deploy = cfg.get("deploy", {}).get("parameters", {})
+    caps = deploy.get("capabilities", "")
+    caps = set(caps.split() if isinstance(caps, str) else caps)
+    need = needed_capabilities(res)
+    check(caps == need, f"sam deploy gets exactly the capabilities the template needs ({sorted(need)})")
+    check(deploy.get("stack_name") == "keytrail" and deploy.get("resolve_s3") is True
+          and deploy.get("confirm_changeset") is True,
+          "deploy defaults: stack keytrail, SAM-managed artifact bucket, change set confirmed")
+    stated = {k for c in cfg.values() for k in c.get("parameters", {})}
+    check(not re.search(r"\b\d{12}\b|arn:aws|@", text)
+          and not stated & {"region", "profile", "s3_bucket", "parameter_overrides", "role_arn"},
+          "samconfig.toml holds no account ids, ARNs, addresses, regions, buckets or parameters")
+    return beta
+
+
+def check_readme_deploy(top, beta):
+    readme = (top / "README.md").read_text()
+    start = readme.index("\n## Running as a Lambda (SAM)")
+    end = readme.find("\n## ", start + 1)
+    section = readme[start:end if end > 0 else None]
+    blocks = re.findall(r"^```(?:sh|bash|console)\n(.*?)^```", section, re.S | re.M)
+    lines = [ln for b in blocks for ln in b.replace("\\\n", " ").splitlines()]
+    runs = [(m.group(1), ln) for ln in lines for m in re.finditer(r"\bsam (build|sync)\b", ln.split("#")[0])]
+    check(any(cmd == "build" for cmd, _ in runs), f"the README's deploy section runs sam build ({len(runs)} runs)")
+    for cmd, ln in runs:
+        by_flag = "--beta-features" in ln
+        by_config = beta[cmd] and not re.search(r"--no-beta-features|--config-(file|env)", ln)
+        how = "--beta-features" if by_flag else "samconfig.toml" if by_config else "neither"
+        check(by_flag or by_config, f"`sam {cmd}` in it is opted in to beta features"
+              f" (--beta-features or samconfig.toml: {how}): {ln.strip()}")
 
 
 def main():
@@ -98,6 +203,10 @@ def main():
     queues = [r for r in res.values() if r["Type"] == "AWS::SQS::Queue"]
     check(queues and all("KmsMasterKeyId" in q["Properties"] for q in queues),
           f"the {len(queues)} queues are encrypted with KMS")
+
+    check_batch_operations_role(res, t.get("Outputs", {}))
+    top = Path(sys.argv[1]).resolve().parent
+    check_readme_deploy(top, check_samconfig(top, res))
     print(f"check_template: {len(CHECKS)} checks passed")
 
 
