@@ -433,7 +433,7 @@ def main():
               f"a run into s3:// interrupted while staging uploads nothing and removes its staged files ({err.strip()})")
         bad = dict(env, AWS_ENDPOINT_URL=f"http://keyid:hunter2@127.0.0.1:{moto_port}")
         r = subprocess.run([str(KEYTRAIL), "findings", "s3://trail/AWSLogs/"], capture_output=True, text=True, env=bad)
-        check(r.returncode == 2 and "must not carry credentials" in r.stderr and "hunter2" not in r.stderr + r.stdout, "an endpoint URL with credentials is refused and never printed")
+        check(r.returncode == 3 and "must not carry credentials" in r.stderr and "hunter2" not in r.stderr + r.stdout, "an endpoint URL with credentials is refused and never printed")
 
         # 8. Racing ledger writers (Rust test against this S3 server).
         r = subprocess.run(["cargo", "test", "--locked", "--test", "s3_live"], cwd=ROOT, env=dict(os.environ, **CREDS, KEYTRAIL_TEST_S3_ENDPOINT=direct, KEYTRAIL_REQUIRE_S3="1"), capture_output=True, text=True)
