@@ -431,3 +431,98 @@ impl TableStore for NoStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(p: &Path, bytes: &[u8]) {
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, bytes).unwrap();
+    }
+
+    #[test]
+    fn a_run_killed_mid_publish_has_its_old_tables_moved_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("out");
+        write(&root.join("grants/part-00000.parquet"), b"new grants");
+        // The dead run had moved kms_events aside and not yet moved its successor in.
+        let staging = tmp.path().join(".out.keytrail-staging");
+        write(
+            &staging.join(".replaced/kms_events/x.parquet"),
+            b"old events",
+        );
+        write(&staging.join("kms_events/y.parquet"), b"half-published run");
+        fs::write(staging.join(".owner"), "4294967295").unwrap();
+        let store = LocalStore::new(&root).unwrap();
+        assert_eq!(
+            fs::read(root.join("kms_events/x.parquet")).unwrap(),
+            b"old events"
+        );
+        assert!(!root.join("kms_events/y.parquet").exists());
+        assert_eq!(
+            fs::read(root.join("grants/part-00000.parquet")).unwrap(),
+            b"new grants"
+        );
+        store.discard().unwrap();
+        assert!(!staging.exists());
+    }
+
+    #[test]
+    fn a_staging_folder_of_a_live_run_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("out");
+        let staging = tmp.path().join(".out.keytrail-staging");
+        // Process 1 is always alive.
+        write(&staging.join(".owner"), b"1");
+        let e = LocalStore::new(&root).err().expect("refused").to_string();
+        assert!(
+            e.contains("another keytrail run (process 1) is writing here"),
+            "{e}"
+        );
+        assert!(
+            staging.join(".owner").exists(),
+            "the live run's staging is left alone"
+        );
+    }
+
+    #[test]
+    fn publish_replaces_tables_keeps_other_files_and_append_adds_event_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("out");
+        write(&root.join("kms_events/a/part-00000.parquet"), b"old");
+        write(&root.join("findings/part-00000.parquet"), b"old findings");
+        write(&root.join("notes.txt"), b"mine");
+        let mut s = LocalStore::with_mode(&root, PublishMode::Append).unwrap();
+        let mut o = s.create("kms_events/a/run-1-00000.parquet").unwrap();
+        o.write_all(b"new").unwrap();
+        s.commit("kms_events/a/run-1-00000.parquet", o).unwrap();
+        let mut f = s.create("findings/run-1-00000.parquet").unwrap();
+        f.write_all(b"all findings").unwrap();
+        s.commit("findings/run-1-00000.parquet", f).unwrap();
+        s.stage_file("sources.jsonl", b"{}\n").unwrap();
+        s.publish().unwrap();
+        assert_eq!(
+            fs::read(root.join("kms_events/a/part-00000.parquet")).unwrap(),
+            b"old"
+        );
+        assert_eq!(
+            fs::read(root.join("kms_events/a/run-1-00000.parquet")).unwrap(),
+            b"new"
+        );
+        assert!(
+            !root.join("findings/part-00000.parquet").exists(),
+            "derived tables replaced"
+        );
+        assert_eq!(
+            fs::read(root.join("findings/run-1-00000.parquet")).unwrap(),
+            b"all findings"
+        );
+        assert_eq!(fs::read(root.join("notes.txt")).unwrap(), b"mine");
+        assert_eq!(
+            fs::read(root.join("_keytrail/sources.jsonl")).unwrap(),
+            b"{}\n"
+        );
+        assert!(!tmp.path().join(".out.keytrail-staging").exists());
+    }
+}
