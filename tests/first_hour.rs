@@ -340,6 +340,59 @@ fn s3_without_aws_configuration_is_one_line() {
     }
 }
 
+#[test]
+fn profile_selects_a_named_profile_and_a_refused_connection_is_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("config");
+    let creds = tmp.path().join("credentials");
+    std::fs::write(&config, "[profile audit]\nregion = eu-west-1\n").unwrap();
+    std::fs::write(
+        &creds,
+        "[audit]\naws_access_key_id = AKIDAUDIT\naws_secret_access_key = audit\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut c = bin();
+        c.env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            // Nothing listens on port 9 of loopback: the request is refused at once.
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+        c.args(["findings", "s3://trail-bucket/AWSLogs/"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // Without --profile, the default profile does not exist: no region.
+    let o = run(&[]);
+    assert!(
+        stderr(&o).starts_with("error: no AWS region"),
+        "{}",
+        stderr(&o)
+    );
+    // With it, region and credentials come from the profile, and the request is made.
+    let o = run(&["--profile", "audit"]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(
+            "error: s3://trail-bucket/AWSLogs: ListObjectsV2 failed: connection failed:"
+        ),
+        "{err}"
+    );
+    assert!(
+        !err.contains('{') && !err.contains("DispatchFailure"),
+        "{err}"
+    );
+}
+
 /// The eventIDs of a folder's kms_events table, with their counts.
 fn event_ids(out: &Path) -> BTreeMap<String, usize> {
     use arrow::array::{Array, AsArray};
