@@ -9,6 +9,8 @@ for several shuffled ingestion orders.
 Usage: check_queries.py KEYTRAIL_BIN
 """
 
+import atexit
+import shutil
 import json
 import random
 import subprocess
@@ -122,6 +124,7 @@ def main():
 
     # 2. Views and investigations on DuckDB over what keytrail analyze writes.
     work = Path(tempfile.mkdtemp(prefix="keytrail-queries-"))
+    atexit.register(shutil.rmtree, work, True)
     out = work / "tables"
     subprocess.run([keytrail, "analyze", str(TRAIL), "--out", str(out)], check=True, capture_output=True)
     con = duck(out)

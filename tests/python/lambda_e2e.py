@@ -16,6 +16,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -274,6 +275,7 @@ def listing(s3, bucket, prefix):
 
 def main():
     work = Path(tempfile.mkdtemp(prefix="keytrail-e2e-"))
+    passed = False
     moto_port = free_port()
     moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(moto_port)], stdout=open(work / "moto.log", "w"), stderr=subprocess.STDOUT)
     functions = []
@@ -451,6 +453,7 @@ def main():
         check(len(logs) > 1000 and SECRET not in logs and CREDS["AWS_ACCESS_KEY_ID"] not in logs, "the function's logs never show the credentials")
         check(handles and not any(h in logs for h in handles) and '"receiptHandle"' not in logs and '"Records"' not in logs, "nor a request payload (receipt handles, message bodies)")
         print(f"lambda_e2e: {len(CHECKS)} checks passed", flush=True)
+        passed = True
     finally:
         for f in functions:
             try:
@@ -459,6 +462,11 @@ def main():
                 pass
         moto.terminate()
         moto.wait(timeout=30)
+        # The work folder (logs, downloads) is kept only when a check failed.
+        if passed:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"lambda_e2e: logs kept in {work}", flush=True)
 
 
 def subprocess_events(work, paths):
