@@ -11,6 +11,7 @@ use crate::{exit, options, summary, Common};
 use anyhow::{anyhow, Result};
 use keytrail::local::{LocalStore, PublishMode};
 use keytrail::manifest::{run_stem, Manifest, SourceEntry, MANIFEST_PATH};
+use keytrail::output::TableStore;
 use keytrail::pipeline::{Pipeline, PipelineOptions, RunReport};
 use keytrail::s3::{S3Store, S3Url};
 use std::path::Path;
@@ -49,6 +50,34 @@ fn new_sources(sources: Vec<Source>, manifest: &Manifest) -> (Vec<Source>, usize
 fn stem_of(sources: &[Source]) -> String {
     let list: Vec<(String, u64)> = sources.iter().map(|s| (s.name.clone(), s.size)).collect();
     run_stem(&list)
+}
+
+/// Feeds `--tables` (when given) and the sources to the pipeline, under a progress bar.
+fn read_all<S: TableStore>(
+    common: &Common,
+    pipeline: &mut Pipeline<S>,
+    store: &mut S,
+    sources: &[Source],
+    s3: ingest::S3<'_>,
+    listing_failed: bool,
+) -> Result<(Fed, Progress)> {
+    let mut fed = Fed {
+        input_failed: listing_failed,
+        ..Fed::default()
+    };
+    if let Some(loc) = &common.tables {
+        ingest::feed_tables(pipeline, store, loc, s3, &mut fed)?;
+    }
+    let progress = Progress::new(
+        ingest::visible(common, sources),
+        sources.iter().map(|s| s.size).sum(),
+        sources.len() as u64,
+    );
+    let more = ingest::feed(common, pipeline, store, sources, &progress, s3)?;
+    fed.input_failed |= more.input_failed;
+    fed.complete += more.complete;
+    fed.completed.extend(more.completed);
+    Ok((fed, progress))
 }
 
 /// Refuses to publish a run that read nothing: the output is left as it was.
@@ -125,21 +154,14 @@ fn analyze_local(
     if append {
         ingest::feed_existing(&mut pipeline, root)?;
     }
-    let mut fed = Fed {
-        input_failed: resolved.failed,
-        ..Fed::default()
-    };
-    if let Some(loc) = &common.tables {
-        ingest::feed_tables(&mut pipeline, &mut store, loc, s3, &mut fed)?;
-    }
-    let progress = Progress::new(
-        ingest::visible(common, &sources),
-        sources.iter().map(|s| s.size).sum(),
-        sources.len() as u64,
-    );
-    let more = ingest::feed(common, &mut pipeline, &mut store, &sources, &progress, s3)?;
-    fed.input_failed |= more.input_failed;
-    fed.complete += more.complete;
+    let (fed, progress) = read_all(
+        common,
+        &mut pipeline,
+        &mut store,
+        &sources,
+        s3,
+        resolved.failed,
+    )?;
     if let Err(e) = check_read(&fed, pipeline.stats().records, out) {
         progress.finish();
         store.discard()?;
@@ -157,7 +179,7 @@ fn analyze_local(
     }
     for s in sources
         .iter()
-        .filter(|s| more.completed.contains(s.name.as_str()) && s.name != "-")
+        .filter(|s| fed.completed.contains(s.name.as_str()) && s.name != "-")
     {
         manifest.add(SourceEntry {
             source: s.name.clone(),
@@ -191,28 +213,14 @@ fn analyze_s3(common: &Common, out: &str, url: S3Url, mut opts: PipelineOptions)
     let resolved = ingest::resolve(common, s3)?;
     opts.write.file_stem = stem_of(&resolved.sources);
     let mut pipeline = Pipeline::new(opts, true);
-    let mut fed = Fed {
-        input_failed: resolved.failed,
-        ..Fed::default()
-    };
-    if let Some(loc) = &common.tables {
-        ingest::feed_tables(&mut pipeline, &mut store, loc, s3, &mut fed)?;
-    }
-    let progress = Progress::new(
-        ingest::visible(common, &resolved.sources),
-        resolved.sources.iter().map(|s| s.size).sum(),
-        resolved.sources.len() as u64,
-    );
-    let more = ingest::feed(
+    let (fed, progress) = read_all(
         common,
         &mut pipeline,
         &mut store,
         &resolved.sources,
-        &progress,
         s3,
+        resolved.failed,
     )?;
-    fed.input_failed |= more.input_failed;
-    fed.complete += more.complete;
     if let Err(e) = check_read(&fed, pipeline.stats().records, out) {
         progress.finish();
         return Err(e);
