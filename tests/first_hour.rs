@@ -459,6 +459,24 @@ fn append_twice_over_overlapping_inputs_equals_one_run_over_the_union() {
         let o = keytrail(&["analyze", day.to_str().unwrap(), "--out", o_s, "--append"]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     }
+    // Filters would hide rows and findings of an append run: refused, nothing changed.
+    let before = snapshot(&out);
+    let o = keytrail(&[
+        "analyze",
+        b.to_str().unwrap(),
+        "--out",
+        o_s,
+        "--append",
+        "--key",
+        "k",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--append cannot be combined with --key"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(snapshot(&out), before);
     // The same day again: nothing new, nothing changed.
     let before = snapshot(&out);
     let o = keytrail(&["analyze", b.to_str().unwrap(), "--out", o_s, "--append"]);
@@ -469,6 +487,26 @@ fn append_twice_over_overlapping_inputs_equals_one_run_over_the_union() {
         String::from_utf8_lossy(&o.stdout)
     );
     assert_eq!(snapshot(&out), before);
+
+    // A filtered run records no source, so a later --append reads them all again.
+    let filtered = tmp.path().join("filtered");
+    let f_s = filtered.to_str().unwrap();
+    let o = keytrail(&[
+        "analyze",
+        a.to_str().unwrap(),
+        "--out",
+        f_s,
+        "--since",
+        "2025-03-05",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(filtered.join("_keytrail/sources.jsonl")).unwrap(),
+        ""
+    );
+    let o = keytrail(&["analyze", a.to_str().unwrap(), "--out", f_s, "--append"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!String::from_utf8_lossy(&o.stdout).starts_with("nothing new"));
 
     let whole = tmp.path().join("whole");
     let o = keytrail(&[

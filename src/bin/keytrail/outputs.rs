@@ -33,6 +33,12 @@ pub fn analyze(common: &Common, out: &str, append: bool) -> Result<u8> {
         );
         return analyze_s3(common, out, url, opts);
     }
+    anyhow::ensure!(
+        !append || (opts.filter.is_empty() && opts.window.is_unbounded()),
+        "--append cannot be combined with --key, --account, --event-region, --since or --until: \
+         the sources would be marked as ingested with part of their rows, and the derived tables \
+         recomputed over part of the history"
+    );
     analyze_local(common, out, append, opts)
 }
 
@@ -150,6 +156,9 @@ fn analyze_local(
         "part".into()
     };
     let stem = opts.write.file_stem.clone();
+    // A filtered run wrote part of its sources' rows: it records no source as ingested, so
+    // a later --append reads them again (eventIDs already written are not written twice).
+    let record_sources = opts.filter.is_empty() && opts.window.is_unbounded();
     let mut pipeline = Pipeline::new(opts, true);
     if append {
         ingest::feed_existing(&mut pipeline, root)?;
@@ -179,7 +188,7 @@ fn analyze_local(
     }
     for s in sources
         .iter()
-        .filter(|s| fed.completed.contains(s.name.as_str()) && s.name != "-")
+        .filter(|s| record_sources && fed.completed.contains(s.name.as_str()) && s.name != "-")
     {
         manifest.add(SourceEntry {
             source: s.name.clone(),
