@@ -48,14 +48,13 @@ pub fn is_tables_dir(p: &str) -> bool {
 }
 
 /// Expands the inputs: walks folders, lists S3 prefixes, and says what it skipped.
-pub fn resolve(common: &Common, s3: S3<'_>) -> Result<Resolved> {
+pub fn resolve(inputs: &[String], quiet: bool, s3: S3<'_>) -> Result<Resolved> {
     let note = |line: String| {
-        if !common.quiet {
+        if !quiet {
             eprintln!("note: {}", sanitize(&line));
         }
     };
-    let local: Vec<PathBuf> = common
-        .inputs
+    let local: Vec<PathBuf> = inputs
         .iter()
         .filter(|i| !i.starts_with("s3://"))
         .map(PathBuf::from)
@@ -87,7 +86,7 @@ pub fn resolve(common: &Common, s3: S3<'_>) -> Result<Resolved> {
         })
         .collect();
     let mut skipped_by_name = skipped.len() as u64;
-    for url in common.inputs.iter().filter(|i| i.starts_with("s3://")) {
+    for url in inputs.iter().filter(|i| i.starts_with("s3://")) {
         let (rt, client) = s3.expect("an S3 client for s3:// inputs");
         let loc = S3Url::parse(url)
             .ok_or_else(|| anyhow::anyhow!("{url}: not an s3://bucket/prefix location"))?;
@@ -362,41 +361,20 @@ pub fn findings_only(common: &Common) -> Result<FindingsRun> {
         tables = inputs.pop();
     }
     let opts = options::pipeline_options(common)?;
-    let needs_s3 = inputs.iter().any(|i| i.starts_with("s3://"))
-        || tables.as_deref().is_some_and(|t| t.starts_with("s3://"));
-    let rt = needs_s3.then(options::runtime).transpose()?;
-    let client = rt
-        .as_ref()
-        .map(|rt| options::s3_client(common, rt))
-        .transpose()?;
-    let s3 = rt.as_ref().zip(client.as_ref());
+    let edge = options::s3_edge(common, &inputs, tables.as_deref())?;
+    let s3 = edge.as_ref().map(|(rt, client)| (rt, client));
     let mut pipeline: Pipeline<NoStore> = Pipeline::new(opts, false);
-    let mut fed = Fed::default();
-    if let Some(loc) = &tables {
-        feed_tables(&mut pipeline, &mut NoStore, loc, s3, &mut fed)?;
-    }
-    let common_inputs = Common {
-        inputs,
-        ..common.clone()
-    };
-    let resolved = resolve(&common_inputs, s3)?;
-    fed.input_failed |= resolved.failed;
-    let progress = crate::progress::Progress::new(
-        visible(common, &resolved.sources),
-        resolved.sources.iter().map(|s| s.size).sum(),
-        resolved.sources.len() as u64,
-    );
-    let more = feed(
-        &common_inputs,
+    let resolved = resolve(&inputs, common.quiet, s3)?;
+    let (fed, progress) = read_all(
+        common,
         &mut pipeline,
         &mut NoStore,
+        tables.as_deref(),
         &resolved.sources,
-        &progress,
         s3,
+        resolved.failed,
     )?;
     progress.finish();
-    fed.input_failed |= more.input_failed;
-    fed.complete += more.complete;
     let report = pipeline.finish(&mut NoStore)?;
     if report.stats.records == 0 && !common.quiet {
         eprintln!(
@@ -408,6 +386,37 @@ pub fn findings_only(common: &Common) -> Result<FindingsRun> {
         report,
         input_failed: fed.input_failed,
     })
+}
+
+/// Feeds the tables (`--tables`, when given) and the sources to the pipeline, under a
+/// progress bar (returned, so the caller can show its later phases).
+#[allow(clippy::too_many_arguments)]
+pub fn read_all<S: TableStore>(
+    common: &Common,
+    pipeline: &mut Pipeline<S>,
+    store: &mut S,
+    tables: Option<&str>,
+    sources: &[Source],
+    s3: S3<'_>,
+    listing_failed: bool,
+) -> Result<(Fed, Progress)> {
+    let mut fed = Fed {
+        input_failed: listing_failed,
+        ..Fed::default()
+    };
+    if let Some(loc) = tables {
+        feed_tables(pipeline, store, loc, s3, &mut fed)?;
+    }
+    let progress = Progress::new(
+        visible(common, sources),
+        sources.iter().map(|s| s.size).sum(),
+        sources.len() as u64,
+    );
+    let more = feed(common, pipeline, store, sources, &progress, s3)?;
+    fed.input_failed |= more.input_failed;
+    fed.complete += more.complete;
+    fed.completed.extend(more.completed);
+    Ok((fed, progress))
 }
 
 /// Whether to show the progress bar.

@@ -96,7 +96,7 @@ enum Command {
     },
 }
 
-#[derive(Args, Clone)]
+#[derive(Args)]
 struct Common {
     /// Log files or folders (walked recursively, reading *.json, *.jsonl, *.log and *.gz),
     /// or s3://bucket/prefix (every object under it, fetched a few at a time); `-` reads

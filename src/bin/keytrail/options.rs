@@ -47,14 +47,21 @@ pub fn pipeline_options(common: &Common) -> Result<PipelineOptions> {
     Ok(opts)
 }
 
-/// Whether any location of the command is in S3.
-pub fn needs_s3(common: &Common, out: Option<&str>) -> bool {
-    common.inputs.iter().any(|i| i.starts_with("s3://"))
-        || common
-            .tables
-            .as_deref()
-            .is_some_and(|t| t.starts_with("s3://"))
-        || out.is_some_and(|o| o.starts_with("s3://"))
+/// The runtime and S3 client a command needs when one of its locations (`inputs`, the
+/// tables) is in S3; `None` when none is.
+pub fn s3_edge(
+    common: &Common,
+    inputs: &[String],
+    tables: Option<&str>,
+) -> Result<Option<(tokio::runtime::Runtime, aws_sdk_s3::Client)>> {
+    let needed = inputs.iter().any(|i| i.starts_with("s3://"))
+        || tables.is_some_and(|t| t.starts_with("s3://"));
+    if !needed {
+        return Ok(None);
+    }
+    let rt = runtime()?;
+    let client = s3_client(common, &rt)?;
+    Ok(Some((rt, client)))
 }
 
 /// A runtime for the S3 edge.

@@ -6,12 +6,10 @@
 
 use crate::ingest::{self, Fed, Source};
 use crate::interrupt::{self, Cleanup};
-use crate::progress::Progress;
 use crate::{exit, options, summary, Common};
 use anyhow::{anyhow, Result};
 use keytrail::local::{LocalStore, PublishMode};
 use keytrail::manifest::{run_stem, Manifest, SourceEntry, MANIFEST_PATH};
-use keytrail::output::TableStore;
 use keytrail::pipeline::{Pipeline, PipelineOptions, RunReport};
 use keytrail::s3::{S3Store, S3Url};
 use std::path::Path;
@@ -58,34 +56,6 @@ fn stem_of(sources: &[Source]) -> String {
     run_stem(&list)
 }
 
-/// Feeds `--tables` (when given) and the sources to the pipeline, under a progress bar.
-fn read_all<S: TableStore>(
-    common: &Common,
-    pipeline: &mut Pipeline<S>,
-    store: &mut S,
-    sources: &[Source],
-    s3: ingest::S3<'_>,
-    listing_failed: bool,
-) -> Result<(Fed, Progress)> {
-    let mut fed = Fed {
-        input_failed: listing_failed,
-        ..Fed::default()
-    };
-    if let Some(loc) = &common.tables {
-        ingest::feed_tables(pipeline, store, loc, s3, &mut fed)?;
-    }
-    let progress = Progress::new(
-        ingest::visible(common, sources),
-        sources.iter().map(|s| s.size).sum(),
-        sources.len() as u64,
-    );
-    let more = ingest::feed(common, pipeline, store, sources, &progress, s3)?;
-    fed.input_failed |= more.input_failed;
-    fed.complete += more.complete;
-    fed.completed.extend(more.completed);
-    Ok((fed, progress))
-}
-
 /// Refuses to publish a run that read nothing: the output is left as it was.
 fn check_read(fed: &Fed, pipeline_records: u64, out: &str) -> Result<()> {
     if fed.complete == 0 || pipeline_records == 0 {
@@ -127,15 +97,9 @@ fn analyze_local(
             .map_err(|e| anyhow!("{}: cannot read: {e}", manifest_file.display()))?;
         manifest = Manifest::parse(&text).map_err(|e| anyhow!("{}: {e}", root.display()))?;
     }
-    let rt = options::needs_s3(common, None)
-        .then(options::runtime)
-        .transpose()?;
-    let client = rt
-        .as_ref()
-        .map(|rt| options::s3_client(common, rt))
-        .transpose()?;
-    let s3 = rt.as_ref().zip(client.as_ref());
-    let resolved = ingest::resolve(common, s3)?;
+    let edge = options::s3_edge(common, &common.inputs, common.tables.as_deref())?;
+    let s3 = edge.as_ref().map(|(rt, client)| (rt, client));
+    let resolved = ingest::resolve(&common.inputs, common.quiet, s3)?;
     let (sources, held) = if append {
         new_sources(resolved.sources, &manifest)
     } else {
@@ -163,10 +127,11 @@ fn analyze_local(
     if append {
         ingest::feed_existing(&mut pipeline, root)?;
     }
-    let (fed, progress) = read_all(
+    let (fed, progress) = ingest::read_all(
         common,
         &mut pipeline,
         &mut store,
+        common.tables.as_deref(),
         &sources,
         s3,
         resolved.failed,
@@ -219,13 +184,14 @@ fn analyze_s3(common: &Common, out: &str, url: S3Url, mut opts: PipelineOptions)
     });
     let mut store = S3Store::deferred(client.clone(), url, rt.handle().clone(), staging.path());
     let s3 = Some((&rt, &client));
-    let resolved = ingest::resolve(common, s3)?;
+    let resolved = ingest::resolve(&common.inputs, common.quiet, s3)?;
     opts.write.file_stem = stem_of(&resolved.sources);
     let mut pipeline = Pipeline::new(opts, true);
-    let (fed, progress) = read_all(
+    let (fed, progress) = ingest::read_all(
         common,
         &mut pipeline,
         &mut store,
+        common.tables.as_deref(),
         &resolved.sources,
         s3,
         resolved.failed,
