@@ -338,11 +338,7 @@ impl<S: TableStore> Pipeline<S> {
         for (i, ev) in events.into_iter().enumerate() {
             self.stats.records += 1;
             self.stats.kms_records += 1;
-            let key = match ev.event_id.as_deref() {
-                Some(id) => digest(b"id", id.as_bytes()),
-                None => digest(b"row", format!("{source}#{i}").as_bytes()),
-            };
-            if !self.seen.insert(key) {
+            if !self.seen.insert(row_key(&ev, source, i)) {
                 self.stats.duplicates += 1;
                 continue;
             }
@@ -354,12 +350,9 @@ impl<S: TableStore> Pipeline<S> {
     /// Adds events of tables already in the output (an append run): they join the
     /// timeline and the eventIDs seen, so the rules judge the whole history and a record
     /// delivered again is a duplicate, but they are not counted as read nor written again.
-    pub fn ingest_existing(&mut self, events: Vec<KmsEvent>) {
-        for ev in events {
-            let Some(id) = ev.event_id.as_deref() else {
-                continue;
-            };
-            if !self.seen.insert(digest(b"id", id.as_bytes())) {
+    pub fn ingest_existing(&mut self, source: &str, events: Vec<KmsEvent>) {
+        for (i, ev) in events.into_iter().enumerate() {
+            if !self.seen.insert(row_key(&ev, source, i)) {
                 continue;
             }
             if self.opts.filter.admits(&ev) {
@@ -442,6 +435,15 @@ impl<S: TableStore> Pipeline<S> {
             files,
             ledger,
         })
+    }
+}
+
+/// The dedupe key of an event read back from a table: its eventID, or (a row without one)
+/// its file and row.
+fn row_key(ev: &KmsEvent, source: &str, row: usize) -> u128 {
+    match ev.event_id.as_deref() {
+        Some(id) => digest(b"id", id.as_bytes()),
+        None => digest(b"row", format!("{source}#{row}").as_bytes()),
     }
 }
 
@@ -710,5 +712,29 @@ mod tests {
         let report = later.finish(&mut NoStore).unwrap();
         assert_eq!(report.stats.key_use_events, 1);
         assert!(report.findings.is_empty(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn existing_rows_join_the_history_once_with_or_without_an_event_id() {
+        let ev = |id: Option<&str>| KmsEvent {
+            event_id: id.map(str::to_string),
+            event_time: Some(0),
+            event_name: "Decrypt".into(),
+            category: Category::KeyUse,
+            ..KmsEvent::default()
+        };
+        let mut p: Pipeline<NoStore> = Pipeline::new(PipelineOptions::default(), false);
+        p.ingest_existing(
+            "t/a.parquet",
+            vec![ev(Some("e1")), ev(None), ev(Some("e1")), ev(None)],
+        );
+        // e1 once; each row without an id is its own (row 1 and row 3 of the file).
+        assert_eq!(p.stats().existing_events, 3);
+        // A record delivered again with a known eventID is a duplicate, not a new event.
+        let rec = r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventID":"e1",
+            "eventTime":"2026-01-01T00:00:00Z","awsRegion":"us-east-1","recipientAccountId":"1"}"#;
+        p.ingest(&mut NoStore, "again.json", rec.as_bytes())
+            .unwrap();
+        assert_eq!((p.stats().duplicates, p.stats().kms_events), (1, 0));
     }
 }

@@ -331,7 +331,7 @@ pub fn feed_existing<S: TableStore>(pipeline: &mut Pipeline<S>, dir: &Path) -> R
     let (files, _) = table_files(&dir.display().to_string(), None)?;
     for (name, bytes) in files {
         let events = keytrail::readback::read_events(&name, bytes)?;
-        pipeline.ingest_existing(events);
+        pipeline.ingest_existing(&name, events);
     }
     Ok(())
 }
