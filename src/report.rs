@@ -102,8 +102,14 @@ pub fn write_csv(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
 pub const TABLE_WIDTH: usize = 120;
 const INDENT: &str = "    ";
 
-/// Cuts a cell to `max` characters, marking the cut with `…`.
-fn fit(s: String, max: usize) -> String {
+/// A message on one line: runs of whitespace (newlines included) become one space, and
+/// what [`sanitize`] escapes is escaped.
+pub fn one_line(s: &str) -> String {
+    sanitize(&s.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Cuts `s` to `max` characters, marking the cut with `…`.
+pub fn fit(s: String, max: usize) -> String {
     if s.chars().count() <= max {
         s
     } else {

@@ -118,8 +118,6 @@ pub struct ClientSettings {
     pub region: Option<String>,
     /// Named profile (`--profile`); `None` takes `AWS_PROFILE` or the default profile.
     pub profile: Option<String>,
-    /// Check for a region and credentials when the client is built, failing in one line.
-    pub check_config: bool,
 }
 
 impl Default for ClientSettings {
@@ -131,7 +129,6 @@ impl Default for ClientSettings {
             max_attempts: 4,
             region: None,
             profile: None,
-            check_config: true,
         }
     }
 }

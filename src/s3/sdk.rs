@@ -4,6 +4,7 @@ use super::{backoff, check_endpoint, ClientSettings, S3Error, S3Url, LEDGER_ATTE
 use crate::error::OutputError;
 use crate::ledger::{self, KeyLedger};
 use crate::output::TableStore;
+use crate::report::{fit, one_line};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
@@ -121,9 +122,7 @@ pub async fn client_with(settings: &ClientSettings) -> Result<Client, S3Error> {
         loader = loader.region(aws_config::Region::new(r.clone()));
     }
     let shared = loader.load().await;
-    if settings.check_config {
-        check_config(&shared).await?;
-    }
+    check_config(&shared).await?;
     let conf = aws_sdk_s3::config::Builder::from(&shared)
         .force_path_style(endpoint.is_some())
         .build();
@@ -146,7 +145,7 @@ async fn check_config(shared: &aws_config::SdkConfig) -> Result<(), S3Error> {
         let reason = error_chain(&e);
         return Err(S3Error::Config(format!(
             "no credentials found ({}): set AWS_PROFILE or pass --profile, set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`",
-            cut(&reason, 160)
+            fit(reason, 160)
         )));
     }
     Ok(())
@@ -163,29 +162,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         }
         cur = s.source();
     }
-    one_line(&parts.join(": "))
-}
-
-/// An SDK error chain on one line: newlines folded, escape characters dropped, cut short.
-fn one_line(s: &str) -> String {
-    let folded: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    cut(
-        &folded.split_whitespace().collect::<Vec<_>>().join(" "),
-        300,
-    )
-}
-
-fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max).collect();
-        t.push('…');
-        t
-    }
+    fit(one_line(&parts.join(": ")), 300)
 }
 
 /// Opens an object as an async stream of its bytes.
@@ -354,10 +331,8 @@ pub struct S3Store {
     handle: Handle,
     /// Keys uploaded, in order.
     pub uploaded: Vec<String>,
-    /// Files committed but not yet uploaded (deferred stores only).
-    staged: Option<Vec<(String, tempfile::NamedTempFile)>>,
-    /// Where table files are staged (the system's temporary folder when `None`).
-    temp_dir: Option<std::path::PathBuf>,
+    /// A deferred store's staging: its folder, and the files committed but not yet uploaded.
+    deferred: Option<(std::path::PathBuf, Vec<(String, tempfile::NamedTempFile)>)>,
 }
 
 impl S3Store {
@@ -368,8 +343,7 @@ impl S3Store {
             out,
             handle,
             uploaded: Vec::new(),
-            staged: None,
-            temp_dir: None,
+            deferred: None,
         }
     }
 
@@ -381,20 +355,23 @@ impl S3Store {
         temp_dir: &std::path::Path,
     ) -> Self {
         S3Store {
-            staged: Some(Vec::new()),
-            temp_dir: Some(temp_dir.to_path_buf()),
+            deferred: Some((temp_dir.to_path_buf(), Vec::new())),
             ..S3Store::new(client, out, handle)
         }
     }
 
     /// Files waiting for [`S3Store::publish`].
     pub fn staged_files(&self) -> usize {
-        self.staged.as_ref().map_or(0, Vec::len)
+        self.deferred.as_ref().map_or(0, |(_, files)| files.len())
     }
 
     /// Uploads the staged files, in path order (a deferred store; a no-op otherwise).
     pub fn publish(&mut self) -> Result<(), OutputError> {
-        let mut staged = self.staged.take().unwrap_or_default();
+        let mut staged = self
+            .deferred
+            .take()
+            .map(|(_, files)| files)
+            .unwrap_or_default();
         staged.sort_by(|a, b| a.0.cmp(&b.0));
         for (path, file) in staged {
             self.upload(&path, file)?;
@@ -451,8 +428,8 @@ impl TableStore for S3Store {
     type Object = TempObject;
 
     fn create(&mut self, path: &str) -> Result<Self::Object, OutputError> {
-        let f = match &self.temp_dir {
-            Some(d) => tempfile::NamedTempFile::new_in(d),
+        let f = match &self.deferred {
+            Some((dir, _)) => tempfile::NamedTempFile::new_in(dir),
             None => tempfile::NamedTempFile::new(),
         }
         .map_err(|e| OutputError::Io {
@@ -469,8 +446,8 @@ impl TableStore for S3Store {
             path: self.out.key(path),
             reason: e.to_string(),
         })?;
-        match self.staged.as_mut() {
-            Some(staged) => {
+        match self.deferred.as_mut() {
+            Some((_, staged)) => {
                 staged.push((path.to_string(), file));
                 Ok(())
             }

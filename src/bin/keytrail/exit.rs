@@ -11,7 +11,7 @@
 //! 2 wins over 1.
 
 use crate::{Common, Level};
-use keytrail::report::sanitize;
+use keytrail::report::one_line;
 use keytrail::rules::Finding;
 use std::process::ExitCode;
 
@@ -60,8 +60,6 @@ pub fn fatal(e: anyhow::Error) -> ExitCode {
     if is_broken_pipe(&e) {
         return ExitCode::from(OK);
     }
-    let text = format!("{e:#}");
-    let one: Vec<&str> = text.split_whitespace().collect();
-    eprintln!("error: {}", sanitize(&one.join(" ")));
+    eprintln!("error: {}", one_line(&format!("{e:#}")));
     ExitCode::from(NOTHING_DONE)
 }
