@@ -9,14 +9,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn keytrail(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keytrail"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run keytrail")
-}
-
 fn stderr_lines(o: &Output) -> Vec<String> {
     String::from_utf8_lossy(&o.stderr)
         .lines()

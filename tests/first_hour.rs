@@ -11,16 +11,6 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_keytrail"));
-    c.env("NO_COLOR", "1");
-    c
-}
-
-fn keytrail(args: &[&str]) -> Output {
-    bin().args(args).output().expect("run keytrail")
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -99,7 +89,7 @@ fn a_typo_an_empty_folder_or_garbage_on_stdin_leave_the_tables_byte_for_byte() {
         assert_eq!(snapshot(&out), before, "{args:?} changed the tables");
         no_staging_beside(&out);
     }
-    let mut child = bin()
+    let mut child = keytrail_command()
         .args(["analyze", "-", "--out", out_s])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -140,7 +130,7 @@ fn staging_lives_beside_the_output_and_an_interrupted_run_removes_it() {
     ]);
     assert_eq!(g.status.code(), Some(0), "{}", stderr(&g));
     for (signal, code) in [("INT", 130), ("TERM", 143)] {
-        let child = bin()
+        let child = keytrail_command()
             .args([
                 "analyze",
                 corpus.to_str().unwrap(),
@@ -247,7 +237,7 @@ fn exit_statuses() {
 
 /// Reads one line of stdout, then closes it, as `| head -1` does.
 fn closed_after_first_line(args: &[&str]) -> Output {
-    let mut child = bin()
+    let mut child = keytrail_command()
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -301,7 +291,7 @@ fn a_closed_stdout_ends_quietly() {
     }
     // `| true`: stdout closed before anything is written.
     for args in [vec!["findings", log, "--format", "csv"], vec!["schema"]] {
-        let mut child = bin()
+        let mut child = keytrail_command()
             .args(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -329,7 +319,7 @@ fn s3_without_aws_configuration_is_one_line() {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env_remove("NO_COLOR");
     };
-    let mut no_region = bin();
+    let mut no_region = keytrail_command();
     base(&mut no_region);
     let o = no_region
         .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
@@ -337,7 +327,7 @@ fn s3_without_aws_configuration_is_one_line() {
         .args(["findings", "s3://trail-bucket/AWSLogs/"])
         .output()
         .unwrap();
-    let mut no_creds = bin();
+    let mut no_creds = keytrail_command();
     base(&mut no_creds);
     let o2 = no_creds
         .args([
@@ -376,7 +366,7 @@ fn profile_selects_a_named_profile_and_a_refused_connection_is_one_line() {
     )
     .unwrap();
     let run = |extra: &[&str]| {
-        let mut c = bin();
+        let mut c = keytrail_command();
         c.env_remove("AWS_REGION")
             .env_remove("AWS_DEFAULT_REGION")
             .env_remove("AWS_PROFILE")

@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// A small good log: a Proton Decrypt (a `use-without-grant` finding), an IAM and an EC2 call.
@@ -254,15 +254,6 @@ fn table_events(out: &Path) -> Vec<KmsEvent> {
 
 fn ids(events: &[KmsEvent]) -> BTreeSet<String> {
     events.iter().filter_map(|e| e.event_id.clone()).collect()
-}
-
-fn keytrail(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keytrail"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("KEYTRAIL_LOG")
-        .output()
-        .expect("run keytrail")
 }
 
 /// The stderr error lines; fails if stderr holds anything but `error:` and `note:` lines.

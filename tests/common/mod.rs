@@ -7,6 +7,21 @@ use keytrail::logfile::{read_log, ReadOptions, RecordPos, RecordSink};
 use keytrail::pipeline::{Pipeline, PipelineOptions, RunReport};
 use std::path::{Path, PathBuf};
 
+/// The `keytrail` binary, without colour or extra logging.
+pub fn keytrail_command() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_keytrail"));
+    c.env("NO_COLOR", "1").env_remove("KEYTRAIL_LOG");
+    c
+}
+
+/// Runs `keytrail ARGS` to its end.
+pub fn keytrail(args: &[&str]) -> std::process::Output {
+    keytrail_command()
+        .args(args)
+        .output()
+        .expect("run keytrail")
+}
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
