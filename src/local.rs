@@ -330,26 +330,23 @@ impl LocalStore {
     }
 
     fn add_files(&self, table: &str) -> Result<(), OutputError> {
-        {
-            let staged = self.staging.join(table);
-            if !staged.exists() {
-                return Ok(());
+        let mut stack = vec![self.staging.join(table)];
+        while let Some(d) = stack.pop() {
+            if !d.exists() {
+                continue;
             }
-            let mut stack = vec![staged.clone()];
-            while let Some(d) = stack.pop() {
-                for e in fs::read_dir(&d).map_err(|e| io_err(&d, e))? {
-                    let p = e.map_err(|e| io_err(&d, e))?.path();
-                    if p.is_dir() {
-                        stack.push(p);
-                        continue;
-                    }
-                    let rel = p.strip_prefix(&self.staging).expect("under staging");
-                    let target = self.root.join(rel);
-                    if let Some(dir) = target.parent() {
-                        fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-                    }
-                    fs::rename(&p, &target).map_err(|e| io_err(&target, e))?;
+            for e in fs::read_dir(&d).map_err(|e| io_err(&d, e))? {
+                let p = e.map_err(|e| io_err(&d, e))?.path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
                 }
+                let rel = p.strip_prefix(&self.staging).expect("under staging");
+                let target = self.root.join(rel);
+                if let Some(dir) = target.parent() {
+                    fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+                }
+                fs::rename(&p, &target).map_err(|e| io_err(&target, e))?;
             }
         }
         Ok(())

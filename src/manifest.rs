@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-/// Where the manifest lives, relative to the output folder.
-pub const MANIFEST_PATH: &str = "_keytrail/sources.jsonl";
+/// The manifest's file name, in the output folder's bookkeeping folder
+/// ([`crate::local::META_DIR`]).
+pub const MANIFEST_FILE: &str = "sources.jsonl";
 
 /// One source an output folder holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +33,7 @@ pub struct Manifest {
 
 /// A manifest line that is not a source entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{MANIFEST_PATH}: line {line}: {reason}")]
+#[error("line {line}: {reason}")]
 pub struct ManifestError {
     pub line: usize,
     pub reason: String,

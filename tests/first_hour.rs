@@ -531,6 +531,24 @@ fn append_twice_over_overlapping_inputs_equals_one_run_over_the_union() {
     );
     assert_eq!(snapshot(&out), before);
 
+    // A manifest keytrail cannot read stops an append run before it changes anything.
+    let manifest = out.join("_keytrail/sources.jsonl");
+    let good = std::fs::read(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        b"{\"source\":\"x\",\"size\":1,\"run\":\"r\"}\nnot json\n",
+    )
+    .unwrap();
+    let before = snapshot(&out);
+    let o = keytrail(&["analyze", b.to_str().unwrap(), "--out", o_s, "--append"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with(&format!("error: {}: line 2: ", manifest.display())),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(snapshot(&out), before);
+    std::fs::write(&manifest, good).unwrap();
     // A filtered run records no source, so a later --append reads them all again.
     let filtered = tmp.path().join("filtered");
     let f_s = filtered.to_str().unwrap();

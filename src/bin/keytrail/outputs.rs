@@ -9,7 +9,7 @@ use crate::interrupt::{self, Cleanup};
 use crate::{exit, options, summary, Common};
 use anyhow::{anyhow, Result};
 use keytrail::local::{LocalStore, PublishMode};
-use keytrail::manifest::{run_stem, Manifest, SourceEntry, MANIFEST_PATH};
+use keytrail::manifest::{run_stem, Manifest, SourceEntry, MANIFEST_FILE};
 use keytrail::pipeline::{Pipeline, PipelineOptions, RunReport};
 use keytrail::s3::{S3Store, S3Url};
 use std::path::Path;
@@ -91,11 +91,12 @@ fn analyze_local(
         out: out.to_string(),
     });
     let mut manifest = Manifest::default();
-    let manifest_file = root.join(MANIFEST_PATH);
+    let manifest_file = root.join(keytrail::local::META_DIR).join(MANIFEST_FILE);
     if append && manifest_file.exists() {
         let text = std::fs::read_to_string(&manifest_file)
             .map_err(|e| anyhow!("{}: cannot read: {e}", manifest_file.display()))?;
-        manifest = Manifest::parse(&text).map_err(|e| anyhow!("{}: {e}", root.display()))?;
+        manifest =
+            Manifest::parse(&text).map_err(|e| anyhow!("{}: {e}", manifest_file.display()))?;
     }
     let edge = options::s3_edge(common, &common.inputs, common.tables.as_deref())?;
     let s3 = edge.as_ref().map(|(rt, client)| (rt, client));
@@ -161,10 +162,7 @@ fn analyze_local(
             run: stem.clone(),
         });
     }
-    store.stage_file(
-        MANIFEST_PATH.trim_start_matches("_keytrail/"),
-        manifest.to_text().as_bytes(),
-    )?;
+    store.stage_file(MANIFEST_FILE, manifest.to_text().as_bytes())?;
     progress.phase("publishing");
     store.publish()?;
     progress.finish();
