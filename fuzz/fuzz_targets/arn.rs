@@ -28,10 +28,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = u.to_string();
     }
     if let Err(e) = s3::check_endpoint(s) {
-        // A refused endpoint is never echoed back (it may hold credentials).
-        if s.len() > 8 && s.contains('@') {
-            assert!(!e.to_string().contains(s), "endpoint echoed: {e}");
-        }
+        // A refused endpoint is never echoed back (it may hold credentials): the message is
+        // the same whatever the endpoint. (Checking that it does not contain the input was
+        // wrong: an input that is a piece of the fixed message itself is contained in it.)
+        let fixed = s3::check_endpoint("http://user:secret@host").unwrap_err();
+        assert_eq!(e.to_string(), fixed.to_string(), "endpoint echoed");
     }
     let _ = kms::parse_event_time(s);
 });
