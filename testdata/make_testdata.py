@@ -46,12 +46,16 @@ EXPECTED = HERE / "expected"
 
 UTC = dt.timezone.utc
 NS = uuid.UUID("6b657974-7261-4c00-8000-746573746461")  # fixed namespace for uuid5 ids
-RNG = random.Random(20250211)  # the only source of randomness
+RNG = random.Random(20250211)  # the only source of randomness for stories 1-8
+# Stories 9+ (and the noise of their files) draw from a second stream, so that adding them
+# left every file of stories 1-8 byte-identical.
+RNG_NEW = random.Random(20261201)
 BUCKET = "keytrail-example-org-cloudtrail"
 TRAIL_NAME = "org-management-events"
 
 A = "111122223333"  # account A
 B = "444455556666"  # account B
+ROOT_A = f"arn:aws:iam::{A}:root"
 USE1, EUW1 = "us-east-1", "eu-west-1"
 
 # ---------------------------------------------------------------------------
@@ -195,10 +199,12 @@ PROTON_OPS = ["Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPl
 
 USE_NAMES = {"Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
              "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "Sign", "Verify",
-             "GenerateMac", "VerifyMac"}
+             "GenerateMac", "VerifyMac", "DeriveSharedSecret"}
 GRANT_NAMES = {"CreateGrant", "RetireGrant", "RevokeGrant"}
+# RULES.md section 3's state table; the custom key store calls change the state of the store's keys.
 STATE_NAMES = {"DisableKey", "EnableKey", "ScheduleKeyDeletion", "CancelKeyDeletion", "DeleteKey",
-               "DeleteImportedKeyMaterial", "DeleteExpiredKeyMaterial", "ImportKeyMaterial"}
+               "DeleteImportedKeyMaterial", "DeleteExpiredKeyMaterial", "ImportKeyMaterial",
+               "ReplicateKey", "UpdatePrimaryRegion", "DisconnectCustomKeyStore", "ConnectCustomKeyStore"}
 
 # ---------------------------------------------------------------------------
 # record builders
@@ -293,12 +299,17 @@ def reencrypt(src: Key, dst: Key, ui, sctx, dctx):
 
 
 def create_grant(k: Key, ui, grantee, template, gid=None, *, retiring="same", ops=PROTON_OPS,
-                 name=None, error=None):
-    req = {"keyId": k.arn, "granteePrincipal": grantee}
+                 name=None, error=None, service_principal=False, source_arn=None):
+    """A CreateGrant; `service_principal` names the grantee (and retiring principal) with
+    granteeServicePrincipal / retiringServicePrincipal, `source_arn` adds constraints.sourceArn."""
+    field = "ServicePrincipal" if service_principal else "Principal"
+    req = {"keyId": k.arn, "grantee" + field: grantee}
     if retiring:
-        req["retiringPrincipal"] = grantee if retiring == "same" else retiring
+        req["retiring" + field] = grantee if retiring == "same" else retiring
     req["operations"] = list(ops)
     req["constraints"] = {"encryptionContextSubset": {"aws:proton:template": template}}
+    if source_arn:
+        req["constraints"]["sourceArn"] = source_arn
     if name:
         req["name"] = name
     resp = None if error else {"grantId": gid, "keyId": k.arn}
@@ -320,22 +331,73 @@ def key_state(name, k: Key, ui, *, error=None, req_extra=None, resp=None):
     return kms(name, k, ui, req, resp, error=error)
 
 
+def import_material(k: Key, ui, *, material=None, import_type=None, expires=None):
+    """ImportKeyMaterial; `material` is the keyMaterialId of the response, `expires` a validTo."""
+    req = {"keyId": k.id}
+    if import_type:
+        req["importType"] = import_type
+    if expires:
+        req["validTo"] = expires
+        req["expirationModel"] = "KEY_MATERIAL_EXPIRES"
+    else:
+        req["expirationModel"] = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+    resp = {"keyId": k.arn, "keyMaterialId": material} if material else None
+    return kms("ImportKeyMaterial", k, ui, req, resp)
+
+
+def delete_material(k: Key, ui, material=None):
+    req = {"keyId": k.id}
+    if material:
+        req["keyMaterialId"] = material
+    return kms("DeleteImportedKeyMaterial", k, ui, req, None)
+
+
+def derive_shared_secret(k: Key, ui):
+    return kms("DeriveSharedSecret", k, ui, {"keyId": k.arn, "keyAgreementAlgorithm": "ECDH"}, None)
+
+
+def key_store_call(name, k: Key, ui, store_id):
+    """Connect/DisconnectCustomKeyStore: names the store, no key (recorded in the key's account)."""
+    return kms(name, k, ui, {"customKeyStoreId": store_id}, None, resources=None)
+
+
+def shared(rec):
+    """Marks `rec` as one copy of a cross-account call: add(..., shared=TAG) fills the id."""
+    out = {}
+    for key, v in rec.items():
+        out[key] = v
+        if key == "recipientAccountId":
+            out["sharedEventID"] = "SHARED_ID"
+    return out
+
+
+def copy_in(rec, acct):
+    """The copy of a cross-account call that CloudTrail delivers to account `acct`."""
+    c = copy.deepcopy(rec)
+    c["recipientAccountId"] = acct
+    return c
+
+
 def service_event(name, k: Key, details=True):
     extra = {"serviceEventDetails": {"keyId": k.id}} if details else None
     return kms(name, k, ui_internal(k.acct), None, None, request_id=False,
                event_type="AwsServiceEvent", version="1.08", extra=extra)
 
 
-def create_key(k: Key, ui, t, desc, origin="AWS_KMS"):
+def create_key(k: Key, ui, t, desc, origin="AWS_KMS", store=None):
     meta = {"aWSAccountId": k.acct, "keyId": k.id, "arn": k.arn, "creationDate": aws_date(t),
-            "enabled": origin == "AWS_KMS", "description": desc, "keyUsage": "ENCRYPT_DECRYPT",
-            "keyState": "Enabled" if origin == "AWS_KMS" else "PendingImport", "origin": origin,
+            "enabled": origin != "EXTERNAL", "description": desc, "keyUsage": "ENCRYPT_DECRYPT",
+            "keyState": "PendingImport" if origin == "EXTERNAL" else "Enabled", "origin": origin,
             "keyManager": "CUSTOMER", "customerMasterKeySpec": "SYMMETRIC_DEFAULT",
             "keySpec": "SYMMETRIC_DEFAULT", "encryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
             "multiRegion": False}
     req = {"description": desc, "keyUsage": "ENCRYPT_DECRYPT", "keySpec": "SYMMETRIC_DEFAULT",
            "origin": origin, "bypassPolicyLockoutSafetyCheck": False,
            "tags": [{"tagKey": "owner", "tagValue": "platform-team"}]}
+    if store:
+        req["customKeyStoreId"] = store
+        meta["customKeyStoreId"] = store
+        meta["cloudHsmClusterId"] = "cluster-" + alnum("hsm:" + store, 11, string.ascii_lowercase + string.digits)
     return kms("CreateKey", k, ui, req, {"keyMetadata": meta})
 
 
@@ -357,6 +419,7 @@ EVENTS: dict[str, Ev] = {}   # tag -> Ev (story events, KMS or Proton API)
 STORY_ORDER: list[Ev] = []
 FILES: dict[tuple, list] = defaultdict(list)  # file key -> records (shared objects for duplicates)
 LATE_FILES: dict[tuple, dt.datetime] = {}
+NEW_FKS: set = set()  # files of stories 9+ and their noise: written with RNG_NEW
 STORIES: dict[int, dict] = {}
 
 
@@ -364,15 +427,15 @@ def bucket_key(acct, region, t):
     return ("std", acct, region, t.replace(minute=t.minute - t.minute % 5, second=0))
 
 
-def finish_record(rec, t, time_str, tag):
+def finish_record(rec, t, time_str, tag, shared_tag=None):
     if time_str is not None:
         rec["eventTime"] = time_str
     else:
         rec["eventTime"] = iso(t) if t is not None else None
     if "requestID" in rec:
-        rec["requestID"] = uid("request:" + tag)
+        rec["requestID"] = uid("request:" + (shared_tag or tag))
     if "sharedEventID" in rec:
-        rec["sharedEventID"] = uid("shared:" + tag)
+        rec["sharedEventID"] = uid("shared:" + (shared_tag or tag))
     ui = rec["userIdentity"]
     attrs = ui.get("sessionContext", {}).get("attributes") if isinstance(ui, dict) else None
     if attrs and attrs.get("creationDate") == "AUTO":
@@ -380,23 +443,29 @@ def finish_record(rec, t, time_str, tag):
         attrs["creationDate"] = iso(base_t - dt.timedelta(minutes=7, seconds=base_t.second))
 
 
-def add(story, step, when, rec, note, *, time_str=None, file=None, dup_into=None):
+def add(story, step, when, rec, note, *, time_str=None, file=None, dup_into=None, shared=None):
     """Register story event `S<story>-<step>`; its eventID starts with <story:02><step:06>.
 
     `when` is the event time (UTC, "YYYY-MM-DD HH:MM:SS") or None for a record whose eventTime is
-    null; `time_str` overrides the string written to eventTime (same instant, other spelling)."""
+    null; `time_str` overrides the string written to eventTime (same instant, other spelling).
+    `shared` names a cross-account call: its copies get the same sharedEventID and requestID."""
     tag = f"S{story}-{step:02d}"
     assert tag not in EVENTS, tag
     t = ts(when) if when else None
     rec["eventID"] = f"{story:02d}{step:06d}" + uid("event:" + tag)[8:]
-    finish_record(rec, t, time_str, tag)
+    assert shared is None or rec.get("sharedEventID") == "SHARED_ID", tag
+    finish_record(rec, t, time_str, tag, shared_tag=shared and "call:" + shared)
     ev = Ev()
     ev.tag, ev.story, ev.step, ev.t, ev.rec, ev.note = tag, story, step, t, rec, note
     ev.id = rec["eventID"]
     ev.acct, ev.region = rec["recipientAccountId"], rec["awsRegion"]
     EVENTS[tag] = ev
     STORY_ORDER.append(ev)
+    ev.shared = shared
     fk = file or bucket_key(ev.acct, ev.region, t)
+    if story >= 9:  # stories 9+ live in files of their own (see RNG_NEW)
+        assert fk in NEW_FKS or fk not in FILES, tag
+        NEW_FKS.add(fk)
     FILES[fk].append(rec)
     ev.files = [fk]
     if dup_into:
@@ -420,16 +489,27 @@ def E(tag):
 # expected findings: written by hand
 # ---------------------------------------------------------------------------
 
-SEVERITY = {"use-without-grant": "high", "use-after-grant-retired": "high",
-            "use-after-key-disabled": "high", "denied-by-key-state": "high",
-            "denied-access": "medium", "key-disabled-with-dependents": "medium",
-            "grant-removed-with-dependents": "medium", "malformed-context": "low"}
+# RULES.md section 4: the rules, in its order, with the severity each can have. A rule with one
+# severity gives the default; a rule whose severity depends on the situation has none, and
+# every expect() of it names the severity it derived.
+SEVERITIES = {"use-without-grant": ["high"], "use-after-grant-retired": ["high"],
+              "use-after-key-disabled": ["high"], "denied-by-key-state": ["high", "medium"],
+              "denied-after-grant-removed": ["high"], "denied-access": ["medium", "low"],
+              "key-disabled-with-dependents": ["medium"], "key-deleted-with-dependents": ["high"],
+              "grant-removed-with-dependents": ["low", "medium"], "malformed-context": ["low"]}
+SEVERITY = {rule: sev[0] for rule, sev in SEVERITIES.items() if len(sev) == 1}
 EXPECT: list[dict] = []
 
 
-def expect(rule, tag, key: Key, template, resource, related=()):
-    EXPECT.append({"rule": rule, "tag": tag, "key": key, "template": template,
-                   "resource": resource, "related": list(related)})
+def expect(rule, tag, key: Key, template, resource, related=(), *, severity=None, copies=()):
+    """One expected finding on event `tag`. `related` are the rule's own related events;
+    `copies` the other cross-account copies of the call `tag` represents (RULES.md section 0)."""
+    if severity is None:
+        assert rule in SEVERITY, f"{rule} on {tag}: its severity depends on the situation, name it"
+        severity = SEVERITY[rule]
+    assert severity in SEVERITIES[rule], (rule, severity)
+    EXPECT.append({"rule": rule, "tag": tag, "key": key, "template": template, "resource": resource,
+                   "related": list(related), "severity": severity, "copies": list(copies)})
 
 
 # ===========================================================================
@@ -479,7 +559,9 @@ add(1, 903, "2025-02-11 14:19:50",
                 "repositoryId": "acme/frontend", "branchName": "main", "spec": "HIDDEN_DUE_TO_SECURITY_REASONS"}),
     "Proton API (non-KMS): CreateService frontend.")
 add(1, 7, "2025-02-11 14:20:00", use("GenerateDataKey", K1, alice(), pctx(T1, R1_SVC)),
-    "GenerateDataKey service/frontend by the customer role ProtonAdminRole/alice with invokedBy proton. Covered.")
+    "GenerateDataKey service/frontend by the customer role ProtonAdminRole/alice with invokedBy proton: a forward "
+    "access session, whose identities (session, role, account root) do not include proton.amazonaws.com. No grant "
+    "covers it and none would have -> use-without-grant.")
 add(1, 8, "2025-02-11 14:20:30", use("GenerateDataKeyWithoutPlaintext", K1, ui_service(PROTON), pctx(T1, R1_INST)),
     "GenerateDataKeyWithoutPlaintext service-instance prod. Covered.")
 add(1, 9, "2025-02-11 14:21:10",
@@ -497,7 +579,8 @@ add(1, 12, "2025-02-12 08:02:00",
     "Decrypt service/frontend with readOnly as the STRING \"true\". Covered.")
 add(1, 13, "2025-02-12 11:00:00", retire_grant(K1, ui_service(PROTON_USE1), G1B),
     "RetireGrant G1b: requestParameters null, grantId only in additionalEventData, key only in resources. "
-    "-> grant-removed-with-dependents (uses G1b covered: latest per (template,resource)).")
+    "-> grant-removed-with-dependents, LOW: the caller (AWSService proton.us-east-1) is G1b's grantee and retiring "
+    "principal after normalisation (uses G1b covered: latest per (template,resource)).")
 add(1, 14, "2025-02-12 11:02:00", use("Decrypt", K1, ui_service(PROTON), pctx(T1, R1_SVC), key_id=None),
     "Decrypt service/frontend: G1a still alive. Covered, no finding.")
 add(1, 904, "2025-02-12 14:59:50",
@@ -505,14 +588,16 @@ add(1, 904, "2025-02-12 14:59:50",
                {"templateName": "web-svc", "majorVersion": "1", "minorVersion": "0"}),
     "Proton API (non-KMS): DeleteServiceTemplateVersion.")
 add(1, 15, "2025-02-12 15:00:00", retire_grant(K1, ui_service(PROTON), G1A),
-    "RetireGrant G1a (first and only counted removal of G1a) -> grant-removed-with-dependents.")
+    "RetireGrant G1a (first and only counted removal of G1a) by its grantee AWSService proton -> "
+    "grant-removed-with-dependents, LOW.")
 add(1, 16, "2025-02-12 15:02:00", use("Decrypt", K1, ui_service(PROTON), pctx(T1, R1_INST), key_id=None),
     "Decrypt 120 s after G1a's retirement: inside the grace window, still covered. Must NOT fire.")
 add(1, 17, "2025-02-12 15:05:00", use("Decrypt", K1, ui_service(PROTON), pctx(T1, R1_SVC), key_id=None),
     "Decrypt exactly 300 s after the retirement (T - grace == removal time): -> use-after-grant-retired, "
     "related = S1-15 (latest removal among G1a and G1b).")
 add(1, 18, "2025-02-12 18:30:00", use("GenerateDataKey", K1, alice(), pctx(T1, R1_INST)),
-    "GenerateDataKey by ProtonAdminRole/alice invokedBy proton -> use-after-grant-retired [S1-15]. "
+    "GenerateDataKey by ProtonAdminRole/alice invokedBy proton (forward access session): no grant would ever have "
+    "covered it -> use-without-grant (not use-after-grant-retired). "
     "DUPLICATE: the same record is in two log files (counts once).",
     dup_into="2025-02-12 18:45:00")
 add(1, 19, "2025-02-12 18:45:00", revoke_grant(K1, kms_admin_a, G1A, key_id="arn"),
@@ -531,13 +616,26 @@ add(1, 23, "2025-02-13 09:10:30", use("Decrypt", K1, ui_service(PROTON_USE1), pc
     "Decrypt service-instance prod: covered by G1c. Must NOT fire.")
 
 # Hand-derived findings for story 1.
-# S1-13: G1b (created 10:30:02) covered S1-06 (T1,T1), S1-07/S1-12 (T1,svc), S1-08/S1-10 (T1,inst),
-#        S1-09 (T1,pipe); S1-11 is unresolved. Latest per pair: 06, 12, 10, 09.
-expect("grant-removed-with-dependents", "S1-13", K1, T1, None, ["S1-06", "S1-09", "S1-10", "S1-12"])
-# S1-15: G1a (created 09:05:04) covered 04,06 (T1,T1); 07,12,14 (svc); 08,10 (inst); 09 (pipe).
-expect("grant-removed-with-dependents", "S1-15", K1, T1, None, ["S1-06", "S1-09", "S1-10", "S1-14"])
+# Every grant here has grantee proton(.us-east-1).amazonaws.com = proton.amazonaws.com once normalised.
+# An AWSService proton caller has that identity; ProtonAdminRole/alice with invokedBy proton is a
+# forward access session: identities its session ARN, role/ProtonAdminRole and the root of A only.
+# S1-07: alice, G1a live but its grantee is not alice's -> no grant covers or would cover.
+expect("use-without-grant", "S1-07", K1, T1, R1_SVC)
+# S1-13: G1b (created 10:30:02) covered S1-06 (T1,T1), S1-12 (T1,svc), S1-08/S1-10 (T1,inst),
+#        S1-09 (T1,pipe); S1-07 not (alice), S1-11 is unresolved. Latest per pair: 06, 12, 10, 09.
+#        Caller AWSService proton.us-east-1 -> identity proton.amazonaws.com = G1b's grantee and
+#        retiring principal (normalised), a RetireGrant: low.
+expect("grant-removed-with-dependents", "S1-13", K1, T1, None, ["S1-06", "S1-09", "S1-10", "S1-12"], severity="low")
+# S1-15: G1a (created 09:05:04) covered 04,06 (T1,T1); 12,14 (svc; 07 not); 08,10 (inst); 09 (pipe).
+#        Caller AWSService proton = G1a's grantee: low.
+expect("grant-removed-with-dependents", "S1-15", K1, T1, None, ["S1-06", "S1-09", "S1-10", "S1-14"], severity="low")
+# S1-17: T - grace = 15:00:00 = G1a's removal: not covered (T < removed + grace fails), G1a and G1b
+#        (removed 11:00) would have covered; the latest removal is S1-15.
 expect("use-after-grant-retired", "S1-17", K1, T1, R1_SVC, ["S1-15"])
-expect("use-after-grant-retired", "S1-18", K1, T1, R1_INST, ["S1-15"])
+# S1-18: alice again: no grant, live or removed, has one of her identities as grantee.
+expect("use-without-grant", "S1-18", K1, T1, R1_INST)
+# S1-20: AWSService proton; G1a, G1b removed long before, G1c not yet created. S1-19 (second
+#        removal of G1a) does not count: the first successful removal ends the grant.
 expect("use-after-grant-retired", "S1-20", K1, T1, R1_PIPE, ["S1-15"])
 
 # ===========================================================================
@@ -580,7 +678,7 @@ add(2, 903, "2025-03-03 13:39:50",
 add(2, 5, "2025-03-03 13:40:00",
     use("GenerateDataKey", K2, bob(creation="20250303T133512Z"), pctx(T2, R2_PRD)),
     "GenerateDataKey environment/prod by ProtonAdminRole/bob invokedBy proton (session creationDate in basic "
-    "ISO form). Covered.")
+    "ISO form): a forward access session, not served by the grant to proton -> use-without-grant.")
 add(2, 6, "2025-03-04 09:00:00",
     key_state("DisableKey", K2, ui_user(A, "dev-carol"),
               error=("AccessDeniedException", f"User: arn:aws:iam::{A}:user/dev-carol is not authorized to perform: "
@@ -593,14 +691,14 @@ add(2, 8, "2025-03-04 10:00:05", use("Decrypt", K2, ui_service(PROTON), pctx(T2,
     "Covered; it is the latest staging use before the DisableKey, so it appears in S2-09's related ids.",
     time_str="2025-03-04 10:00:05")
 add(2, 9, "2025-03-04 10:20:00", key_state("DisableKey", K2, secadm_a),
-    "DisableKey (success) by SecurityAdmin -> key-disabled-with-dependents. DUPLICATE (two files, counts once); "
+    "DisableKey (success) by SecurityAdmin -> key-disabled-with-dependents (medium). DUPLICATE (two files, counts once); "
     "its file is the multi-member gzip.",
     dup_into="2025-03-04 10:30:00")
 add(2, 10, "2025-03-04 10:20:30",
     use("Decrypt", K2, ui_service(PROTON), pctx(T2, R2_STG), key_id=None,
         error=("DisabledException", f"{K2.arn} is disabled.")),
     "Decrypt staging FAILED DisabledException 30 s after DisableKey -> denied-by-key-state, related S2-09 "
-    "(no grace for the related lookup).")
+    "(no grace for the related lookup), HIGH: S2-09 left the key unusable (Disabled).")
 add(2, 11, "2025-03-04 10:21:40", use("Decrypt", K2, ui_service(PROTON), pctx(T2, R2_PRD), key_id=None),
     "Decrypt prod SUCCESS 100 s after DisableKey: inside grace -> must NOT fire use-after-key-disabled. Covered by G2.")
 add(2, 12, "2025-03-04 10:30:00", use("Decrypt", K2, ui_service(PROTON), pctx(T2, R2_PRD), key_id=None),
@@ -639,17 +737,25 @@ add(2, 23, "2025-03-05 10:00:00", key_state("EnableKey", K2, secadm_a), "EnableK
 add(2, 24, "2025-03-05 11:00:00", use("GenerateDataKey", K2, ui_service(PROTON), pctx(T2, R2_PRD)),
     "GenerateDataKey prod an hour after EnableKey. Must NOT fire.")
 
-# S2-09: earlier successful constraint-key uses of K2: 02 (T2,T2); 03,04,08 (stg); 05,07 (prd).
+# S2-05: bob is a forward access session (invokedBy proton): G2's grantee (proton) is not one of his
+#        identities (session, role/ProtonAdminRole, root of A) -> use-without-grant.
+expect("use-without-grant", "S2-05", K2, T2, R2_PRD)
+# S2-09: earlier successful constraint-key uses of K2, covered or not: 02 (T2,T2); 03,04,08 (stg);
+#        05,07 (prd). Effective DisableKey (the failed S2-06 changed nothing).
 expect("key-disabled-with-dependents", "S2-09", K2, T2, None, ["S2-02", "S2-07", "S2-08"])
-expect("denied-by-key-state", "S2-10", K2, T2, R2_STG, ["S2-09"])
+# Denials by key state: the last effective change at or before T left the key Disabled or
+# PendingDeletion (unusable) -> high.
+expect("denied-by-key-state", "S2-10", K2, T2, R2_STG, ["S2-09"], severity="high")
+# S2-11 (100 s after S2-09): the state at T - grace is Enabled: no finding.
 expect("use-after-key-disabled", "S2-12", K2, T2, R2_PRD, ["S2-09"])
 expect("use-after-key-disabled", "S2-13", K2, None, None, ["S2-09"])
-expect("denied-by-key-state", "S2-14", K2, T2, R2_STG, ["S2-09"])
-expect("denied-by-key-state", "S2-15", K2, T2, R2_PRD, ["S2-09"])
+expect("denied-by-key-state", "S2-14", K2, T2, R2_STG, ["S2-09"], severity="high")
+expect("denied-by-key-state", "S2-15", K2, T2, R2_PRD, ["S2-09"], severity="high")
 # S2-18: + 11, 12, 17 (prd, successful). 10/14/15 failed, 13 has no constraint key.
 expect("key-disabled-with-dependents", "S2-18", K2, T2, None, ["S2-02", "S2-08", "S2-17"])
-expect("denied-by-key-state", "S2-19", K2, T2, R2_STG, ["S2-18"])
-expect("denied-by-key-state", "S2-20", K2, T2, R2_PRD, ["S2-18"])
+expect("denied-by-key-state", "S2-19", K2, T2, R2_STG, ["S2-18"], severity="high")
+expect("denied-by-key-state", "S2-20", K2, T2, R2_PRD, ["S2-18"], severity="high")
+# S2-21 CancelKeyDeletion leaves the key Disabled; it is no trigger of key-disabled-with-dependents.
 expect("use-after-key-disabled", "S2-22", K2, T2, R2_STG, ["S2-21"])
 
 # ===========================================================================
@@ -697,35 +803,42 @@ add(3, 7, "2025-06-17 10:00:00", use("GenerateDataKey", K3, ui_service(PROTON), 
 add(3, 8, "2025-06-17 10:05:00", use("Decrypt", K3, ui_service(PROTON), pctx(T3, R3_ENV), key_id=None),
     "Decrypt environment/eu-prod. Covered.")
 add(3, 9, "2025-06-17 16:00:00", key_state("DeleteImportedKeyMaterial", K3, dana_b(None)),
-    "DeleteImportedKeyMaterial (key -> PendingImport) -> key-disabled-with-dependents.")
+    "DeleteImportedKeyMaterial naming no material: assumed to delete the current material (key -> PendingImport) "
+    "-> key-disabled-with-dependents.")
 add(3, 10, "2025-06-17 16:30:00",
     use("Decrypt", K3, ui_service(PROTON), pctx(T3, R3_ENV), key_id=None,
         error=("KMSInvalidStateException", f"{K3.arn} is pending import.")),
-    "Decrypt FAILED KMSInvalidStateException (pending import) -> denied-by-key-state [S3-09].")
+    "Decrypt FAILED KMSInvalidStateException (pending import) -> denied-by-key-state [S3-09], high.")
 add(3, 11, "2025-06-17 17:00:00",
     key_state("ImportKeyMaterial", K3, dana_b(None),
               req_extra={"validTo": "Jun 19, 2025 5:00:00 PM", "expirationModel": "KEY_MATERIAL_EXPIRES"}),
-    "ImportKeyMaterial with validTo (non-ISO string): usable again.")
+    "ImportKeyMaterial with validTo (non-ISO string): the previous counted change (S3-09) left the key "
+    "PendingImport, so it is usable again.")
 add(3, 12, "2025-06-17 18:00:00", use("Decrypt", K3, ui_service(PROTON), pctx(T3, R3_ENV), key_id=None),
     "Decrypt an hour after the re-import. Must NOT fire.")
 add(3, 13, "2025-06-19 17:00:00", service_event("DeleteExpiredKeyMaterial", K3),
     "DeleteExpiredKeyMaterial: AwsServiceEvent, userIdentity WITHOUT type ({accountId, invokedBy: AWS Internal}), "
-    "no requestID. Unusable state; not one of the key-disabled-with-dependents triggers.")
+    "no requestID. Key -> PendingImport -> key-disabled-with-dependents.")
 add(3, 14, "2025-06-19 17:20:00",
     use("Decrypt", K3, ui_service(PROTON), pctx(T3, R3_ENV), key_id=None,
         error=("KMSInvalidStateException", f"{K3.arn} is pending import.")),
-    "Decrypt FAILED KMSInvalidStateException -> denied-by-key-state [S3-13].")
+    "Decrypt FAILED KMSInvalidStateException -> denied-by-key-state [S3-13], high.")
 add(3, 15, "2025-06-19 17:30:00", use("Decrypt", K3, ui_service(PROTON), pctx(T3, T3), key_id=None),
     "Decrypt SUCCESS 30 min after DeleteExpiredKeyMaterial (synthetic oddity) -> use-after-key-disabled [S3-13].")
 add(3, 16, "2025-06-20 09:00:00",
     key_state("ImportKeyMaterial", K3, dana_b(None), req_extra={"expirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}),
-    "ImportKeyMaterial: usable again.")
+    "ImportKeyMaterial after PendingImport: usable again.")
 add(3, 17, "2025-06-20 10:00:00", use("Encrypt", K3, ui_service(PROTON), pctx(T3, R3_ENV)),
     "Encrypt an hour after the import. Must NOT fire.")
 
+# S3-03: the first ImportKeyMaterial: no counted change before it, so it counts (Enabled).
+# S3-09: names no material -> assumed current -> PendingImport. Earlier successful uses: 05 (T3,T3),
+#        06 (T3,ver), 07/08 (T3,env).
 expect("key-disabled-with-dependents", "S3-09", K3, T3, None, ["S3-05", "S3-06", "S3-08"])
-expect("denied-by-key-state", "S3-10", K3, T3, R3_ENV, ["S3-09"])
-expect("denied-by-key-state", "S3-14", K3, T3, R3_ENV, ["S3-13"])
+expect("denied-by-key-state", "S3-10", K3, T3, R3_ENV, ["S3-09"], severity="high")
+# S3-13: DeleteExpiredKeyMaterial is a trigger now; uses since S3-09: + 12 (env).
+expect("key-disabled-with-dependents", "S3-13", K3, T3, None, ["S3-05", "S3-06", "S3-12"])
+expect("denied-by-key-state", "S3-14", K3, T3, R3_ENV, ["S3-13"], severity="high")
 expect("use-after-key-disabled", "S3-15", K3, T3, T3, ["S3-13"])
 
 # ===========================================================================
@@ -779,18 +892,20 @@ add(4, 8, "2025-11-03 14:05:00",
     use("Decrypt", K4, ui_service(PROTON), pctx(T4, R4_SVC), key_id=None,
         error=("AccessDeniedException", "The ciphertext refers to a customer master key that does not exist, does not "
                "exist in this region, or you are not allowed to access.")),
-    "Decrypt FAILED AccessDeniedException -> denied-access (no grant findings for failed uses).")
+    "Decrypt FAILED AccessDeniedException while G4 is live and 55 min old -> denied-access, medium (no grant "
+    "findings for failed uses).")
 add(4, 9, "2025-11-03 14:06:00",
     use("Encrypt", K4, erin_role, pctx(T4, R4_COMP),
         error=("AccessDeniedException", f"User: arn:aws:sts::{B}:assumed-role/DevRole/erin is not authorized to perform: "
                f"kms:Encrypt on resource: {K4.arn} because no resource-based policy allows the kms:Encrypt action")),
-    "Encrypt component FAILED AccessDeniedException (DevRole/erin invokedBy proton) -> denied-access.")
+    "Encrypt component FAILED AccessDeniedException (DevRole/erin invokedBy proton) -> denied-access, medium.")
 add(4, 10, "2025-11-04 09:00:00", use("GenerateDataKey", K4, ui_service(PROTON), pctx(T4, R4_COMP)),
     "GenerateDataKey component/c-7d2e91. Covered.")
 add(4, 11, "2025-11-04 09:30:00", use("Decrypt", K4, ui_service(PROTON), pctx(T4, R4_REPO), key_id=None),
     "Decrypt repository/github:acme/orders-infra (repository name with '/'): valid ARN. Covered.")
 add(4, 12, "2025-11-05 10:00:00", revoke_grant(K4, secadm_b, G4),
-    "RevokeGrant G4 (keyId as bare id, grantId in requestParameters) -> grant-removed-with-dependents.")
+    "RevokeGrant G4 (keyId as bare id, grantId in requestParameters) -> grant-removed-with-dependents, medium "
+    "(a revocation).")
 add(4, 13, "2025-11-05 10:04:00", use("Decrypt", K4, ui_service(PROTON), pctx(T4, R4_INST), key_id=None),
     "Decrypt 240 s after the revoke: inside grace, covered. Must NOT fire.")
 add(4, 14, "2025-11-05 11:00:00", use("Decrypt", K4, ui_service(PROTON), pctx(T4, R4_INST), key_id=None),
@@ -805,11 +920,14 @@ add(4, 17, "2025-11-06 08:00:00", retire_grant(K4, ui_service(PROTON), G4_OLD),
 expect("use-without-grant", "S4-01", K4, T4, R4_SVC)
 expect("use-without-grant", "S4-06", K4, T4W, R4_RPT)
 expect("use-without-grant", "S4-07", K4, T4, R4_SVC)
-expect("denied-access", "S4-08", K4, T4, R4_SVC)
-expect("denied-access", "S4-09", K4, T4, R4_COMP)
+# S4-08: AWSService proton; G4 (created 13:10:00, 55 min before) would cover it and is live: no
+#        removal explains it, and no covering grant is younger than grace -> denied-access medium.
+expect("denied-access", "S4-08", K4, T4, R4_SVC, severity="medium")
+# S4-09: DevRole/erin invokedBy proton is a forward access session: no grant would cover it -> medium.
+expect("denied-access", "S4-09", K4, T4, R4_COMP, severity="medium")
 # S4-12: G4 (created 13:10:00) covered 03 (T4,T4), 04 (inst), 10 (comp), 11 (repo). Not 01 (before),
-#        06 (other template), 07 (not grantee), 08/09 (failed).
-expect("grant-removed-with-dependents", "S4-12", K4, T4, None, ["S4-03", "S4-04", "S4-10", "S4-11"])
+#        06 (other template), 07 (not grantee), 08/09 (failed). A RevokeGrant: medium.
+expect("grant-removed-with-dependents", "S4-12", K4, T4, None, ["S4-03", "S4-04", "S4-10", "S4-11"], severity="medium")
 expect("use-after-grant-retired", "S4-14", K4, T4, R4_INST, ["S4-12"])
 expect("use-without-grant", "S4-15", K4, T4W, R4_RPT)
 expect("use-without-grant", "S4-16", K4, T4, R4_SVC)
@@ -842,7 +960,8 @@ add(5, 3, "2026-01-13 08:05:00", use("Encrypt", K5, ui_service(PROTON), pctx(T5,
 add(5, 4, "2026-01-13 08:06:00",
     use("Decrypt", K5, ui_role(A, "ProtonAdminRole", "frank-console", invoked_by=PROTON, issuer=False),
         pctx(T5, R5_INST), key_id=None),
-    "Decrypt by an assumed role with sessionIssuer {} and invokedBy proton: covered by G5 via invokedBy. Must NOT fire.")
+    "Decrypt by an assumed role with sessionIssuer {} and invokedBy proton: a forward access session (identities: "
+    "the session, role/ProtonAdminRole from the session ARN, root of A), so G5 does not serve it -> use-without-grant.")
 add(5, 5, "2026-01-13 09:00:00", use("Decrypt", K5, etl, pctx(T5, R5_INST), key_id=None),
     "Decrypt by EtlPipelineRole/etl-run-42 (no invokedBy): covered by G5r via sessionIssuer.arn. Must NOT fire.")
 add(5, 6, "2026-01-13 09:01:00", use("GenerateDataKey", K5, etl, pctx(T5, R5_INST)),
@@ -854,6 +973,10 @@ add(5, 8, "2026-01-13 10:30:00",
     kms("TagResource", K6, ui_user(A, "kms-admin"), {"keyId": K6.arn, "tags": [{"tagKey": "team", "tagValue": "data"}]}),
     "TagResource K6 (other).")
 
+# S5-04: frank-console (FAS, empty sessionIssuer): role from the session ARN; neither G5 (proton)
+#        nor G5r (role/EtlPipelineRole) names one of its identities.
+expect("use-without-grant", "S5-04", K5, T5, R5_INST)
+# S5-05 covered by G5r (role ARN from sessionIssuer). S5-06: G5r lacks GenerateDataKey.
 expect("use-without-grant", "S5-06", K5, T5, R5_INST)
 expect("use-without-grant", "S5-07", K6, T5, R5_SVC)
 
@@ -903,7 +1026,8 @@ expect("malformed-context", "S6-04", K7, R6, R6)
 expect("use-without-grant", "S6-04", K7, R6, R6)
 expect("malformed-context", "S6-05", K7, T6, R6_OTHER_ACCT)
 expect("malformed-context", "S6-06", K7, None, R6)
-expect("denied-access", "S6-07", K7, T6, S3_ARN)
+# S6-07: AWSService proton; G6 (created 24 min before, live) would cover it (subset holds) -> medium.
+expect("denied-access", "S6-07", K7, T6, S3_ARN, severity="medium")
 expect("malformed-context", "S6-07", K7, T6, S3_ARN)
 expect("malformed-context", "S6-10", K7, T6, R6_OTHER_REGION)
 
@@ -927,21 +1051,26 @@ add(7, 4, "2026-03-02 16:00:00",
     key_state("ScheduleKeyDeletion", K8, dana_b(None), req_extra={"pendingWindowInDays": 7},
               resp={"keyId": K8.arn, "deletionDate": "Mar 9, 2026 16:00:00 PM", "keyState": "PendingDeletion",
                     "pendingWindowInDays": 7}),
-    "ScheduleKeyDeletion (7 days) -> key-disabled-with-dependents with ONE related id (latest use of the only pair) "
+    "ScheduleKeyDeletion (7 days) -> key-disabled-with-dependents (medium) with ONE related id (latest use of the only pair) "
     "and single template/resource values.")
 add(7, 5, "2026-03-02 16:10:00",
     use("Decrypt", K8, ui_service(PROTON), pctx(T7, R7), key_id=None,
         error=("DisabledException", f"{K8.arn} is pending deletion.")),
-    "Decrypt FAILED DisabledException -> denied-by-key-state [S7-04].")
+    "Decrypt FAILED DisabledException -> denied-by-key-state [S7-04], high (PendingDeletion).")
 add(7, 6, "2026-03-09 16:00:05", service_event("DeleteKey", K8, details=False),
-    "DeleteKey: AwsServiceEvent, typeless userIdentity, no requestID, requestParameters null. No finding.")
+    "DeleteKey: AwsServiceEvent, typeless userIdentity, no requestID, requestParameters null -> "
+    "key-deleted-with-dependents (high): the data is unrecoverable.")
 add(7, 7, "2026-03-09 16:30:00",
     use("Decrypt", K8, ui_service(PROTON), pctx(T7, R7), key_id=None,
         error=("NotFoundException", f"Key '{K8.arn}' does not exist")),
-    "Decrypt FAILED NotFoundException: neither a key-state nor an access error. Must NOT fire.")
+    "Decrypt FAILED NotFoundException after DeleteKey -> denied-by-key-state [S7-06], high (Deleted).")
 
 expect("key-disabled-with-dependents", "S7-04", K8, T7, R7, ["S7-03"])
-expect("denied-by-key-state", "S7-05", K8, T7, R7, ["S7-04"])
+expect("denied-by-key-state", "S7-05", K8, T7, R7, ["S7-04"], severity="high")
+# S7-06: the effective (first) DeleteKey; dependents 02/03, one pair: latest 03.
+expect("key-deleted-with-dependents", "S7-06", K8, T7, R7, ["S7-03"])
+# S7-07: NotFoundException is a key-state error now; last effective change S7-06 (Deleted) -> high.
+expect("denied-by-key-state", "S7-07", K8, T7, R7, ["S7-06"], severity="high")
 
 # ===========================================================================
 # STORY 8 — account A, eu-west-1: a non-Proton key disabled; a key disabled before the logs.
@@ -968,14 +1097,16 @@ add(8, 5, "2026-01-20 13:00:00",
     use("Decrypt", K10, ui_service(PROTON), pctx(T8, R8), key_id=None,
         error=("DisabledException", f"{K10.arn} is disabled.")),
     "Proton Decrypt on K10 FAILED DisabledException; K10 has no state change in the input -> denied-by-key-state "
-    "with EMPTY related ids.")
+    "with EMPTY related ids, high (the message names no transient state).")
 
-expect("denied-by-key-state", "S8-05", K10, T8, R8, [])
+# S8-05: no change of K10 in the input, and "is disabled." names no transient state -> high.
+expect("denied-by-key-state", "S8-05", K10, T8, R8, [], severity="high")
 
 # ===========================================================================
 # Background noise (non-KMS), synthetic, shaped after real CloudTrail records.
 # ===========================================================================
 NOISE_COUNT = [0]
+NOISE_COUNT_NEW = [0]  # noise of stories 9+ (RNG_NEW)
 PEOPLE = {
     A: {"users": ["dev-alice", "ci-deployer", "kms-admin"],
         "roles": [("ProtonAdminRole", "alice"), ("BillingAppRole", "billing-app-7f3c"),
@@ -995,14 +1126,14 @@ def n_role(acct, i):
     return ui_role(acct, role, sess)
 
 
-def noise_record(acct, region, i):
+def noise_record(acct, region, i, rng=RNG):
     """One synthetic non-KMS record; kind chosen by RNG."""
     kinds = ["s3get", "s3put", "s3list", "ec2desc", "ec2sg", "ec2vol", "sts_proton", "sts_ecs", "gci",
              "ssm", "logs", "cfn", "ecr", "lambda", "secrets", "ddb", "cw", "proton_read"]
     if region == USE1:
         kinds += ["iam_getrole", "iam_listroles", "signin"]
-    k = RNG.choice(kinds)
-    j = RNG.randrange(1000)
+    k = rng.choice(kinds)
+    j = rng.randrange(1000)
     if k in ("s3get", "s3put"):
         ui = n_role(acct, j)
         bucket = f"{'acme' if acct == A else 'orders'}-artifacts-{acct}"
@@ -1088,7 +1219,7 @@ def noise_record(acct, region, i):
         return base("monitoring.amazonaws.com", "DescribeAlarms", acct, region, n_user(acct, j), version="1.09",
                     req={"maxRecords": 100}, read_only=True)
     if k == "proton_read":
-        return proton_api(RNG.choice(["ListServiceInstances", "GetEnvironment", "ListServices"]), acct, region,
+        return proton_api(rng.choice(["ListServiceInstances", "GetEnvironment", "ListServices"]), acct, region,
                           n_role(acct, 0), {"maxResults": 50}, None, read_only=True)
     if k == "iam_getrole":
         return base("iam.amazonaws.com", "GetRole", acct, USE1, n_user(acct, j), version="1.08",
@@ -1105,13 +1236,18 @@ def noise_record(acct, region, i):
     raise AssertionError(k)
 
 
-def add_noise(acct, region, t, *, file=None, dup_into=None):
-    i = NOISE_COUNT[0]
-    NOISE_COUNT[0] += 1
-    rec = noise_record(acct, region, i)
-    rec["eventID"] = uid(f"noise:{i}")
-    finish_record(rec, t, None, f"noise:{i}")
+def add_noise(acct, region, t, *, file=None, dup_into=None, new=False):
+    """One noise record; `new`: for stories 9+, from RNG_NEW with ids of their own."""
+    counter, prefix, rng = (NOISE_COUNT_NEW, "noise-new", RNG_NEW) if new else (NOISE_COUNT, "noise", RNG)
+    i = counter[0]
+    counter[0] += 1
+    rec = noise_record(acct, region, i, rng)
+    rec["eventID"] = uid(f"{prefix}:{i}")
+    finish_record(rec, t, None, f"{prefix}:{i}")
     fk = file or bucket_key(acct, region, t)
+    assert new == (fk in NEW_FKS) or (new and fk not in FILES), fk
+    if new:
+        NEW_FKS.add(fk)
     FILES[fk].append(rec)
     if dup_into:
         FILES[bucket_key(acct, region, dup_into)].append(rec)
@@ -1121,17 +1257,22 @@ def add_noise(acct, region, t, *, file=None, dup_into=None):
 # noise inside every story file window
 for fk in sorted(FILES, key=lambda k: (k[0], k[1], k[2], k[3])):
     kind, acct, region, start = fk
+    new = fk in NEW_FKS
+    rng = RNG_NEW if new else RNG
     base_t = start if kind == "std" else ts("2025-11-03 13:00:00")
-    for _ in range(RNG.randint(2, 5)):
-        add_noise(acct, region, base_t + dt.timedelta(seconds=RNG.randrange(300)), file=fk)
+    for _ in range(rng.randint(2, 5)):
+        add_noise(acct, region, base_t + dt.timedelta(seconds=rng.randrange(300)), file=fk, new=new)
 
-# noise-only files around each story day
-story_days = sorted({(ev.acct, ev.region, ev.t.date()) for ev in STORY_ORDER if ev.t})
-for acct, region, day in story_days:
-    for _ in range(3):
-        t = dt.datetime(day.year, day.month, day.day, RNG.randint(6, 20), RNG.randrange(12) * 5, 0, tzinfo=UTC)
-        for _ in range(RNG.randint(3, 7)):
-            add_noise(acct, region, t + dt.timedelta(seconds=RNG.randrange(300)))
+# noise-only files around each story day (stories 1-8 first, from RNG, three a day; then 9+, from
+# RNG_NEW, one a day)
+for new in (False, True):
+    rng = RNG_NEW if new else RNG
+    story_days = sorted({(ev.acct, ev.region, ev.t.date()) for ev in STORY_ORDER if ev.t and (ev.story >= 9) == new})
+    for acct, region, day in story_days:
+        for _ in range(1 if new else 3):
+            t = dt.datetime(day.year, day.month, day.day, rng.randint(6, 20), rng.randrange(12) * 5, 0, tzinfo=UTC)
+            for _ in range(rng.randint(3, 7)):
+                add_noise(acct, region, t + dt.timedelta(seconds=rng.randrange(300)), new=new)
 # a few quiet-day files in the other account/region pairs
 for acct, region, day in [(B, USE1, dt.date(2025, 2, 12)), (A, EUW1, dt.date(2025, 6, 17)), (B, EUW1, dt.date(2025, 11, 4)),
                           (A, USE1, dt.date(2026, 1, 13)), (B, USE1, dt.date(2026, 3, 2))]:
@@ -1166,8 +1307,8 @@ def body_of(records) -> bytes:
     return json.dumps({"Records": records}, separators=(",", ":")).encode()
 
 
-def suffix16(tag):
-    return "".join(RNG.choice(string.ascii_letters + string.digits) for _ in range(16))
+def suffix16(tag, rng=RNG):
+    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(16))
 
 
 for d in (TRAIL, BROKEN, FORMATS, EXPECTED):
@@ -1177,15 +1318,16 @@ MULTI_MEMBER_FK = bucket_key(A, USE1, ts("2025-03-04 10:20:00"))
 LOGFILES = []  # dicts: acct, region, delivered, key, sha256, oldest, newest, n
 for fk in sorted(FILES, key=lambda k: (k[1], k[2], k[3], k[0])):
     kind, acct, region, start = fk
+    rng = RNG_NEW if fk in NEW_FKS else RNG
     recs = list(FILES[fk])
-    RNG.shuffle(recs)  # records are in no order within a file
+    rng.shuffle(recs)  # records are in no order within a file
     if kind == "late":
         delivered = LATE_FILES[fk]
     else:
-        delivered = start + dt.timedelta(minutes=5 + RNG.randint(5, 10))
+        delivered = start + dt.timedelta(minutes=5 + rng.randint(5, 10))
     stamp = delivered.strftime("%Y%m%dT%H%MZ")
     key = (f"AWSLogs/{acct}/CloudTrail/{region}/{delivered:%Y/%m/%d}/"
-           f"{acct}_CloudTrail_{region}_{stamp}_{suffix16(fk)}.json.gz")
+           f"{acct}_CloudTrail_{region}_{stamp}_{suffix16(fk, rng)}.json.gz")
     body = body_of(recs)
     if fk == MULTI_MEMBER_FK:
         half = len(body) // 2  # the JSON document split across two gzip members
@@ -1267,7 +1409,9 @@ for n, (when, rec) in enumerate([
     ("2025-09-01 12:00:05", use("GenerateDataKey", KF, ui_service(PROTON), pctx(TF, TF))),
     ("2025-09-01 12:01:00", use("Encrypt", KF, ui_service(PROTON), pctx(TF, RF))),
     ("2025-09-01 12:02:00", use("Decrypt", KF, ui_service(PROTON), pctx(TF, RF), key_id=None)),
-    ("2025-09-01 12:03:00", use("Decrypt", KF, alice(), pctx(TF, TF), key_id=None)),
+    # AWSService proton.us-east-1, not ProtonAdminRole/alice with invokedBy proton: a forward access
+    # session is not served by the grant to proton (RULES.md section 1), and formats/ holds no findings.
+    ("2025-09-01 12:03:00", use("Decrypt", KF, ui_service(PROTON_USE1), pctx(TF, TF), key_id=None)),
 ], start=1):
     rec["eventID"] = f"90{n:06d}" + uid(f"event:F-{n:02d}")[8:]
     finish_record(rec, ts(when), None, f"F-{n:02d}")
@@ -1287,16 +1431,31 @@ full = gz(body_of(fmt_recs))
 # ===========================================================================
 # expected/
 # ===========================================================================
+def representative(tag):
+    """The copy of a cross-account call with the smallest eventID (the call itself when not shared)."""
+    ev = EVENTS[tag]
+    if not ev.shared:
+        return tag
+    return min((e for e in STORY_ORDER if e.shared == ev.shared), key=lambda e: e.id).tag
+
+
 findings = []
 for x in EXPECT:
     ev = EVENTS[x["tag"]]
     assert ev.t is not None
+    # bookkeeping checks only (no rule logic): findings name representatives, list dependents by
+    # representative, and give every other copy of the call
+    assert representative(x["tag"]) == x["tag"], x
     for r in x["related"]:
-        assert r in EVENTS, r
+        assert r in EVENTS and representative(r) == r, (x["tag"], r)
+    assert sorted(x["copies"]) == sorted(e.tag for e in STORY_ORDER
+                                         if ev.shared and e.shared == ev.shared and e is not ev), x
     findings.append({
-        "rule": x["rule"], "severity": SEVERITY[x["rule"]], "event_id": ev.id, "event_time": iso(ev.t),
+        "rule": x["rule"], "severity": x["severity"], "event_id": ev.id, "event_time": iso(ev.t),
         "event_name": ev.rec["eventName"], "key_arn": x["key"].arn, "proton_template": x["template"],
-        "proton_resource": x["resource"], "related_event_ids": sorted(E(r) for r in x["related"]),
+        "proton_resource": x["resource"],
+        # the rule's own related events (ascending), then the other copies of the call (ascending)
+        "related_event_ids": sorted(E(r) for r in x["related"]) + sorted(E(c) for c in x["copies"]),
     })
 findings.sort(key=lambda f: (f["event_time"], f["event_id"], f["rule"], f["key_arn"]))
 with open(EXPECTED / "findings.jsonl", "w") as fh:
@@ -1309,6 +1468,12 @@ distinct = {}
 for r in all_recs:
     distinct.setdefault(r["eventID"], r)
 kms_recs = [r for r in distinct.values() if r["eventSource"] == "kms.amazonaws.com"]
+# Cross-account copies: records of one call (same sharedEventID) count as one call, the copy
+# with the smallest eventID. Every AWSService record carries a sharedEventID of its own.
+calls = {}
+for r in sorted(kms_recs, key=lambda r: r["eventID"]):
+    calls.setdefault(r.get("sharedEventID") or r["eventID"], r)
+kms_calls = list(calls.values())
 
 
 def category(name):
@@ -1322,11 +1487,16 @@ def category(name):
 
 
 by_cat = {"use": 0, "grant": 0, "key_state": 0, "other": 0}
-for r in kms_recs:
+for r in kms_calls:
     by_cat[category(r["eventName"])] += 1
-by_rule = {rule: 0 for rule in SEVERITY}
+by_rule = {rule: 0 for rule in SEVERITIES}
+by_rule_sev = {rule: {sev: 0 for sev in SEVERITIES[rule]} for rule in SEVERITIES}
+by_sev = {"high": 0, "medium": 0, "low": 0}
 for f in findings:
     by_rule[f["rule"]] += 1
+    by_rule_sev[f["rule"]][f["severity"]] += 1
+    by_sev[f["severity"]] += 1
+other_names = sorted({r["eventName"] for r in kms_calls if category(r["eventName"]) == "other"})
 counts = {
     "record_files": len(LOGFILES),
     "skipped_files": {"digest": len(DIGESTS), "insight": 1, "total": len(DIGESTS) + 1},
@@ -1335,10 +1505,12 @@ counts = {
     "duplicates_dropped": len(all_recs) - len(distinct),
     "kms_records": len(kms_recs),
     "non_kms_records": len(distinct) - len(kms_recs),
+    "cross_account_copies_folded": len(kms_recs) - len(kms_calls),
     "kms_by_category": by_cat,
     "records_without_event_time": sum(1 for r in distinct.values() if r["eventTime"] is None),
     "findings": len(findings),
     "findings_by_rule": by_rule,
+    "findings_by_severity": by_sev,
     "category_names": {"use": sorted(USE_NAMES), "grant": sorted(GRANT_NAMES), "key_state": sorted(STATE_NAMES),
                        "other": "every other kms.amazonaws.com eventName"},
 }
@@ -1351,7 +1523,7 @@ assert counts["non_kms_records"] / counts["distinct_records"] >= 0.6, counts
 key_lines = "\n".join(f"| {k.name} | `{k.arn}` |" for k in KEYS + [KF])
 by_tag_findings = defaultdict(list)
 for x in EXPECT:
-    by_tag_findings[x["tag"]].append(x["rule"])
+    by_tag_findings[x["tag"]].append(f"{x['rule']} ({x['severity']})")
 sections = []
 for sid, meta in STORIES.items():
     rows = []
@@ -1367,13 +1539,18 @@ for sid, meta in STORIES.items():
             where.append("late file")
         if ev.files[0] == MULTI_MEMBER_FK:
             where.append("multi-member gzip")
+        if ev.shared:
+            where.append(f"copy in {ev.acct}'s log" + (", representative" if representative(ev.tag) == ev.tag else ""))
         rows.append(f"| {ev.tag} | `{ev.id[:8]}` | {when} | {ev.rec['eventName']} | {fires} | "
                     f"{ev.note}{' (' + ', '.join(where) + ')' if where else ''} |")
     sections.append(f"### Story {sid}: {meta['title']}\n\nAccount {meta['acct']}, {meta['region']}, "
                     f"key(s) {', '.join(k.name for k in meta['keys'])}.\n\n"
                     "| tag | eventID prefix | eventTime | eventName | expected findings | what it tests |\n"
                     "|---|---|---|---|---|---|\n" + "\n".join(rows))
-rule_table = "\n".join(f"| {rule} | {SEVERITY[rule]} | {n} |" for rule, n in by_rule.items())
+rule_table = "\n".join(
+    f"| {rule} | {' / '.join(SEVERITIES[rule])} | {n} | "
+    f"{', '.join(f'{sev} {m}' for sev, m in by_rule_sev[rule].items() if m) or '—'} |"
+    for rule, n in by_rule.items())
 notable = []
 for f in LOGFILES:
     tags = sorted(ev.tag for ev in STORY_ORDER if f["fk"] in ev.files)
@@ -1384,6 +1561,8 @@ for f in LOGFILES:
         what.append("LATE delivery, events of 2025-11-03")
     if any(len(ev.files) > 1 and f["fk"] in ev.files for ev in STORY_ORDER):
         what.append("holds a duplicated record")
+    if any(ev.shared and f["fk"] in ev.files for ev in STORY_ORDER):
+        what.append("holds a cross-account copy")
     if what:
         notable.append(f"- `trail/{f['key']}`: {', '.join(what)}; story events {', '.join(tags)}")
 notable += [f"- `trail/{k}`: digest over {len(listed)} log files (skip)" for k, listed in DIGESTS]
@@ -1449,11 +1628,12 @@ plain uuid5 event ids.
 
 ## Expected findings per rule
 
-| rule | severity | findings |
-|---|---|---|
+| rule | severities | findings | by severity |
+|---|---|---|---|
 {rule_table}
 
-Total: {len(findings)}.
+Total: {len(findings)} ({', '.join(f'{sev} {n}' for sev, n in by_sev.items())}). Severities follow the
+situation (RULES.md section 4); each `expect(...)` names the one it derived.
 
 ## Counts
 
@@ -1462,15 +1642,24 @@ Total: {len(findings)}.
 ```
 
 KMS categories: use = {', '.join(sorted(USE_NAMES))}; grant = {', '.join(sorted(GRANT_NAMES))};
-key_state = {', '.join(sorted(STATE_NAMES))}; other = any other KMS eventName (here CreateKey, CreateAlias,
-GetParametersForImport, TagResource). Failed calls are counted under their name too. Duplicates: S1-18,
+key_state = {', '.join(sorted(STATE_NAMES))} (RULES.md section 3's state events); other = any other KMS
+eventName (here {', '.join(other_names)}). Failed calls are counted under their name too. Duplicates: S1-18,
 S2-09 and one noise record each sit in two files.
+
+Cross-account copies: a call logged in two accounts is two records with the same `sharedEventID` and
+their own `eventID` and `recipientAccountId` (none yet). `kms_records` counts both copies (both are kept in kms_events); `kms_by_category`
+counts CALLS, each call once under its representative (the copy with the smallest eventID), so its sum
+is `kms_records` − `cross_account_copies_folded`.
 
 ## Stories
 
-Every Proton KMS call carries `{{"aws:proton:template": ..., "aws:proton:resource": ...}}`. Grants are
+Every Proton KMS call carries `{{"aws:proton:template": ..., "aws:proton:resource": ...}}`. Most grants are
 Proton-style: `granteePrincipal` proton.amazonaws.com or proton.<region>.amazonaws.com, `constraints.encryptionContextSubset`
-= `{{"aws:proton:template": <template ARN>}}`. "Covered" means some live grant covers the use under the rules.
+= `{{"aws:proton:template": <template ARN>}}`; story 5 adds a role ARN. "Covered"
+means some live grant covers the use under the rules. A caller's identities (RULES.md section 1): an
+`AWSService` caller is its service principal; any other caller is its ARN, its role, and its account root;
+a customer principal with `invokedBy` (a forward access session: S1-07, S1-18, S2-05, S5-04) is
+NOT the service, so a grant to proton does not serve it.
 
 {(chr(10) + chr(10)).join(sections)}
 
@@ -1478,8 +1667,7 @@ Proton-style: `granteePrincipal` proton.amazonaws.com or proton.<region>.amazona
 
 The expected file uses the default grace of 300 s. The grace-sensitive events, derived by hand: with
 `--grace 0` exactly three findings are added, S1-16 use-after-grant-retired [S1-15], S2-11
-use-after-key-disabled [S2-09] and S4-13 use-after-grant-retired [S4-12]; nothing else changes.
-S1-17 sits exactly on the 300 s boundary (fires at 300 s, would not at 301 s).
+use-after-key-disabled [S2-09] and S4-13 use-after-grant-retired [S4-12]; nothing else changes. S1-17 sits exactly on the 300 s boundary (fires at 300 s, would not at 301 s).
 
 ## Choices where the rules left room
 
@@ -1487,8 +1675,14 @@ S1-17 sits exactly on the 300 s boundary (fires at 300 s, would not at 301 s).
   service ARN found under the template key); a missing key gives null.
 - `related_event_ids` of the aggregate rules hold one id per distinct (template, resource) pair (its latest
   earlier use); the aggregate's `proton_template` / `proton_resource` are the single distinct value or null.
-- Uses within 300 s after an EnableKey / ImportKeyMaterial following a disabling change are avoided: the
-  literal rule (last change at or before T - grace) would flag them.
+- Uses within 300 s after an EnableKey / ImportKeyMaterial following a disabling change are avoided (the
+  rules do not flag them: the change in (T - grace, T] made the key usable; no story tests it).
+- Denials within 300 s after a change that made the key usable (`denied-by-key-state` medium, "usable within
+  grace") are avoided: with `--grace 0` their severity would change.
+- The custom key store calls (DisconnectCustomKeyStore, ConnectCustomKeyStore) are counted as key_state
+  (RULES.md section 3 lists them among the state events); RotateKeyOnDemand as other (not in that table).
+- The findings file does not carry messages; the messages the rules prescribe ("material assumed current" on
+  S3-09) are noted in the stories.
 - A second successful removal of an already removed grant (S1-19) is a synthetic oddity testing "only the
   first removal counts".
 - DescribeKey, ListGrants and GenerateRandom are avoided (their category is debatable).
