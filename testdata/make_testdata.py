@@ -177,8 +177,17 @@ K7 = Key("K7", A, USE1)   # S6 malformed contexts
 K8 = Key("K8", B, EUW1)   # S7 scheduled deletion then DeleteKey
 K9 = Key("K9", A, EUW1)   # S8 non-Proton key, disabled
 K10 = Key("K10", A, EUW1)  # S8 key already disabled before the logs start
+K11 = Key("K11", A, USE1)  # S9 account-root grantees
+K12 = Key("K12", A, EUW1)  # S10 service-principal grant with a source ARN; a service retiring its own grant
+K13 = Key("K13", B, USE1)  # S11 forward access session; denial after CreateGrant; denial after RevokeGrant
+K14 = Key("K14", A, USE1)  # S12 used from account B: cross-account copies
+K15 = Key("K15", B, EUW1)  # S13 EXTERNAL: re-import while disabled, expired material
+K16 = Key("K16", A, EUW1)  # S14 disabled, scheduled for deletion, deleted
+K17 = Key("K17", B, USE1)  # S15 EXTERNAL: material pending rotation deleted, on-demand rotation
+K18 = Key("K18", A, USE1)  # S16 in a custom key store that is disconnected
+K19 = Key("K19", B, EUW1)  # S17 ECC key agreement key (DeriveSharedSecret)
 KF = Key("KF", A, USE1)   # formats/ only
-KEYS = [K1, K2, K3, K4, K5, K6, K7, K8, K9, K10]
+KEYS = [K1, K2, K3, K4, K5, K6, K7, K8, K9, K10, K11, K12, K13, K14, K15, K16, K17, K18, K19]
 
 
 def parn(acct, region, rest):
@@ -1103,6 +1112,424 @@ add(8, 5, "2026-01-20 13:00:00",
 expect("denied-by-key-state", "S8-05", K10, T8, R8, [], severity="high")
 
 # ===========================================================================
+# STORIES 9-17 — the cases of RULES.md (issue 11) the earlier stories do not reach.
+# Each one gives another finding set than the rules before issue 11 (noted per story).
+# ===========================================================================
+DENIED_CIPHERTEXT = ("AccessDeniedException", "The ciphertext refers to a customer master key that does not exist, "
+                     "does not exist in this region, or you are not allowed to access.")
+
+
+def denied_for(svc, op, k: Key):
+    return ("AccessDeniedException", f"User: {svc} is not authorized to perform: kms:{op} on resource: {k.arn} "
+            f"because no resource-based policy allows the kms:{op} action")
+
+
+# ===========================================================================
+# STORY 9 — account A, us-east-1, key K11, service template ledger-svc.
+# Grants to the account root (as an ARN and as a bare account id) serve the account's IAM
+# principals, not AWS services. (Old rules: no root identity, every use use-without-grant.)
+# ===========================================================================
+T9 = parn(A, USE1, "service-template/ledger-svc")
+R9 = parn(A, USE1, "service/ledger")
+T9W = parn(A, USE1, "service-template/ledger-worker")
+R9W = parn(A, USE1, "service/ledger-reconcile")
+G9, G9B = hexid("grant:G9"), hexid("grant:G9b")
+ledger = ui_role(A, "LedgerAppRole", "ledger-9d1e")
+STORIES[9] = {"title": "Account-root grantees: an ARN and a bare account id serve the account's IAM principals",
+              "acct": A, "region": USE1, "keys": [K11]}
+
+add(9, 1, "2026-04-06 09:00:00",
+    create_grant(K11, kms_admin_a, ROOT_A, T9, G9, retiring=None,
+                 ops=["Decrypt", "Encrypt", "GenerateDataKey", "DescribeKey"], name="ledger-account"),
+    f"CreateGrant G9 by kms-admin, grantee the account root {ROOT_A}, constraint template=ledger-svc.")
+add(9, 2, "2026-04-06 09:10:00", use("GenerateDataKey", K11, ledger, pctx(T9, R9)),
+    "GenerateDataKey by LedgerAppRole/ledger-9d1e (no invokedBy): its identities include the root of A -> "
+    "covered by G9. Must NOT fire.")
+add(9, 3, "2026-04-06 09:40:00", use("Decrypt", K11, ledger, pctx(T9, R9), key_id=None),
+    "Decrypt by LedgerAppRole: covered by G9 (root). Must NOT fire.")
+add(9, 4, "2026-04-06 09:45:00", use("Decrypt", K11, ui_service(PROTON), pctx(T9, R9), key_id=None),
+    "Decrypt by AWSService proton: an AWSService caller has no account root identity -> use-without-grant.")
+add(9, 5, "2026-04-06 10:00:00",
+    create_grant(K11, kms_admin_a, A, T9W, G9B, retiring=None, ops=["Decrypt", "GenerateDataKey"],
+                 name="ledger-worker-account"),
+    f"CreateGrant G9b, grantee the BARE account id {A} (= its root), constraint template=ledger-worker.")
+add(9, 6, "2026-04-06 10:15:00", use("GenerateDataKey", K11, ui_user(A, "ci-deployer"), pctx(T9W, R9W)),
+    "GenerateDataKey by IAM user ci-deployer: covered by G9b (bare account id = root of A). Must NOT fire.")
+add(9, 7, "2026-04-06 11:00:00", revoke_grant(K11, kms_admin_a, G9, key_id="arn"),
+    "RevokeGrant G9 by kms-admin -> grant-removed-with-dependents, medium (a revocation).")
+add(9, 8, "2026-04-06 12:00:00", use("Decrypt", K11, ledger, pctx(T9, R9), key_id=None),
+    "Decrypt by LedgerAppRole an hour after the revoke -> use-after-grant-retired [S9-07] (G9b's constraint differs).")
+
+# S9-02/03/06: identities of an assumed role / IAM user include arn:aws:iam::<A>:root; G9's grantee
+#   is that ARN, G9b's the bare id 111122223333 = the same root (partition of K11: aws). Covered.
+# S9-04: AWSService: identities = the service principal only -> no grant covers or would cover.
+expect("use-without-grant", "S9-04", K11, T9, R9)
+# S9-07: G9 covered 02, 03 (one pair (T9,R9)): latest 03; S9-04 was not covered. RevokeGrant: medium.
+expect("grant-removed-with-dependents", "S9-07", K11, T9, R9, ["S9-03"], severity="medium")
+# S9-08: G9 removed at 11:00 <= T - grace, would cover (root) -> related the removal.
+expect("use-after-grant-retired", "S9-08", K11, T9, R9, ["S9-07"])
+
+# ===========================================================================
+# STORY 10 — account A, eu-west-1, key K12, environment template analytics-env.
+# A service-principal grant with a source ARN, retired by an administrator; a plain grant
+# retired by the service itself. (Old rules: the first grant had no grantee, so its uses were
+# use-without-grant and its retirement nothing; the service's own retirement was medium.)
+# ===========================================================================
+T10 = parn(A, EUW1, "environment-template/analytics-env")
+R10 = parn(A, EUW1, "environment/analytics-prod")
+G10S, G10P = hexid("grant:G10s"), hexid("grant:G10p")
+STORIES[10] = {"title": "Service-principal grant with a source ARN retired by an administrator; a service retiring its own grant",
+               "acct": A, "region": EUW1, "keys": [K12]}
+
+add(10, 901, "2026-04-13 07:59:58",
+    proton_api("CreateEnvironmentTemplate", A, EUW1, ui_role(A, "ProtonAdminRole", "frank"),
+               {"name": "analytics-env", "encryptionKey": K12.arn}),
+    "Proton API (non-KMS): CreateEnvironmentTemplate analytics-env.")
+add(10, 1, "2026-04-13 08:00:02",
+    create_grant(K12, frank, PROTON, T10, G10S, service_principal=True, source_arn=T10),
+    "CreateGrant G10s: granteeServicePrincipal and retiringServicePrincipal proton.amazonaws.com, "
+    "constraints.sourceArn = the template ARN (never checkable: CloudTrail does not log a source ARN).")
+add(10, 2, "2026-04-13 08:00:05", use("GenerateDataKey", K12, ui_service(PROTON), pctx(T10, T10)),
+    "GenerateDataKey template data by AWSService proton: covered by G10s (service-principal grantee). Must NOT fire.")
+add(10, 3, "2026-04-13 08:30:00", use("Encrypt", K12, ui_service(PROTON_EUW1), pctx(T10, R10)),
+    "Encrypt environment/analytics-prod by AWSService proton.eu-west-1: covered by G10s. Must NOT fire.")
+add(10, 4, "2026-04-13 09:00:00", use("Decrypt", K12, ui_service(PROTON), pctx(T10, R10), key_id=None),
+    "Decrypt analytics-prod: covered by G10s. Must NOT fire.")
+add(10, 5, "2026-04-13 11:00:00", retire_grant(K12, kms_admin_a, G10S),
+    "RetireGrant G10s by IAM user kms-admin (neither grantee nor retiring principal) -> grant-removed-with-dependents, "
+    "medium; its message ends with the unchecked source ARN constraint.")
+add(10, 6, "2026-04-13 12:00:00", use("Decrypt", K12, ui_service(PROTON), pctx(T10, R10), key_id=None),
+    "Decrypt an hour later -> use-after-grant-retired [S10-05] (message names the unchecked source ARN too).")
+add(10, 7, "2026-04-13 13:00:00", create_grant(K12, frank, PROTON_EUW1, T10, G10P),
+    "CreateGrant G10p: plain granteePrincipal/retiringPrincipal proton.eu-west-1.amazonaws.com.")
+add(10, 8, "2026-04-13 13:05:00", use("Decrypt", K12, ui_service(PROTON), pctx(T10, R10), key_id=None),
+    "Decrypt analytics-prod: covered by G10p. Must NOT fire.")
+add(10, 9, "2026-04-13 14:00:00", retire_grant(K12, ui_service(PROTON), G10P),
+    "RetireGrant G10p by AWSService proton.amazonaws.com, its own grant (grantee proton.eu-west-1 normalised) -> "
+    "grant-removed-with-dependents, LOW: the create-use-retire cycle of a service.")
+
+# S10-02/03/04: grantee from granteeServicePrincipal; AWSService proton(.eu-west-1) -> covered.
+# S10-05: G10s covered 02 (T10,T10), 03/04 (T10,R10): latest 02, 04. Caller kms-admin: identities
+#   user ARN (+ root of A, not counted for low) -> not the grantee/retiring principal: medium.
+expect("grant-removed-with-dependents", "S10-05", K12, T10, None, ["S10-02", "S10-04"], severity="medium")
+# S10-06: G10s removed 11:00 <= T - grace and would cover; G10p not yet created.
+expect("use-after-grant-retired", "S10-06", K12, T10, R10, ["S10-05"])
+# S10-09: G10p covered 08 only (06 is before its creation). RetireGrant by AWSService proton, whose
+#   identity proton.amazonaws.com is G10p's grantee and retiring principal normalised: low.
+expect("grant-removed-with-dependents", "S10-09", K12, T10, R10, ["S10-08"], severity="low")
+
+# ===========================================================================
+# STORY 11 — account B, us-east-1, key K13, service templates search-svc and indexer-svc.
+# A forward access session next to a grant to its service; a denial right after a
+# CreateGrant; a denial after a RevokeGrant. (Old rules: S11-03 covered, both denials
+# denied-access medium.)
+# ===========================================================================
+T11 = parn(B, USE1, "service-template/search-svc")
+R11 = parn(B, USE1, "service/search")
+T11W = parn(B, USE1, "service-template/indexer-svc")
+R11W = parn(B, USE1, "service/indexer")
+G11, G11W = hexid("grant:G11"), hexid("grant:G11w")
+STORIES[11] = {"title": "Forward access session beside a grant to its service; denial just after CreateGrant; denial after RevokeGrant",
+               "acct": B, "region": USE1, "keys": [K13]}
+
+add(11, 1, "2026-04-20 09:00:00", create_grant(K13, dana_b1(), PROTON, T11, G11),
+    "CreateGrant G11, grantee proton.amazonaws.com, constraint template=search-svc.")
+add(11, 2, "2026-04-20 09:00:04", use("GenerateDataKey", K13, ui_service(PROTON), pctx(T11, T11)),
+    "GenerateDataKey template data by AWSService proton. Covered.")
+add(11, 3, "2026-04-20 09:30:00", use("Decrypt", K13, dana_b1(), pctx(T11, R11), key_id=None),
+    "Decrypt by PlatformAdmin/dana with invokedBy proton (forward access session): KMS checks dana's own "
+    "permissions; the grant to proton does not serve her -> use-without-grant.")
+add(11, 4, "2026-04-20 09:31:00", use("Decrypt", K13, ui_service(PROTON), pctx(T11, R11), key_id=None),
+    "The same Decrypt by AWSService proton a minute later: covered by G11. Must NOT fire.")
+add(11, 5, "2026-04-20 10:00:00", create_grant(K13, dana_b1(), PROTON, T11W, G11W),
+    "CreateGrant G11w, grantee proton.amazonaws.com, constraint template=indexer-svc.")
+add(11, 6, "2026-04-20 10:00:40",
+    use("Encrypt", K13, ui_service(PROTON), pctx(T11W, R11W), error=denied_for(PROTON, "Encrypt", K13)),
+    "Encrypt indexer FAILED AccessDeniedException 40 s after CreateGrant G11w (which would cover it) -> "
+    "denied-access, LOW: grants take effect with a delay.")
+add(11, 7, "2026-04-20 10:06:00", use("Encrypt", K13, ui_service(PROTON), pctx(T11W, R11W)),
+    "The Encrypt retried 6 min later succeeds: covered by G11w. Must NOT fire.")
+add(11, 8, "2026-04-20 11:00:00", revoke_grant(K13, secadm_b, G11),
+    "RevokeGrant G11 by SecurityAdmin -> grant-removed-with-dependents, medium.")
+add(11, 9, "2026-04-20 11:10:00",
+    use("Decrypt", K13, ui_service(PROTON), pctx(T11, R11), key_id=None, error=DENIED_CIPHERTEXT),
+    "Decrypt search FAILED AccessDeniedException 10 min after the revoke -> denied-after-grant-removed [S11-08], high.")
+
+# S11-03: identities of dana (FAS): session ARN, role/PlatformAdmin, root of B; G11's grantee is proton.
+expect("use-without-grant", "S11-03", K13, T11, R11)
+# S11-06: G11w would cover it (AWSService proton, Encrypt, template indexer-svc) and was created at
+#   10:00:00, in [T - 300 s, T]; it is live, so no removal explains the denial -> denied-access low.
+expect("denied-access", "S11-06", K13, T11W, R11W, severity="low")
+# S11-08: G11 covered 02 (T11,T11) and 04 (T11,R11); 03 not (FAS). RevokeGrant: medium.
+expect("grant-removed-with-dependents", "S11-08", K13, T11, None, ["S11-02", "S11-04"], severity="medium")
+# S11-09: G11 would cover it and was removed at 11:00 <= T; G11w does not match (constraint): no
+#   covering grant is live -> denied-after-grant-removed, related the RevokeGrant.
+expect("denied-after-grant-removed", "S11-09", K13, T11, R11, ["S11-08"])
+
+# ===========================================================================
+# STORY 12 — key K14 in account A (us-east-1), used by a role of account B: every call is
+# logged in both accounts (same sharedEventID, own eventID and recipientAccountId).
+# (Old rules: the bare-account grant served nobody and each copy gave its own finding.)
+# ===========================================================================
+T12 = parn(A, USE1, "service-template/shared-svc")
+R12 = parn(A, USE1, "service/shared-orders")
+G12 = hexid("grant:G12")
+orders_b = ui_role(B, "OrdersServiceRole", "orders-7b2e")
+STORIES[12] = {"title": "Cross-account calls logged in both accounts: one call, two copies",
+               "acct": A, "region": USE1, "keys": [K14]}
+
+add(12, 1, "2026-04-27 09:00:00",
+    create_grant(K14, kms_admin_a, B, T12, G12, retiring=None, ops=["Decrypt", "DescribeKey"], name="orders-account"),
+    f"CreateGrant G12 by kms-admin of A, grantee the bare account id {B} (account B's root), constraint "
+    "template=shared-svc.")
+x12a = shared(use("Decrypt", K14, orders_b, pctx(T12, R12), key_id=None))
+x12a_b = copy_in(x12a, B)
+add(12, 2, "2026-04-27 09:20:00", x12a_b,
+    "Decrypt by OrdersServiceRole of account B: the copy in B's log (recipientAccountId B). The smaller eventID "
+    "of the pair: the representative. Covered by G12 (root of B). Must NOT fire.", shared="S12-a")
+add(12, 3, "2026-04-27 09:20:00", x12a,
+    "The same call, the copy in A's log (recipientAccountId A, same sharedEventID). Folded into S12-02: "
+    "no finding, counted once per call.", shared="S12-a")
+add(12, 4, "2026-04-27 10:00:00", revoke_grant(K14, kms_admin_a, G12),
+    "RevokeGrant G12 -> grant-removed-with-dependents, medium; lists the call by its representative S12-02 only.")
+x12b = shared(use("Decrypt", K14, orders_b, pctx(T12, R12), key_id=None))
+x12b_b = copy_in(x12b, B)  # copied before add() fills the ids of S12-05
+add(12, 5, "2026-04-27 11:00:00", x12b,
+    "Decrypt by OrdersServiceRole an hour after the revoke, the copy in A's log: the representative this time "
+    "(smaller eventID) -> use-after-grant-retired [S12-04], the other copy S12-06 after it in related.",
+    shared="S12-b")
+add(12, 6, "2026-04-27 11:00:00", x12b_b,
+    "The same call, the copy in B's log. Folded into S12-05.", shared="S12-b")
+
+# S12-02 (= S12-03): identities of B's role include arn:aws:iam::444455556666:root = G12's grantee.
+# S12-04: G12 covered the call S12-02/03, listed by its representative S12-02 only. Revoke: medium.
+expect("grant-removed-with-dependents", "S12-04", K14, T12, R12, ["S12-02"], severity="medium")
+# S12-05: no grant covers; G12 (removed 10:00 <= T - grace) would -> related S12-04, then the copy S12-06.
+expect("use-after-grant-retired", "S12-05", K14, T12, R12, ["S12-04"], copies=["S12-06"])
+
+# ===========================================================================
+# STORY 13 — account B, eu-west-1, EXTERNAL key K15, environment template ml-env.
+# A re-import while disabled enables nothing; expired material is deleted by KMS.
+# (Old rules: S13-08 related the re-import; DeleteExpiredKeyMaterial was no trigger.)
+# ===========================================================================
+T13 = parn(B, EUW1, "environment-template/ml-env")
+R13 = parn(B, EUW1, "environment/ml-train")
+G13 = hexid("grant:G13")
+VALID_TO_13 = "May 6, 2026, 8:00:00 AM"
+STORIES[13] = {"title": "EXTERNAL-origin key: re-import while disabled, expired key material",
+               "acct": B, "region": EUW1, "keys": [K15]}
+
+add(13, 1, "2026-05-04 08:00:00", create_key(K15, dana_b(None), ts("2026-05-04 08:00:00"), "ml-env BYOK", "EXTERNAL"),
+    "CreateKey origin EXTERNAL (other).")
+add(13, 2, "2026-05-04 08:02:00", import_material(K15, dana_b(None), expires=VALID_TO_13),
+    "ImportKeyMaterial, material expires 2026-05-06 08:00: the first counted change (usable).")
+add(13, 3, "2026-05-04 08:10:00", create_grant(K15, dana_b(), PROTON, T13, G13),
+    "CreateGrant G13, grantee proton.amazonaws.com, constraint template=ml-env.")
+add(13, 4, "2026-05-04 08:10:03", use("GenerateDataKey", K15, ui_service(PROTON), pctx(T13, T13)),
+    "GenerateDataKey template data. Covered.")
+add(13, 5, "2026-05-04 09:00:00", use("Encrypt", K15, ui_service(PROTON_EUW1), pctx(T13, R13)),
+    "Encrypt environment/ml-train. Covered.")
+add(13, 6, "2026-05-05 10:00:00", key_state("DisableKey", K15, secadm_b),
+    "DisableKey -> key-disabled-with-dependents (medium).")
+add(13, 7, "2026-05-05 10:30:00", import_material(K15, dana_b(None), expires=VALID_TO_13),
+    "ImportKeyMaterial of the same material while the key is DISABLED: the previous counted change left it "
+    "Disabled, not PendingImport, so the import changes no state.")
+add(13, 8, "2026-05-05 11:00:00",
+    use("Decrypt", K15, ui_service(PROTON), pctx(T13, R13), key_id=None,
+        error=("DisabledException", f"{K15.arn} is disabled.")),
+    "Decrypt FAILED DisabledException -> denied-by-key-state [S13-06] (not the re-import), high.")
+add(13, 9, "2026-05-05 12:00:00", key_state("EnableKey", K15, secadm_b), "EnableKey: usable again.")
+add(13, 10, "2026-05-05 12:30:00", use("Decrypt", K15, ui_service(PROTON), pctx(T13, R13), key_id=None),
+    "Decrypt 30 min after EnableKey. Covered. Must NOT fire.")
+add(13, 11, "2026-05-06 08:00:00", service_event("DeleteExpiredKeyMaterial", K15),
+    "DeleteExpiredKeyMaterial (service event, typeless identity): the material expired, key -> PendingImport "
+    "-> key-disabled-with-dependents (medium).")
+add(13, 12, "2026-05-06 08:20:00",
+    use("Decrypt", K15, ui_service(PROTON), pctx(T13, R13), key_id=None,
+        error=("KMSInvalidStateException", f"{K15.arn} is pending import.")),
+    "Decrypt FAILED KMSInvalidStateException -> denied-by-key-state [S13-11], high.")
+
+# S13-06: earlier successful uses 04 (T13,T13), 05 (T13,R13).
+expect("key-disabled-with-dependents", "S13-06", K15, T13, None, ["S13-04", "S13-05"])
+# S13-07 is no counted change (rule 3), so the last effective change at 11:00 is S13-06 (Disabled).
+expect("denied-by-key-state", "S13-08", K15, T13, R13, ["S13-06"], severity="high")
+# S13-11: uses before it: 04 (T13,T13); 05, 10 (T13,R13) -> latest 04, 10. (08 failed.)
+expect("key-disabled-with-dependents", "S13-11", K15, T13, None, ["S13-04", "S13-10"])
+expect("denied-by-key-state", "S13-12", K15, T13, R13, ["S13-11"], severity="high")
+
+# ===========================================================================
+# STORY 14 — account A, eu-west-1, key K16, service template archive-svc.
+# Disabled, then scheduled for deletion while disabled, then deleted by KMS.
+# (Old rules: DeleteKey and the NotFoundException gave nothing.)
+# ===========================================================================
+T14 = parn(A, EUW1, "service-template/archive-svc")
+R14 = parn(A, EUW1, "service/archive")
+G14 = hexid("grant:G14")
+STORIES[14] = {"title": "Key disabled, scheduled for deletion while disabled, deleted; a use after deletion",
+               "acct": A, "region": EUW1, "keys": [K16]}
+
+add(14, 1, "2026-05-11 09:00:00", create_grant(K16, frank, PROTON, T14, G14),
+    "CreateGrant G14, grantee proton.amazonaws.com, constraint template=archive-svc.")
+add(14, 2, "2026-05-11 09:00:05", use("GenerateDataKey", K16, ui_service(PROTON), pctx(T14, T14)),
+    "GenerateDataKey template data. Covered.")
+add(14, 3, "2026-05-11 10:00:00", use("Decrypt", K16, ui_service(PROTON), pctx(T14, R14), key_id=None),
+    "Decrypt service/archive. Covered.")
+add(14, 4, "2026-05-11 15:00:00", key_state("DisableKey", K16, kms_admin_a),
+    "DisableKey -> key-disabled-with-dependents (medium).")
+add(14, 5, "2026-05-11 15:30:00",
+    key_state("ScheduleKeyDeletion", K16, kms_admin_a, req_extra={"pendingWindowInDays": 7},
+              resp={"keyId": K16.arn, "deletionDate": "May 18, 2026 15:30:00 PM", "keyState": "PendingDeletion",
+                    "pendingWindowInDays": 7}),
+    "ScheduleKeyDeletion of the already disabled key -> key-disabled-with-dependents again (medium): it fires "
+    "also when the key already was unusable.")
+add(14, 6, "2026-05-11 16:00:00",
+    use("Decrypt", K16, ui_service(PROTON), pctx(T14, R14), key_id=None,
+        error=("KMSInvalidStateException", f"{K16.arn} is pending deletion.")),
+    "Decrypt FAILED KMSInvalidStateException -> denied-by-key-state [S14-05], high.")
+add(14, 7, "2026-05-18 15:30:04", service_event("DeleteKey", K16, details=False),
+    "DeleteKey at the end of the waiting period (service event, no userIdentity.type) -> "
+    "key-deleted-with-dependents (high).")
+add(14, 8, "2026-05-18 16:00:00",
+    use("Decrypt", K16, ui_service(PROTON), pctx(T14, R14), key_id=None,
+        error=("NotFoundException", f"Key '{K16.arn}' does not exist")),
+    "Decrypt FAILED NotFoundException -> denied-by-key-state [S14-07], high (Deleted).")
+
+# Dependents of K16: 02 (T14,T14), 03 (T14,R14) for each trigger.
+expect("key-disabled-with-dependents", "S14-04", K16, T14, None, ["S14-02", "S14-03"])
+expect("key-disabled-with-dependents", "S14-05", K16, T14, None, ["S14-02", "S14-03"])
+expect("denied-by-key-state", "S14-06", K16, T14, R14, ["S14-05"], severity="high")
+expect("key-deleted-with-dependents", "S14-07", K16, T14, None, ["S14-02", "S14-03"])
+expect("denied-by-key-state", "S14-08", K16, T14, R14, ["S14-07"], severity="high")
+
+# ===========================================================================
+# STORY 15 — account B, us-east-1, EXTERNAL key K17, service template vault-svc.
+# Several key materials: deleting material pending rotation changes nothing; after an
+# on-demand rotation the same deletion does; a deletion naming no material is assumed to
+# delete the current one. (Old rules: every DeleteImportedKeyMaterial disabled the key.)
+# ===========================================================================
+T15 = parn(B, USE1, "service-template/vault-svc")
+R15 = parn(B, USE1, "service/vault")
+G15 = hexid("grant:G15")
+M15_1, M15_2, M15_3 = (hexid(f"material:K17-{n}") for n in (1, 2, 3))
+STORIES[15] = {"title": "EXTERNAL-origin key with several materials: pending material deleted, rotation, material assumed current",
+               "acct": B, "region": USE1, "keys": [K17]}
+
+add(15, 1, "2026-05-25 08:00:00", create_key(K17, dana_b1(None), ts("2026-05-25 08:00:00"), "vault-svc BYOK", "EXTERNAL"),
+    "CreateKey origin EXTERNAL (other).")
+add(15, 2, "2026-05-25 08:02:00", import_material(K17, dana_b1(None), material=M15_1),
+    "ImportKeyMaterial (no importType), responseElements.keyMaterialId M1: the first counted change (usable).")
+add(15, 3, "2026-05-25 08:10:00", create_grant(K17, dana_b1(), PROTON, T15, G15),
+    "CreateGrant G15, grantee proton.amazonaws.com, constraint template=vault-svc.")
+add(15, 4, "2026-05-25 08:10:03", use("GenerateDataKey", K17, ui_service(PROTON), pctx(T15, T15)),
+    "GenerateDataKey template data. Covered.")
+add(15, 5, "2026-05-25 09:00:00", use("Decrypt", K17, ui_service(PROTON), pctx(T15, R15), key_id=None),
+    "Decrypt service/vault. Covered.")
+add(15, 6, "2026-05-25 10:00:00",
+    kms("GetParametersForImport", K17, dana_b1(None),
+        {"keyId": K17.id, "wrappingAlgorithm": "RSAES_OAEP_SHA_256", "wrappingKeySpec": "RSA_4096"}),
+    "GetParametersForImport (other).")
+add(15, 7, "2026-05-25 10:02:00", import_material(K17, dana_b1(None), material=M15_2, import_type="NEW_KEY_MATERIAL"),
+    "ImportKeyMaterial importType NEW_KEY_MATERIAL, keyMaterialId M2, into a key that has material: M2 is pending "
+    "rotation. No state change (the key is Enabled, not PendingImport).")
+add(15, 8, "2026-05-25 11:00:00", delete_material(K17, dana_b1(None), M15_2),
+    "DeleteImportedKeyMaterial naming M2, still pending: the key state does not change. Must NOT fire.")
+add(15, 9, "2026-05-25 12:00:00", use("Decrypt", K17, ui_service(PROTON), pctx(T15, R15), key_id=None),
+    "Decrypt an hour later SUCCEEDS: the key never left Enabled. Must NOT fire use-after-key-disabled.")
+add(15, 10, "2026-05-26 09:00:00", import_material(K17, dana_b1(None), material=M15_3, import_type="NEW_KEY_MATERIAL"),
+    "ImportKeyMaterial NEW_KEY_MATERIAL M3: pending rotation. No state change.")
+add(15, 11, "2026-05-26 09:30:00", kms("RotateKeyOnDemand", K17, dana_b1(None), {"keyId": K17.id}, {"keyId": K17.arn}),
+    "RotateKeyOnDemand (other): M3 becomes the current material.")
+add(15, 12, "2026-05-26 10:00:00", use("Decrypt", K17, ui_service(PROTON), pctx(T15, R15), key_id=None),
+    "Decrypt service/vault. Covered.")
+add(15, 13, "2026-05-26 11:00:00", delete_material(K17, dana_b1(None), M15_3),
+    "DeleteImportedKeyMaterial naming M3: rotated in, no longer pending -> key PendingImport -> "
+    "key-disabled-with-dependents (medium).")
+add(15, 14, "2026-05-26 11:20:00",
+    use("Decrypt", K17, ui_service(PROTON), pctx(T15, R15), key_id=None,
+        error=("KMSInvalidStateException", f"{K17.arn} is pending import.")),
+    "Decrypt FAILED KMSInvalidStateException -> denied-by-key-state [S15-13], high.")
+add(15, 15, "2026-05-26 12:00:00",
+    import_material(K17, dana_b1(None), material=M15_3, import_type="EXISTING_KEY_MATERIAL"),
+    "ImportKeyMaterial of M3 again (EXISTING_KEY_MATERIAL): the key was PendingImport, so usable again.")
+add(15, 16, "2026-05-26 13:00:00", use("Decrypt", K17, ui_service(PROTON), pctx(T15, R15), key_id=None),
+    "Decrypt an hour after the re-import. Must NOT fire.")
+add(15, 17, "2026-05-27 09:00:00", delete_material(K17, dana_b1(None)),
+    "DeleteImportedKeyMaterial naming NO material: assumed to delete the current one (key_states "
+    "material_assumed_current; the message says so) -> key-disabled-with-dependents (medium).")
+add(15, 18, "2026-05-27 09:30:00",
+    use("Decrypt", K17, ui_service(PROTON), pctx(T15, R15), key_id=None,
+        error=("KMSInvalidStateException", f"{K17.arn} is pending import.")),
+    "Decrypt FAILED KMSInvalidStateException -> denied-by-key-state [S15-17], high.")
+
+# S15-07: NEW_KEY_MATERIAL while the key had material (S15-02, and uses 04/05) -> M2 pending;
+#   rule 3: the previous counted change (S15-02) left Enabled -> S15-07 changes nothing.
+# S15-08: names M2, pending, no RotateKeyOnDemand between 07 and 08 -> no change: no finding, and
+#   S15-09 (state Enabled at T - grace) gives none either.
+# S15-10: M3 pending (no change); S15-11 RotateKeyOnDemand lies between S15-10 and S15-13, so M3 is
+#   not pending at S15-13 -> effective, PendingImport. Uses before: 04 (T15,T15); 05, 09, 12 (T15,R15).
+expect("key-disabled-with-dependents", "S15-13", K17, T15, None, ["S15-04", "S15-12"])
+expect("denied-by-key-state", "S15-14", K17, T15, R15, ["S15-13"], severity="high")
+# S15-15: the previous counted change (S15-13) left PendingImport -> Enabled. Uses: + 16.
+expect("key-disabled-with-dependents", "S15-17", K17, T15, None, ["S15-04", "S15-16"])
+expect("denied-by-key-state", "S15-18", K17, T15, R15, ["S15-17"], severity="high")
+
+# ===========================================================================
+# STORY 16 — account A, us-east-1, key K18 in a CloudHSM custom key store, environment
+# template hsm-env. The store is disconnected, a use fails, the store is reconnected.
+# (Old rules: no known change, so the denial was high with no related id.)
+# ===========================================================================
+T16 = parn(A, USE1, "environment-template/hsm-env")
+R16 = parn(A, USE1, "environment/payments")
+G16 = hexid("grant:G16")
+STORE16 = "cks-" + alnum("store:S16", 17, "0123456789abcdef")
+STORIES[16] = {"title": "Key in a custom key store: store disconnected (transient denial), reconnected",
+               "acct": A, "region": USE1, "keys": [K18]}
+
+add(16, 1, "2026-06-01 08:00:00",
+    create_key(K18, kms_admin_a, ts("2026-06-01 08:00:00"), "hsm-env keys in CloudHSM", "AWS_CLOUDHSM", store=STORE16),
+    f"CreateKey with requestParameters.customKeyStoreId {STORE16} (origin AWS_CLOUDHSM, key ARN in "
+    "responseElements.keyMetadata.arn): K18 belongs to that store (other).")
+add(16, 2, "2026-06-01 08:10:00", create_grant(K18, bob(), PROTON, T16, G16),
+    "CreateGrant G16, grantee proton.amazonaws.com, constraint template=hsm-env.")
+add(16, 3, "2026-06-01 08:10:04", use("GenerateDataKey", K18, ui_service(PROTON), pctx(T16, T16)),
+    "GenerateDataKey template data. Covered.")
+add(16, 4, "2026-06-01 09:00:00", use("Decrypt", K18, ui_service(PROTON), pctx(T16, R16), key_id=None),
+    "Decrypt environment/payments. Covered.")
+add(16, 5, "2026-06-01 12:00:00", key_store_call("DisconnectCustomKeyStore", K18, kms_admin_a, STORE16),
+    "DisconnectCustomKeyStore (requestParameters.customKeyStoreId only, no resources): every key of the store, "
+    "K18, becomes Unavailable (transient). Not a trigger of key-disabled-with-dependents. Must NOT fire.")
+add(16, 6, "2026-06-01 12:20:00",
+    use("Decrypt", K18, ui_service(PROTON), pctx(T16, R16), key_id=None,
+        error=("KMSInvalidStateException", f"{K18.arn} is unavailable: its custom key store {STORE16} is disconnected.")),
+    "Decrypt FAILED KMSInvalidStateException while the store is disconnected -> denied-by-key-state [S16-05], "
+    "MEDIUM: the failure is temporary.")
+add(16, 7, "2026-06-01 13:00:00", key_store_call("ConnectCustomKeyStore", K18, kms_admin_a, STORE16),
+    "ConnectCustomKeyStore: K18 back to its last own counted state (none known: Enabled).")
+add(16, 8, "2026-06-01 13:30:00", use("Decrypt", K18, ui_service(PROTON), pctx(T16, R16), key_id=None),
+    "Decrypt 30 min after the reconnection. Must NOT fire.")
+
+# S16-06: the last effective change of K18 at or before T is S16-05 (Unavailable, transient) -> medium.
+expect("denied-by-key-state", "S16-06", K18, T16, R16, ["S16-05"], severity="medium")
+
+# ===========================================================================
+# STORY 17 — account B, eu-west-1, ECC key agreement key K19 (not Proton).
+# DeriveSharedSecret is a key use. (Old rules: not a use, no finding.)
+# ===========================================================================
+device = ui_role(B, "DeviceKeyRole", "device-pairing")
+STORIES[17] = {"title": "DeriveSharedSecret (ECDH) on a disabled key",
+               "acct": B, "region": EUW1, "keys": [K19]}
+
+add(17, 1, "2026-06-08 09:00:00", derive_shared_secret(K19, device),
+    "DeriveSharedSecret (no encryption context) on the enabled key. Must NOT fire.")
+add(17, 2, "2026-06-08 10:00:00", key_state("DisableKey", K19, secadm_b),
+    "DisableKey: no earlier use carried the constraint key -> no key-disabled-with-dependents. Must NOT fire.")
+add(17, 3, "2026-06-08 10:15:00", derive_shared_secret(K19, device),
+    "DeriveSharedSecret SUCCESS 15 min after DisableKey -> use-after-key-disabled [S17-02].")
+
+# S17-03: a key use (any context); the state at T - grace (10:10) is Disabled (S17-02), no change since.
+expect("use-after-key-disabled", "S17-03", K19, None, None, ["S17-02"])
+
+# ===========================================================================
 # Background noise (non-KMS), synthetic, shaped after real CloudTrail records.
 # ===========================================================================
 NOISE_COUNT = [0]
@@ -1615,7 +2042,7 @@ deterministic: re-running it rewrites byte-identical files):
 
 ## Accounts, regions, keys
 
-Accounts {A} (A) and {B} (B); regions us-east-1 and eu-west-1; events from 2025-02 to 2026-03.
+Accounts {A} (A) and {B} (B); regions us-east-1 and eu-west-1; events from 2025-02 to 2026-06.
 
 | key | ARN |
 |---|---|
@@ -1647,7 +2074,8 @@ eventName (here {', '.join(other_names)}). Failed calls are counted under their 
 S2-09 and one noise record each sit in two files.
 
 Cross-account copies: a call logged in two accounts is two records with the same `sharedEventID` and
-their own `eventID` and `recipientAccountId` (none yet). `kms_records` counts both copies (both are kept in kms_events); `kms_by_category`
+their own `eventID` and `recipientAccountId` (story 12: S12-02/S12-03 and S12-05/S12-06, one copy in each
+account's files). `kms_records` counts both copies (both are kept in kms_events); `kms_by_category`
 counts CALLS, each call once under its representative (the copy with the smallest eventID), so its sum
 is `kms_records` − `cross_account_copies_folded`.
 
@@ -1655,10 +2083,11 @@ is `kms_records` − `cross_account_copies_folded`.
 
 Every Proton KMS call carries `{{"aws:proton:template": ..., "aws:proton:resource": ...}}`. Most grants are
 Proton-style: `granteePrincipal` proton.amazonaws.com or proton.<region>.amazonaws.com, `constraints.encryptionContextSubset`
-= `{{"aws:proton:template": <template ARN>}}`; story 5 adds a role ARN. "Covered"
+= `{{"aws:proton:template": <template ARN>}}`; stories 5, 9, 10 and 12 add a role ARN, the account root (as an
+ARN and as a bare account id), and a `granteeServicePrincipal` grant with `constraints.sourceArn`. "Covered"
 means some live grant covers the use under the rules. A caller's identities (RULES.md section 1): an
 `AWSService` caller is its service principal; any other caller is its ARN, its role, and its account root;
-a customer principal with `invokedBy` (a forward access session: S1-07, S1-18, S2-05, S5-04) is
+a customer principal with `invokedBy` (a forward access session: S1-07, S1-18, S2-05, S5-04, S11-03) is
 NOT the service, so a grant to proton does not serve it.
 
 {(chr(10) + chr(10)).join(sections)}
@@ -1667,7 +2096,9 @@ NOT the service, so a grant to proton does not serve it.
 
 The expected file uses the default grace of 300 s. The grace-sensitive events, derived by hand: with
 `--grace 0` exactly three findings are added, S1-16 use-after-grant-retired [S1-15], S2-11
-use-after-key-disabled [S2-09] and S4-13 use-after-grant-retired [S4-12]; nothing else changes. S1-17 sits exactly on the 300 s boundary (fires at 300 s, would not at 301 s).
+use-after-key-disabled [S2-09] and S4-13 use-after-grant-retired [S4-12]; one severity changes, S11-06
+denied-access from low to medium (G11w was created 40 s before it, outside a window of 0 s); nothing
+else changes. S1-17 sits exactly on the 300 s boundary (fires at 300 s, would not at 301 s).
 
 ## Choices where the rules left room
 
@@ -1681,8 +2112,8 @@ use-after-key-disabled [S2-09] and S4-13 use-after-grant-retired [S4-12]; nothin
   grace") are avoided: with `--grace 0` their severity would change.
 - The custom key store calls (DisconnectCustomKeyStore, ConnectCustomKeyStore) are counted as key_state
   (RULES.md section 3 lists them among the state events); RotateKeyOnDemand as other (not in that table).
-- The findings file does not carry messages; the messages the rules prescribe ("material assumed current" on
-  S3-09) are noted in the stories.
+- The findings file does not carry messages; the messages the rules prescribe (the unchecked source ARN of
+  G10s on S10-05 and S10-06, "material assumed current" on S3-09 and S15-17) are noted in the stories.
 - A second successful removal of an already removed grant (S1-19) is a synthetic oddity testing "only the
   first removal counts".
 - DescribeKey, ListGrants and GenerateRandom are avoided (their category is debatable).
