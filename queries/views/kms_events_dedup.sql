@@ -4,7 +4,7 @@
 -- without an eventID are kept as they are.
 CREATE OR REPLACE VIEW keytrail.kms_events_dedup AS
 SELECT
-  event_id, event_time, event_time_raw, event_name, event_type, category,
+  event_id, shared_event_id, event_time, event_time_raw, event_name, event_type, category,
   key_arn, key_resolved, key_given,
   caller_type, caller_arn, caller_account_id, caller_role_arn, caller_invoked_by, principal, caller_identities,
   source_ip, user_agent, error_code, error_message, read_only, request_id,
@@ -14,9 +14,11 @@ SELECT
   context_problem, constraint_key_present,
   destination_key_arn, destination_encryption_context, destination_proton_template,
   destination_proton_resource, destination_context_problem, destination_constraint_key_present,
-  grant_id, grant_name, grantee_principal, grantee_normalized, retiring_principal,
-  grant_operations, grant_constraint_kind, grant_constraint,
-  key_state, key_usable, deletion_date, pending_window_days,
+  grant_id, grant_name, grantee_principal, grantee_service_principal, grantee_normalized,
+  retiring_principal, retiring_service_principal, retiring_normalized,
+  grant_operations, grant_constraint_kind, grant_constraint, grant_source_arn,
+  key_state, key_state_class, key_usable, deletion_date, pending_window_days,
+  key_material_id, import_type, custom_key_store_id,
   source_file, source_record, account_id, region, event_date
 FROM (
   SELECT
