@@ -1,76 +1,96 @@
--- findings_recomputed: keytrail's findings rules (README.md, "Findings") recomputed in SQL
--- over all history, whatever order the files were ingested in. Same columns as
--- `keytrail findings --format json`; on the same input it returns the same rows.
+-- findings_recomputed: keytrail's findings rules (testdata/RULES.md, sections 2 and 4;
+-- README.md, "Findings") recomputed in SQL over all history, whatever order the files were
+-- ingested in. Same columns as `keytrail findings --format json`, advice included; on the
+-- same input it returns the same rows.
 --
 -- GRACE: the consistency window is 300 seconds (the CLI's default --grace). To use another
--- window, change every INTERVAL '300' SECOND below.
+-- window, change every INTERVAL '300' SECOND below and the "within 300 s" of two messages.
 --
--- The atoms the rules need (normalised caller identities and grantee, profile matches per
--- ReEncrypt side, key usability) are columns keytrail computes once, in Rust; this view only
--- does the timeline logic. Order is event time, then eventID.
+-- The atoms the rules need (normalised caller identities, grantee and retiring principal,
+-- profile matches per ReEncrypt side, each event's key state and its class) are columns
+-- keytrail computes once, in Rust. Two views lay the ground: kms_calls (one row per call,
+-- cross-account copies folded, order as sort_key) and key_state_effective (the key state
+-- changes KMS applies, section 3). A finding about a call lists the call's other copies
+-- after its own related events.
 CREATE OR REPLACE VIEW keytrail.findings_recomputed AS
 WITH
-ev AS (
-  SELECT * FROM keytrail.kms_events_dedup WHERE event_time IS NOT NULL
-),
 use_sides AS (
-  SELECT event_id, event_time, event_name, account_id, region, principal,
-         caller_identities AS ids, error_code, key_arn,
+  SELECT event_id, sort_key, event_time, time_text, event_name, account_id, region, principal,
+         caller_identities AS ids, error_code, error_message, key_arn,
          CASE WHEN event_name = 'ReEncrypt' THEN 'ReEncryptFrom' ELSE event_name END AS operation,
          encryption_context AS ctx, proton_template AS template, proton_resource AS resource,
-         coalesce(constraint_key_present, false) AS has_ck, context_problem AS problem
-  FROM ev
+         coalesce(constraint_key_present, false) AS has_ck, context_problem AS problem, copy_event_ids
+  FROM keytrail.kms_calls
   WHERE category = 'key-use'
   UNION ALL
-  SELECT event_id, event_time, event_name, account_id, region, principal,
-         caller_identities, error_code, destination_key_arn,
+  SELECT event_id, sort_key, event_time, time_text, event_name, account_id, region, principal,
+         caller_identities, error_code, error_message, destination_key_arn,
          'ReEncryptTo', destination_encryption_context,
          destination_proton_template, destination_proton_resource,
-         coalesce(destination_constraint_key_present, false), destination_context_problem
-  FROM ev
+         coalesce(destination_constraint_key_present, false), destination_context_problem, copy_event_ids
+  FROM keytrail.kms_calls
   WHERE category = 'key-use' AND event_name = 'ReEncrypt'
 ),
 u AS (
   SELECT use_sides.*,
          concat(operation, ' by ', coalesce(principal, 'an unknown caller'),
                 CASE WHEN resource IS NULL THEN '' ELSE concat(' for ', resource) END) AS what,
-         coalesce(key_arn, 'an unresolved key') AS key_txt
+         coalesce(key_arn, 'an unresolved key') AS key_txt,
+         regexp_like(lower(coalesce(error_message, '')), 'unavailable|creating|updating') AS error_transient
   FROM use_sides
 ),
-states AS (
-  SELECT key_arn, event_time, event_id, event_name, key_state AS state, key_usable AS usable,
-         principal, account_id, region
-  FROM ev
-  WHERE category = 'key-state-change' AND error_code IS NULL AND key_usable IS NOT NULL
+-- Effective key-state changes, with "DisableKey at <T> left it Disabled" as messages say it.
+changes AS (
+  SELECT s.*,
+         concat(event_name, ' at ', time_text, ' left it ', state,
+                CASE WHEN material_assumed_current
+                     THEN ' (the record names no key material: keytrail assumed the current one)' ELSE '' END) AS left_it
+  FROM keytrail.key_state_effective s
 ),
+
+-- Section 2: grants. A grant's life is its earliest creation and its first removal.
 creations AS (
-  SELECT grant_id, key_arn, grantee_normalized AS grantee, grant_operations AS ops,
-         grant_constraint_kind AS ckind, grant_constraint AS c, event_time AS created_time,
-         row_number() OVER (PARTITION BY grant_id ORDER BY event_time, event_id) AS n
-  FROM ev
+  SELECT grant_id, key_arn, grantee_normalized AS grantee, retiring_normalized AS retiring,
+         grant_operations AS ops, grant_constraint_kind AS ckind, grant_constraint AS c,
+         grant_source_arn AS source_arn, event_time AS created_time, time_text AS created_txt,
+         event_id AS created_id, sort_key AS created_key,
+         row_number() OVER (PARTITION BY grant_id ORDER BY sort_key) AS creation_n
+  FROM keytrail.kms_calls
   WHERE event_name = 'CreateGrant' AND error_code IS NULL AND grant_id IS NOT NULL
 ),
 removals AS (
-  SELECT grant_id, key_arn, event_time AS removed_time, event_id AS removed_id,
-         event_name AS removed_name, principal, account_id, region,
-         row_number() OVER (PARTITION BY grant_id ORDER BY event_time, event_id) AS n
-  FROM ev
+  SELECT grant_id, key_arn, sort_key, event_time AS removed_time, time_text AS removed_txt,
+         event_id AS removed_id, event_name AS removed_name, principal, account_id, region,
+         copy_event_ids, caller_identities AS ids, caller_arn,
+         row_number() OVER (PARTITION BY grant_id ORDER BY sort_key) AS n
+  FROM keytrail.kms_calls
   WHERE event_name IN ('RetireGrant', 'RevokeGrant') AND error_code IS NULL AND grant_id IS NOT NULL
 ),
 grants AS (
-  SELECT c.grant_id, c.key_arn, c.grantee, c.ops, c.ckind, c.c, c.created_time,
-         r.removed_time, r.removed_id, r.removed_name
+  SELECT c.*, r.removed_time, r.removed_txt, r.removed_id, r.removed_name, r.sort_key AS removed_key,
+         CASE WHEN c.source_arn IS NULL THEN ''
+              ELSE concat(' Its source ARN constraint (', c.source_arn, ') was not checked: CloudTrail does not log it.') END AS note,
+         -- A routine removal: a RetireGrant by the grantee or retiring principal itself (the
+         -- caller's identities without the account root section 1 adds).
+         coalesce(r.removed_name = 'RetireGrant'
+                  AND cardinality(filter(r.ids, x -> (x = c.grantee OR x = c.retiring)
+                                              AND (NOT regexp_like(x, '^arn:[^:]+:iam::[0-9]*:root$') OR x = r.caller_arn))) > 0,
+                  false) AS routine
   FROM creations c
   LEFT JOIN removals r ON r.grant_id = c.grant_id AND r.n = 1
-  WHERE c.n = 1 AND c.key_arn IS NOT NULL
+  WHERE c.creation_n = 1 AND c.key_arn IS NOT NULL
 ),
--- Grants that would cover a successful constraint-key use, but for the end of their life.
-candidates AS (
-  SELECT u.event_id, u.operation, g.grant_id, g.removed_time, g.removed_id, g.removed_name,
-         (g.removed_time IS NULL OR u.event_time < g.removed_time + INTERVAL '300' SECOND) AS covering
+-- Grants that would cover a use with the constraint key (successful or not): every
+-- condition but the end of the grant's life. covering: also alive at T (removal + grace);
+-- live: not removed at or before T.
+would_cover AS (
+  SELECT u.event_id, u.operation, u.error_code, g.*,
+         (g.removed_time IS NULL OR u.event_time < g.removed_time + INTERVAL '300' SECOND) AS covering,
+         (g.removed_time IS NULL OR g.removed_time > u.event_time) AS live,
+         g.created_time >= u.event_time - INTERVAL '300' SECOND AS fresh
   FROM u
   JOIN grants g ON g.key_arn = u.key_arn
-  WHERE u.error_code IS NULL AND u.has_ck
+  WHERE u.has_ck
     AND g.ops IS NOT NULL AND contains(g.ops, u.operation)
     AND g.grantee IS NOT NULL AND contains(u.ids, g.grantee)
     AND g.created_time <= u.event_time
@@ -80,193 +100,207 @@ candidates AS (
              AND (g.ckind IS NULL OR g.ckind <> 'encryptionContextEquals'
                   OR coalesce(cardinality(map_keys(u.ctx)), 0) = cardinality(map_keys(g.c)))))
 ),
+-- Per use: whether a grant covers it (successful) or is live (denied), and the grant that
+-- explains the finding: the latest removal (a successful use not covered, a denial with
+-- no live grant), else the latest fresh creation.
 coverage AS (
-  SELECT event_id, operation, bool_or(covering) AS covered
-  FROM candidates
-  GROUP BY event_id, operation
-),
-latest_removal AS (
-  SELECT event_id, operation, grant_id, removed_time, removed_id, removed_name,
-         row_number() OVER (PARTITION BY event_id, operation
-                            ORDER BY removed_time DESC, removed_id DESC) AS n
-  FROM candidates
-  WHERE NOT covering
-),
-state_before_grace AS (
-  SELECT u.event_id, u.operation, s.event_id AS s_id, s.event_name AS s_name,
-         s.event_time AS s_time, s.state AS s_state, s.usable AS s_usable,
-         row_number() OVER (PARTITION BY u.event_id, u.operation
-                            ORDER BY s.event_time DESC, s.event_id DESC) AS n
-  FROM u
-  JOIN states s ON s.key_arn = u.key_arn AND s.event_time <= u.event_time - INTERVAL '300' SECOND
-  WHERE u.error_code IS NULL
-),
-state_at AS (
-  SELECT u.event_id, u.operation, s.event_id AS s_id, s.event_name AS s_name,
-         s.event_time AS s_time, s.state AS s_state, s.usable AS s_usable,
-         row_number() OVER (PARTITION BY u.event_id, u.operation
-                            ORDER BY s.event_time DESC, s.event_id DESC) AS n
-  FROM u
-  JOIN states s ON s.key_arn = u.key_arn AND s.event_time <= u.event_time
-  WHERE u.error_code IN ('DisabledException', 'KMSInvalidStateException') AND u.has_ck
-),
-key_dependents AS (
-  SELECT s.event_id AS s_id, u.template, u.resource, u.event_id AS use_id,
-         row_number() OVER (PARTITION BY s.event_id, u.template, u.resource
-                            ORDER BY u.event_time DESC, u.event_id DESC) AS n
-  FROM states s
-  JOIN u ON u.key_arn = s.key_arn
-  WHERE s.event_name IN ('DisableKey', 'ScheduleKeyDeletion', 'DeleteImportedKeyMaterial')
-    AND u.error_code IS NULL AND u.has_ck
-    AND (u.event_time < s.event_time OR (u.event_time = s.event_time AND u.event_id < s.event_id))
-),
-grant_dependents AS (
-  SELECT r.removed_id AS r_id, u.template, u.resource, u.event_id AS use_id,
-         row_number() OVER (PARTITION BY r.removed_id, u.template, u.resource
-                            ORDER BY u.event_time DESC, u.event_id DESC) AS n
-  FROM removals r
-  JOIN candidates c ON c.grant_id = r.grant_id AND c.covering
-  JOIN u ON u.event_id = c.event_id AND u.operation = c.operation
-  WHERE r.n = 1
-    AND (u.event_time < r.removed_time OR (u.event_time = r.removed_time AND u.event_id < r.removed_id))
-),
-key_dependents_agg AS (
-  SELECT s_id,
-         array_sort(array_distinct(array_agg(use_id))) AS related,
-         array_sort(array_distinct(filter(array_agg(template), x -> x IS NOT NULL))) AS templates,
-         array_sort(array_distinct(filter(array_agg(resource), x -> x IS NOT NULL))) AS resources
-  FROM key_dependents
+  SELECT *
+  FROM (
+    SELECT w.*,
+           row_number() OVER (PARTITION BY event_id, operation
+                              ORDER BY CASE WHEN error_code IS NULL OR NOT any_live THEN removed_key END DESC NULLS LAST,
+                                       CASE WHEN fresh THEN created_key END DESC NULLS LAST) AS n
+    FROM (
+      SELECT w.*, bool_or(covering) OVER (PARTITION BY event_id, operation) AS covered,
+             bool_or(live) OVER (PARTITION BY event_id, operation) AS any_live
+      FROM would_cover w
+    ) w
+  ) ranked
   WHERE n = 1
-  GROUP BY s_id
 ),
-grant_dependents_agg AS (
-  SELECT r_id,
-         array_sort(array_distinct(array_agg(use_id))) AS related,
-         array_sort(array_distinct(filter(array_agg(template), x -> x IS NOT NULL))) AS templates,
-         array_sort(array_distinct(filter(array_agg(resource), x -> x IS NOT NULL))) AS resources
-  FROM grant_dependents
-  WHERE n = 1
-  GROUP BY r_id
+
+-- Dependents of the aggregate rules: the latest earlier use per template and resource of
+-- a key (before an unusable-leaving change) or of a grant (covered, before its removal).
+dependents AS (
+  SELECT x.*, row_number() OVER (PARTITION BY key_arn, id, template, resource ORDER BY use_key DESC) AS n
+  FROM (
+    SELECT s.key_arn, s.event_id AS id, u.template, u.resource, u.event_id AS use_id, u.sort_key AS use_key
+    FROM changes s
+    JOIN u ON u.key_arn = s.key_arn AND u.sort_key < s.sort_key
+    WHERE s.state_class = 'unusable' AND s.custom_key_store_id IS NULL AND u.error_code IS NULL AND u.has_ck
+    UNION ALL
+    SELECT NULL, g.removed_id, u.template, u.resource, u.event_id, u.sort_key
+    FROM would_cover g
+    JOIN u ON u.event_id = g.event_id AND u.operation = g.operation AND u.sort_key < g.removed_key
+    WHERE g.covering AND g.error_code IS NULL
+  ) x
 ),
--- The dependents' counts and lists as the message shows them (at most ten names, then
--- "and N more"), formatted once for both aggregate rules.
+-- Their counts and lists as messages show them: at most ten names, then "and N more".
 dependents_text AS (
-  SELECT s_id AS id, related, templates, resources,
-         concat(CAST(cardinality(templates) AS varchar), ' template(s) (', CASE WHEN cardinality(templates) > 10
-              THEN concat(array_join(slice(templates, 1, 10), ', '), ' and ',
-                          CAST(cardinality(templates) - 10 AS varchar), ' more')
-              ELSE array_join(templates, ', ') END,
-                ') and ', CAST(cardinality(resources) AS varchar), ' resource(s) (', CASE WHEN cardinality(resources) > 10
-              THEN concat(array_join(slice(resources, 1, 10), ', '), ' and ',
-                          CAST(cardinality(resources) - 10 AS varchar), ' more')
-              ELSE array_join(resources, ', ') END,
+  SELECT key_arn, id, related, CASE WHEN cardinality(templates) = 1 THEN templates[1] END AS template,
+         CASE WHEN cardinality(resources) = 1 THEN resources[1] END AS resource,
+         concat(CAST(cardinality(templates) AS varchar), ' template(s) (', array_join(slice(templates, 1, 10), ', '),
+                CASE WHEN cardinality(templates) > 10 THEN concat(' and ', CAST(cardinality(templates) - 10 AS varchar), ' more') ELSE '' END,
+                ') and ', CAST(cardinality(resources) AS varchar), ' resource(s) (', array_join(slice(resources, 1, 10), ', '),
+                CASE WHEN cardinality(resources) > 10 THEN concat(' and ', CAST(cardinality(resources) - 10 AS varchar), ' more') ELSE '' END,
                 ') that used it before.') AS tail
-  FROM key_dependents_agg
+  FROM (
+    SELECT key_arn, id, array_sort(array_distinct(array_agg(use_id))) AS related,
+           array_sort(array_distinct(filter(array_agg(template), x -> x IS NOT NULL))) AS templates,
+           array_sort(array_distinct(filter(array_agg(resource), x -> x IS NOT NULL))) AS resources
+    FROM dependents
+    WHERE n = 1
+    GROUP BY key_arn, id
+  ) agg
+),
+
+-- Section 4: the rules over uses, one branch each, as (rule, severity, use, related,
+-- message, advice); the use's columns are joined below.
+use_findings AS (
+  -- malformed-context (low): a use side whose context is malformed for its profile.
+  SELECT 'malformed-context' AS rule, 'low' AS severity, event_id, operation,
+         CAST(ARRAY[] AS array(varchar)) AS related,
+         concat(what, ' carries a malformed encryption context: ', problem, '.') AS message,
+         'Check the software that sends this context: both profile keys must carry matching ARNs.' AS advice
+  FROM u
+  WHERE problem IS NOT NULL
   UNION ALL
-  SELECT r_id, related, templates, resources,
-         concat(CAST(cardinality(templates) AS varchar), ' template(s) (', CASE WHEN cardinality(templates) > 10
-              THEN concat(array_join(slice(templates, 1, 10), ', '), ' and ',
-                          CAST(cardinality(templates) - 10 AS varchar), ' more')
-              ELSE array_join(templates, ', ') END,
-                ') and ', CAST(cardinality(resources) AS varchar), ' resource(s) (', CASE WHEN cardinality(resources) > 10
-              THEN concat(array_join(slice(resources, 1, 10), ', '), ' and ',
-                          CAST(cardinality(resources) - 10 AS varchar), ' more')
-              ELSE array_join(resources, ', ') END,
-                ') that used it before.')
-  FROM grant_dependents_agg
+  -- use-after-key-disabled (high): a successful use, any context, of a key unusable at
+  -- T - grace that no change in (T - grace, T] made usable.
+  SELECT 'use-after-key-disabled', 'high', event_id, operation, ARRAY[s_id],
+         concat(what, ' used ', key_txt, ' after ', s_left, '.'),
+         'Check the key''s state now (DescribeKey): a successful use of an unusable key means the input misses a state change.'
+  FROM (
+    SELECT u.*, s.event_id AS s_id, s.left_it AS s_left, s.state_class AS s_class,
+           row_number() OVER (PARTITION BY u.event_id, u.operation ORDER BY s.sort_key DESC) AS n
+    FROM u
+    JOIN changes s ON s.key_arn = u.key_arn AND s.event_time <= u.event_time - INTERVAL '300' SECOND
+    WHERE u.error_code IS NULL
+  ) b
+  WHERE n = 1 AND s_class = 'unusable'
+    AND NOT EXISTS (SELECT 1 FROM changes s2
+                    WHERE s2.key_arn = b.key_arn AND s2.state_class = 'usable'
+                      AND s2.event_time > b.event_time - INTERVAL '300' SECOND AND s2.event_time <= b.event_time)
+  UNION ALL
+  -- use-without-grant (high): no grant, living or removed, would have covered it; and
+  -- use-after-grant-retired (high): only grants removed at or before T - grace would have.
+  SELECT CASE WHEN c.grant_id IS NULL THEN 'use-without-grant' ELSE 'use-after-grant-retired' END, 'high',
+         u.event_id, u.operation,
+         CASE WHEN c.grant_id IS NULL THEN CAST(ARRAY[] AS array(varchar)) ELSE ARRAY[c.removed_id] END,
+         CASE WHEN c.grant_id IS NULL THEN concat(what, ' used ', key_txt, ' and no grant in the input covers it.')
+              ELSE concat(what, ' used ', key_txt, ' after grant ', c.grant_id, ' was removed by ', c.removed_name,
+                          ' at ', c.removed_txt, '; no other grant covers it.', c.note) END,
+         CASE WHEN c.grant_id IS NULL
+              THEN concat('Feed logs from before ', time_text, ' or a grant snapshot: the grant that allowed this call may predate the input; if none did, find the key policy or IAM statement that allows it.')
+              ELSE 'Recreate the grant (CreateGrant) if this caller still needs the key, or find the key policy or IAM statement that now allows the call.' END
+  FROM u
+  LEFT JOIN coverage c ON c.event_id = u.event_id AND c.operation = u.operation
+  WHERE u.error_code IS NULL AND u.has_ck AND u.key_arn IS NOT NULL AND NOT coalesce(c.covered, false)
+  UNION ALL
+  -- denied-by-key-state (high / medium): a key-state failure, linked to the last effective
+  -- change at or before T. High when it left the key unusable, or with none known when the
+  -- error message names no transient state; medium when transient or usable.
+  SELECT 'denied-by-key-state',
+         CASE WHEN s_class = 'unusable' OR (s_id IS NULL AND NOT error_transient) THEN 'high' ELSE 'medium' END,
+         event_id, operation, CASE WHEN s_id IS NULL THEN CAST(ARRAY[] AS array(varchar)) ELSE ARRAY[s_id] END,
+         concat(what, ' failed with ', error_code, ' on ', key_txt,
+                CASE WHEN s_id IS NULL AND error_transient THEN ', whose message names a temporary state: the failure is temporary.'
+                     WHEN s_id IS NULL THEN ': that resource can no longer read its data.'
+                     WHEN s_class = 'unusable' THEN concat(' after ', s_left, ': that resource can no longer read its data.')
+                     WHEN s_class = 'transient' THEN concat(' after ', s_left, ', a temporary state: the failure is temporary.')
+                     WHEN just_usable THEN concat(' within 300 s after ', s_left, ': the change had not yet taken effect.')
+                     ELSE concat(' although ', s_left, ': the failure has another cause.') END),
+         CASE WHEN s_class = 'transient' OR (s_id IS NULL AND error_transient)
+                THEN 'Retry once the key is available again; if the failure persists, check the custom key store or the replica (DescribeKey).'
+              WHEN s_id IS NULL THEN 'Check the key''s state (DescribeKey): enable it, cancel its deletion or import its material, whichever it needs.'
+              WHEN just_usable THEN 'Retry: the change that made the key usable may not have taken effect yet.'
+              WHEN s_class = 'usable' THEN 'Check the key''s state and this request (DescribeKey): the key was usable after its last known change.'
+              WHEN s_state = 'Disabled' THEN 'Enable the key (EnableKey) to restore access.'
+              WHEN s_state IN ('PendingDeletion', 'PendingReplicaDeletion')
+                THEN concat('Cancel the deletion (CancelKeyDeletion) before ', coalesce(s_deletion_date, 'the end of the waiting period'),
+                            ', then enable the key (EnableKey).')
+              WHEN s_state = 'PendingImport' THEN 'Import the key material again (ImportKeyMaterial) to restore access.'
+              ELSE 'The key is deleted: its data cannot be decrypted; restore it from another copy.' END
+  FROM (
+    SELECT u.*, s.event_id AS s_id, s.left_it AS s_left, s.state AS s_state, s.state_class AS s_class,
+           s.deletion_date AS s_deletion_date,
+           s.state_class = 'usable' AND u.event_time < s.event_time + INTERVAL '300' SECOND AS just_usable,
+           row_number() OVER (PARTITION BY u.event_id, u.operation ORDER BY s.sort_key DESC) AS n
+    FROM u
+    LEFT JOIN changes s ON s.key_arn = u.key_arn AND s.event_time <= u.event_time
+    WHERE u.error_code IN ('DisabledException', 'KMSInvalidStateException', 'NotFoundException') AND u.has_ck
+  ) a
+  WHERE n = 1
+  UNION ALL
+  -- denied-after-grant-removed (high): no grant that would cover the call is live at T, one
+  -- that would have was removed at or before T. Else denied-access: low when a grant that
+  -- would cover it was created in [T - grace, T] (grants take effect with a delay), medium
+  -- otherwise.
+  SELECT CASE WHEN NOT c.any_live THEN 'denied-after-grant-removed' ELSE 'denied-access' END,
+         CASE WHEN NOT c.any_live THEN 'high' WHEN c.fresh THEN 'low' ELSE 'medium' END,
+         u.event_id, u.operation,
+         CASE WHEN NOT c.any_live THEN ARRAY[c.removed_id]
+              WHEN c.fresh THEN ARRAY[c.created_id] ELSE CAST(ARRAY[] AS array(varchar)) END,
+         concat(what, ' was denied access to ', key_txt, ' (', u.error_code, ')',
+                CASE WHEN NOT c.any_live
+                       THEN concat(' after grant ', c.grant_id, ' was removed by ', c.removed_name, ' at ', c.removed_txt,
+                                   '; no other grant covers it: that resource can no longer read its data.', c.note)
+                     WHEN c.fresh
+                       THEN concat(' within 300 s after grant ', c.grant_id, ' that would cover it was created at ',
+                                   c.created_txt, ': grants take effect with a delay.')
+                     ELSE '.' END),
+         CASE WHEN NOT c.any_live THEN 'Recreate the grant (CreateGrant) for this caller to restore access.'
+              WHEN c.fresh THEN concat('Retry: the grant created at ', c.created_txt, ' may not have taken effect yet.')
+              ELSE 'Check the key policy, IAM policies and grants of this caller for this operation and context.' END
+  FROM u
+  LEFT JOIN coverage c ON c.event_id = u.event_id AND c.operation = u.operation
+  WHERE u.error_code IN ('AccessDeniedException', 'AccessDenied') AND u.has_ck
 ),
 findings AS (
-  -- malformed-context: any use side whose context is malformed for its profile
-  SELECT 'malformed-context' AS rule, u.event_id, u.event_time, u.event_name, u.key_arn,
-         u.account_id, u.region, u.principal, u.template AS proton_template,
-         u.resource AS proton_resource, CAST(ARRAY[] AS array(varchar)) AS related_event_ids,
-         concat(u.what, ' carries a malformed encryption context: ', u.problem, '.') AS message
-  FROM u
-  WHERE u.problem IS NOT NULL
+  SELECT f.rule, f.severity, u.event_id, u.event_time, u.event_name, u.key_arn, u.account_id, u.region,
+         u.principal, u.template AS proton_template, u.resource AS proton_resource,
+         concat(f.related, u.copy_event_ids) AS related_event_ids, f.message, f.advice
+  FROM use_findings f
+  JOIN u ON u.event_id = f.event_id AND u.operation = f.operation
   UNION ALL
-  -- use-after-key-disabled: unusable for the whole grace window before the use
-  SELECT 'use-after-key-disabled', u.event_id, u.event_time, u.event_name, u.key_arn,
-         u.account_id, u.region, u.principal, u.template, u.resource, ARRAY[b.s_id],
-         concat(u.what, ' used ', u.key_txt, ' after ', b.s_name, ' at ',
-                date_format(b.s_time, '%Y-%m-%dT%H:%i:%sZ'), ' left it ', b.s_state, '.')
-  FROM u
-  JOIN state_before_grace b ON b.event_id = u.event_id AND b.operation = u.operation AND b.n = 1
-  WHERE NOT b.s_usable
-    AND NOT EXISTS (
-      SELECT 1 FROM states s2
-      WHERE s2.key_arn = u.key_arn AND s2.usable
-        AND s2.event_time > u.event_time - INTERVAL '300' SECOND AND s2.event_time <= u.event_time)
-  UNION ALL
-  -- use-after-grant-retired: only grants removed at or before T - grace would have covered it
-  SELECT 'use-after-grant-retired', u.event_id, u.event_time, u.event_name, u.key_arn,
-         u.account_id, u.region, u.principal, u.template, u.resource, ARRAY[l.removed_id],
-         concat(u.what, ' used ', u.key_txt, ' after grant ', l.grant_id, ' was removed by ',
-                l.removed_name, ' at ', date_format(l.removed_time, '%Y-%m-%dT%H:%i:%sZ'),
-                '; no other grant covers it.')
-  FROM u
-  JOIN coverage cv ON cv.event_id = u.event_id AND cv.operation = u.operation AND NOT cv.covered
-  JOIN latest_removal l ON l.event_id = u.event_id AND l.operation = u.operation AND l.n = 1
-  UNION ALL
-  -- use-without-grant: no grant, living or removed, would have covered it
-  SELECT 'use-without-grant', u.event_id, u.event_time, u.event_name, u.key_arn,
-         u.account_id, u.region, u.principal, u.template, u.resource,
-         CAST(ARRAY[] AS array(varchar)),
-         concat(u.what, ' used ', u.key_txt, ' and no grant in the input covers it.')
-  FROM u
-  WHERE u.error_code IS NULL AND u.has_ck AND u.key_arn IS NOT NULL
-    AND NOT EXISTS (SELECT 1 FROM candidates c WHERE c.event_id = u.event_id AND c.operation = u.operation)
-  UNION ALL
-  -- denied-by-key-state
-  SELECT 'denied-by-key-state', u.event_id, u.event_time, u.event_name, u.key_arn,
-         u.account_id, u.region, u.principal, u.template, u.resource,
-         CASE WHEN a.s_id IS NULL THEN CAST(ARRAY[] AS array(varchar)) ELSE ARRAY[a.s_id] END,
-         concat(u.what, ' failed with ', u.error_code, ' on ', u.key_txt,
-                CASE WHEN a.s_id IS NULL THEN ''
-                     ELSE concat(' after ', a.s_name, ' at ', date_format(a.s_time, '%Y-%m-%dT%H:%i:%sZ'),
-                                 ' left it ', a.s_state) END,
-                ': that resource can no longer read its data.')
-  FROM u
-  LEFT JOIN state_at a ON a.event_id = u.event_id AND a.operation = u.operation AND a.n = 1
-                       AND NOT a.s_usable
-  WHERE u.error_code IN ('DisabledException', 'KMSInvalidStateException') AND u.has_ck
-  UNION ALL
-  -- denied-access
-  SELECT 'denied-access', u.event_id, u.event_time, u.event_name, u.key_arn,
-         u.account_id, u.region, u.principal, u.template, u.resource,
-         CAST(ARRAY[] AS array(varchar)),
-         concat(u.what, ' was denied access to ', u.key_txt, ' (', u.error_code, ').')
-  FROM u
-  WHERE u.error_code IN ('AccessDeniedException', 'AccessDenied') AND u.has_ck
-  UNION ALL
-  -- key-disabled-with-dependents
-  SELECT 'key-disabled-with-dependents', s.event_id, s.event_time, s.event_name, s.key_arn,
-         s.account_id, s.region, s.principal,
-         CASE WHEN cardinality(d.templates) = 1 THEN element_at(d.templates, 1) END,
-         CASE WHEN cardinality(d.resources) = 1 THEN element_at(d.resources, 1) END,
-         d.related,
+  -- key-disabled-with-dependents (medium): an effective DisableKey, ScheduleKeyDeletion or
+  -- material deletion leaving the key unusable, of a key earlier uses depended on; and
+  -- key-deleted-with-dependents (high): its effective DeleteKey.
+  SELECT CASE WHEN s.event_name = 'DeleteKey' THEN 'key-deleted-with-dependents' ELSE 'key-disabled-with-dependents' END,
+         CASE WHEN s.event_name = 'DeleteKey' THEN 'high' ELSE 'medium' END,
+         s.event_id, s.event_time, s.event_name, s.key_arn, s.account_id, s.region, s.principal,
+         d.template, d.resource, concat(d.related, s.copy_event_ids),
          concat(s.event_name, ' of ', s.key_arn, ' by ', coalesce(s.principal, 'an unknown caller'),
-                ' leaves unreadable the data of ', d.tail)
-  FROM states s
-  JOIN dependents_text d ON d.id = s.event_id
+                CASE WHEN s.event_name = 'DeleteKey' THEN ' makes unrecoverable the data of '
+                     WHEN s.material_assumed_current
+                       THEN ' (the record names no key material: keytrail assumed the current one) leaves unreadable the data of '
+                     ELSE ' leaves unreadable the data of ' END, d.tail),
+         CASE s.event_name
+           WHEN 'DeleteKey' THEN 'Restore these resources'' data from another copy, or recreate them under a new key.'
+           WHEN 'DisableKey' THEN 'Enable the key (EnableKey) if these resources still need their data.'
+           WHEN 'ScheduleKeyDeletion'
+             THEN concat('Cancel the deletion (CancelKeyDeletion) before ', coalesce(s.deletion_date, 'the end of the waiting period'),
+                         ' if these resources still need their data.')
+           ELSE 'Import the same key material again (ImportKeyMaterial) if these resources still need their data.' END
+  FROM changes s
+  JOIN dependents_text d ON d.key_arn = s.key_arn AND d.id = s.event_id
+  WHERE s.event_name IN ('DisableKey', 'ScheduleKeyDeletion', 'DeleteExpiredKeyMaterial', 'DeleteImportedKeyMaterial', 'DeleteKey')
   UNION ALL
-  -- grant-removed-with-dependents
-  SELECT 'grant-removed-with-dependents', r.removed_id, r.removed_time, r.removed_name,
-         coalesce(r.key_arn, g.key_arn), r.account_id, r.region, r.principal,
-         CASE WHEN cardinality(d.templates) = 1 THEN element_at(d.templates, 1) END,
-         CASE WHEN cardinality(d.resources) = 1 THEN element_at(d.resources, 1) END,
-         d.related,
+  -- grant-removed-with-dependents: the first removal of a grant that covered earlier uses.
+  -- Low when routine (see grants), medium otherwise, RevokeGrant included.
+  SELECT 'grant-removed-with-dependents', CASE WHEN g.routine THEN 'low' ELSE 'medium' END,
+         r.removed_id, r.removed_time, r.removed_name, coalesce(r.key_arn, g.key_arn), r.account_id,
+         r.region, r.principal, d.template, d.resource, concat(d.related, r.copy_event_ids),
          concat(r.removed_name, ' of grant ', r.grant_id, ' by ', coalesce(r.principal, 'an unknown caller'),
-                ' removes access to the data of ', d.tail)
+                ' removes access to the data of ', d.tail, g.note),
+         CASE WHEN g.routine
+              THEN 'No action if the service retired its own grant after use; recreate it (CreateGrant) if these resources still need the key.'
+              ELSE 'Recreate the grant (CreateGrant) if these resources still need the key, and check who removed it.' END
   FROM removals r
-  JOIN dependents_text d ON d.id = r.removed_id
   JOIN grants g ON g.grant_id = r.grant_id
+  JOIN dependents_text d ON d.key_arn IS NULL AND d.id = r.removed_id
   WHERE r.n = 1
 )
-SELECT rule,
-       CASE WHEN rule IN ('use-without-grant', 'use-after-grant-retired', 'use-after-key-disabled',
-                          'denied-by-key-state') THEN 'high'
-            WHEN rule = 'malformed-context' THEN 'low'
-            ELSE 'medium' END AS severity,
-       event_id, event_time, event_name, key_arn, account_id, region, principal,
-       proton_template, proton_resource, related_event_ids, message
+SELECT rule, severity, event_id, event_time, event_name, key_arn, account_id, region, principal,
+       proton_template, proton_resource, related_event_ids, message, advice
 FROM findings
