@@ -112,8 +112,11 @@ fn service_principal_base(p: &str) -> Option<String> {
         return None;
     };
     let mut labels: Vec<&str> = host.split('.').collect();
+    // `svc.<region>.amazonaws.com` and `<region>.svc.amazonaws.com` are `svc.amazonaws.com`.
     if labels.len() >= 2 && looks_like_region(labels[labels.len() - 1]) {
         labels.pop();
+    } else if labels.len() >= 2 && looks_like_region(labels[0]) {
+        labels.remove(0);
     }
     Some(format!("{}.{suffix}", labels.join(".")))
 }
@@ -126,6 +129,28 @@ fn looks_like_region(s: &str) -> bool {
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
         && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty()
+}
+
+/// Normalises a grant's grantee or retiring principal: as [`normalize_principal`], and a
+/// bare 12-digit account id means that account (`arn:<partition>:iam::<id>:root`, in the
+/// partition of the grant's key).
+pub fn normalize_grantee(p: &str, key_arn: Option<&str>) -> String {
+    let t = p.trim();
+    if t.len() == 12 && t.bytes().all(|b| b.is_ascii_digit()) {
+        let partition = key_arn.and_then(parse).map_or("aws", |a| a.partition);
+        return account_root(partition, t);
+    }
+    normalize_principal(t)
+}
+
+/// The ARN that names a whole AWS account as a principal.
+pub fn account_root(partition: &str, account: &str) -> String {
+    format!("arn:{partition}:iam::{account}:root")
+}
+
+/// Whether `p` is an account root principal (`arn:<partition>:iam::<account>:root`).
+pub fn is_account_root(p: &str) -> bool {
+    parse(p).is_some_and(|a| a.service == "iam" && a.region.is_empty() && a.resource == "root")
 }
 
 /// The role ARN behind an STS assumed-role session ARN
@@ -274,6 +299,22 @@ mod tests {
             "arn:aws:iam::1:role/ProtonRole"
         );
         assert_eq!(normalize_principal("AWS Internal"), "AWS Internal");
+        // The region may also come first.
+        assert_eq!(
+            normalize_principal("us-east-1.proton.amazonaws.com"),
+            "proton.amazonaws.com"
+        );
+        // A bare account id as grantee is that account's root, in the key's partition.
+        assert_eq!(
+            normalize_grantee("111122223333", Some("arn:aws-cn:kms:cn-north-1:1:key/k")),
+            "arn:aws-cn:iam::111122223333:root"
+        );
+        assert_eq!(
+            normalize_grantee(" proton.eu-west-1.amazonaws.com", None),
+            "proton.amazonaws.com"
+        );
+        assert!(is_account_root("arn:aws:iam::111122223333:root"));
+        assert!(!is_account_root("arn:aws:iam::111122223333:user/root"));
         assert_eq!(
             role_of_assumed_role("arn:aws:sts::1:assumed-role/Admin/alice").as_deref(),
             Some("arn:aws:iam::1:role/Admin")

@@ -3,6 +3,7 @@
 //! tables do not depend on input order at all.
 
 use crate::error::OutputError;
+use crate::kms::StateClass;
 use crate::output::{Partition, PartitionedWriter, TableStore, WriteOptions, WrittenFile};
 use crate::pipeline::context_of;
 use crate::rules::{self, Finding};
@@ -138,6 +139,9 @@ fn write_grants<S: TableStore>(
             Value::Str(sy.get_opt(c.and_then(|c| c.grant_name))),
             Value::Str(sy.get_opt(c.and_then(|c| c.grantee))),
             Value::Str(sy.get_opt(c.and_then(|c| c.retiring_principal))),
+            Value::Str(sy.get_opt(c.and_then(|c| c.grantee_service_principal))),
+            Value::Str(sy.get_opt(c.and_then(|c| c.retiring_service_principal))),
+            Value::Str(sy.get_opt(c.and_then(|c| c.source_arn))),
             Value::StrList(ops.as_deref()),
             Value::Str(sy.get_opt(c.and_then(|c| c.constraint_kind))),
             Value::StrMap(constraint.as_ref()),
@@ -181,7 +185,7 @@ fn write_key_states<S: TableStore>(
         let mut previous: Option<Sym> = None;
         for s in changes {
             rows.push((*s, previous));
-            previous = Some(s.state);
+            previous = s.state.or(previous);
         }
     }
     rows.extend(
@@ -200,12 +204,19 @@ fn write_key_states<S: TableStore>(
             Value::Str(Some(sy.get(s.event_id))),
             Value::Str(sy.get_opt(s.key)),
             Value::Str(Some(sy.get(s.event_name))),
-            Value::Str(Some(sy.get(s.state))),
-            Value::Bool(Some(s.usable)),
+            Value::Str(sy.get_opt(s.state)),
+            Value::Bool(s.class.map(|c| c == StateClass::Usable)),
+            Value::Str(s.class.map(StateClass::as_str)),
             Value::Str(sy.get_opt(previous)),
             Value::Str(sy.get_opt(s.principal)),
             Value::Str(sy.get_opt(s.deletion_date)),
             Value::Str(sy.get_opt(s.pending_window_days)),
+            Value::Str(sy.get_opt(s.key_material_id)),
+            Value::Bool(
+                (sy.get(s.event_name) == "DeleteImportedKeyMaterial")
+                    .then_some(s.key_material_id.is_none()),
+            ),
+            Value::Str(sy.get_opt(s.store)),
         ];
         let part = Partition {
             account_id: sy.get_opt(s.account),
@@ -236,6 +247,7 @@ fn write_findings<S: TableStore>(
             Value::Str(f.proton_resource.as_deref()),
             Value::StrList(Some(&f.related_event_ids)),
             Value::Str(Some(&f.message)),
+            Value::Str(Some(&f.advice)),
         ];
         let part = Partition {
             account_id: f.account_id.as_deref(),

@@ -5,6 +5,10 @@
 //! identities, and the grant and key-state facts of a record. It reads records through the
 //! tolerant [`RawObject`] view and returns owned values: it never fails on a record.
 
+mod caller;
+
+pub use caller::{Caller, IdentityFacts};
+
 use crate::arn;
 use crate::rawjson::{self, RawObject};
 use chrono::{DateTime, NaiveDateTime};
@@ -52,9 +56,8 @@ impl Category {
 /// Classifies a KMS event name.
 pub fn classify(event_name: &str) -> Category {
     match event_name {
-        "Decrypt" | "Encrypt" | "ReEncrypt" | "Sign" | "Verify" | "GenerateMac" | "VerifyMac" => {
-            Category::KeyUse
-        }
+        "Decrypt" | "Encrypt" | "ReEncrypt" | "Sign" | "Verify" | "GenerateMac" | "VerifyMac"
+        | "DeriveSharedSecret" => Category::KeyUse,
         n if n.starts_with("GenerateDataKey") => Category::KeyUse,
         "CreateGrant" | "RetireGrant" | "RevokeGrant" => Category::GrantChange,
         "DisableKey"
@@ -64,24 +67,67 @@ pub fn classify(event_name: &str) -> Category {
         | "DeleteKey"
         | "DeleteImportedKeyMaterial"
         | "DeleteExpiredKeyMaterial"
-        | "ImportKeyMaterial" => Category::KeyStateChange,
+        | "ImportKeyMaterial"
+        | "ReplicateKey"
+        | "UpdatePrimaryRegion"
+        | "DisconnectCustomKeyStore"
+        | "ConnectCustomKeyStore" => Category::KeyStateChange,
         _ => Category::Other,
     }
 }
 
-/// The key state a successful key-state change leaves, and whether the key is usable then.
-pub fn state_after(event_name: &str) -> Option<(&'static str, bool)> {
+/// The state a successful key-state event leaves when its record does not say
+/// (`responseElements.keyState` wins). `None` for ConnectCustomKeyStore, which restores
+/// each key's own state (see `rules::states`).
+pub fn default_state(event_name: &str) -> Option<&'static str> {
     Some(match event_name {
-        "DisableKey" => ("Disabled", false),
-        "EnableKey" => ("Enabled", true),
-        "ScheduleKeyDeletion" => ("PendingDeletion", false),
+        "DisableKey" => "Disabled",
+        "EnableKey" => "Enabled",
+        "ScheduleKeyDeletion" => "PendingDeletion",
         // The key comes back disabled, not enabled.
-        "CancelKeyDeletion" => ("Disabled", false),
-        "DeleteKey" => ("Deleted", false),
-        "DeleteImportedKeyMaterial" | "DeleteExpiredKeyMaterial" => ("PendingImport", false),
-        "ImportKeyMaterial" => ("Enabled", true),
+        "CancelKeyDeletion" => "Disabled",
+        "DeleteKey" => "Deleted",
+        "DeleteImportedKeyMaterial" | "DeleteExpiredKeyMaterial" => "PendingImport",
+        "ImportKeyMaterial" => "Enabled",
+        "ReplicateKey" => "Creating",
+        "UpdatePrimaryRegion" => "Updating",
+        "DisconnectCustomKeyStore" => "Unavailable",
         _ => return None,
     })
+}
+
+/// What a key state means for the rules ("Key states of AWS KMS keys").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StateClass {
+    /// Enabled.
+    Usable,
+    /// Disabled, PendingDeletion, PendingReplicaDeletion, PendingImport, Deleted.
+    Unusable,
+    /// Unavailable, Creating, Updating, and any state KMS may add: not a user's choice, and
+    /// over by itself.
+    Transient,
+}
+
+impl StateClass {
+    pub fn of(state: &str) -> StateClass {
+        match state {
+            "Enabled" => StateClass::Usable,
+            "Disabled"
+            | "PendingDeletion"
+            | "PendingReplicaDeletion"
+            | "PendingImport"
+            | "Deleted" => StateClass::Unusable,
+            _ => StateClass::Transient,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateClass::Usable => "usable",
+            StateClass::Unusable => "unusable",
+            StateClass::Transient => "transient",
+        }
+    }
 }
 
 /// Parses a CloudTrail `eventTime` into Unix milliseconds (UTC). Accepts ISO-8601 with a
@@ -102,90 +148,6 @@ pub fn parse_event_time(s: &str) -> Option<i64> {
         }
     }
     None
-}
-
-/// Who made a call.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Caller {
-    /// `userIdentity.type` as given (absent on KMS's own service events).
-    pub identity_type: Option<String>,
-    pub arn: Option<String>,
-    pub account_id: Option<String>,
-    /// The session issuer's role ARN for an assumed role (or the role behind the session ARN).
-    pub role_arn: Option<String>,
-    pub invoked_by: Option<String>,
-    /// One principal to group by: the role for assumed roles, the service for service
-    /// calls, else the ARN, else the account.
-    pub principal: Option<String>,
-    /// Every identity a grant's grantee may name, normalised ([`arn::normalize_principal`]).
-    pub identities: Vec<String>,
-}
-
-impl Caller {
-    /// The identities a grantee may name, from the caller's ARN, role ARN and `invokedBy`
-    /// (a service principal), normalised, sorted and distinct.
-    pub fn identities_of(
-        arn: Option<&str>,
-        role_arn: Option<&str>,
-        invoked_by: Option<&str>,
-    ) -> Vec<String> {
-        let mut identities: Vec<String> = [arn, role_arn]
-            .into_iter()
-            .flatten()
-            .map(arn::normalize_principal)
-            .collect();
-        if let Some(svc) = invoked_by {
-            if svc.ends_with(".amazonaws.com") || svc.ends_with(".amazonaws.com.cn") {
-                identities.push(arn::normalize_principal(svc));
-            }
-        }
-        identities.sort();
-        identities.dedup();
-        identities
-    }
-
-    fn from_record(rec: &RawObject<'_>) -> Caller {
-        let Some(ui) = rec.object("userIdentity") else {
-            return Caller::default();
-        };
-        let identity_type = ui.text("type").map(|s| s.into_owned());
-        let arn = ui
-            .text("arn")
-            .map(|s| s.into_owned())
-            .filter(|s| !s.is_empty());
-        let account_id = ui.text("accountId").map(|s| s.into_owned());
-        let invoked_by = ui
-            .text("invokedBy")
-            .map(|s| s.into_owned())
-            .filter(|s| !s.is_empty());
-        let issuer = ui
-            .object("sessionContext")
-            .and_then(|sc| sc.object("sessionIssuer"))
-            .and_then(|si| si.text("arn").map(|s| s.into_owned()))
-            .filter(|s| !s.is_empty());
-        let role_arn = issuer
-            .clone()
-            .or_else(|| arn.as_deref().and_then(arn::role_of_assumed_role));
-        let identities =
-            Caller::identities_of(arn.as_deref(), role_arn.as_deref(), invoked_by.as_deref());
-        let is_service = identity_type.as_deref() == Some("AWSService") || arn.is_none();
-        let principal = if let Some(r) = &role_arn {
-            Some(arn::normalize_principal(r))
-        } else if is_service && invoked_by.is_some() {
-            invoked_by.as_deref().map(arn::normalize_principal)
-        } else {
-            arn.clone().or_else(|| account_id.clone())
-        };
-        Caller {
-            identity_type,
-            arn,
-            account_id,
-            role_arn,
-            invoked_by,
-            principal,
-            identities,
-        }
-    }
 }
 
 /// A reference to a key as resolved from a record.
@@ -217,13 +179,40 @@ pub struct KeyUse {
 pub struct GrantFacts {
     pub grant_id: Option<String>,
     pub grant_name: Option<String>,
+    /// `granteePrincipal` as written.
     pub grantee: Option<String>,
     pub retiring_principal: Option<String>,
+    /// `granteeServicePrincipal`: a grant to an AWS service, named instead of `grantee`.
+    pub grantee_service_principal: Option<String>,
+    pub retiring_service_principal: Option<String>,
+    /// The grant's source-ARN constraint (`constraints.sourceArn`, else
+    /// `requestParameters.sourceArn`): CloudTrail does not log a call's source ARN, so it
+    /// is kept but never checked.
+    pub source_arn: Option<String>,
     /// `None` when the request listed no operations (such a grant covers nothing).
     pub operations: Option<Vec<String>>,
     /// `encryptionContextSubset` or `encryptionContextEquals`.
     pub constraint_kind: Option<String>,
     pub constraint: Option<BTreeMap<String, String>>,
+}
+
+impl GrantFacts {
+    /// Whom the grant serves, normalised: the grantee principal, else the grantee service
+    /// principal (a bare account id is that account's root, in the key's partition).
+    pub fn grantee_normalized(&self, key_arn: Option<&str>) -> Option<String> {
+        self.grantee
+            .as_deref()
+            .or(self.grantee_service_principal.as_deref())
+            .map(|p| arn::normalize_grantee(p, key_arn))
+    }
+
+    /// Who may retire the grant, normalised like the grantee.
+    pub fn retiring_normalized(&self, key_arn: Option<&str>) -> Option<String> {
+        self.retiring_principal
+            .as_deref()
+            .or(self.retiring_service_principal.as_deref())
+            .map(|p| arn::normalize_grantee(p, key_arn))
+    }
 }
 
 /// One distinct KMS event, as keytrail models it.
@@ -258,6 +247,16 @@ pub struct KmsEvent {
     /// ScheduleKeyDeletion's `deletionDate`, as written (not always ISO).
     pub deletion_date: Option<String>,
     pub pending_window_days: Option<String>,
+    /// `sharedEventID`: the same call logged in another account has the same one.
+    pub shared_event_id: Option<String>,
+    /// The key material an ImportKeyMaterial or DeleteImportedKeyMaterial names
+    /// (`keyMaterialId` in the request, else the response).
+    pub key_material_id: Option<String>,
+    /// ImportKeyMaterial's `importType` (`NEW_KEY_MATERIAL`, `EXISTING_KEY_MATERIAL`).
+    pub import_type: Option<String>,
+    /// The custom key store of the key (CreateKey, a use's `additionalEventData`) or of a
+    /// ConnectCustomKeyStore/DisconnectCustomKeyStore call.
+    pub custom_key_store_id: Option<String>,
 }
 
 impl KmsEvent {
@@ -280,7 +279,7 @@ pub fn from_record(rec: &RawObject<'_>) -> KmsEvent {
     let event_time_raw = owned("eventTime");
     let event_time = event_time_raw.as_deref().and_then(parse_event_time);
     let region = owned("awsRegion");
-    let caller = Caller::from_record(rec);
+    let caller = Caller::from_record(rec, region.as_deref());
     let account_id = owned("recipientAccountId").or_else(|| caller.account_id.clone());
     let req = rec.object("requestParameters").unwrap_or_default();
     let resp = rec.object("responseElements").unwrap_or_default();
@@ -321,14 +320,26 @@ pub fn from_record(rec: &RawObject<'_>) -> KmsEvent {
         }
         KeyRef { arn: None, given }
     };
-    let key = resolve(
-        resources.first(),
-        &[
-            req.text("keyId").map(|s| s.into_owned()),
-            resp.text("keyId").map(|s| s.into_owned()),
-            req.text("sourceKeyId").map(|s| s.into_owned()),
-        ],
-    );
+    let text_of =
+        |o: Option<&RawObject<'_>>, k: &str| o.and_then(|o| o.text(k).map(|s| s.into_owned()));
+    // ReplicateKey changes the state of the replica it creates; CreateKey names its key
+    // in the response.
+    let replica = resp.object("replicaKeyMetadata");
+    let key = match text_of(replica.as_ref(), "arn").filter(|_| event_name == "ReplicateKey") {
+        Some(a) => KeyRef {
+            given: req.text("keyId").map(|s| s.into_owned()),
+            arn: Some(a),
+        },
+        None => resolve(
+            resources.first(),
+            &[
+                req.text("keyId").map(|s| s.into_owned()),
+                resp.text("keyId").map(|s| s.into_owned()),
+                req.text("sourceKeyId").map(|s| s.into_owned()),
+                text_of(resp.object("keyMetadata").as_ref(), "arn"),
+            ],
+        ),
+    };
     let ctx_of = |o: &RawObject<'_>, k: &str| o.get(k).and_then(rawjson::string_map);
 
     let mut uses = Vec::new();
@@ -371,7 +382,16 @@ pub fn from_record(rec: &RawObject<'_>) -> KmsEvent {
             })
             .map(|(k, m)| (Some(k.to_string()), Some(m)))
             .unwrap_or((None, None));
+        let source_arn = constraints
+            .as_ref()
+            .and_then(|c| first_text(c, "sourceArn"))
+            .or_else(|| first_text(&req, "sourceArn"));
         GrantFacts {
+            grantee_service_principal: req.text("granteeServicePrincipal").map(|s| s.into_owned()),
+            retiring_service_principal: req
+                .text("retiringServicePrincipal")
+                .map(|s| s.into_owned()),
+            source_arn,
             grant_id: resp
                 .text("grantId")
                 .or_else(|| extra.text("grantId"))
@@ -386,12 +406,23 @@ pub fn from_record(rec: &RawObject<'_>) -> KmsEvent {
         }
     });
 
-    let key_state = (category == Category::KeyStateChange).then(|| {
-        resp.text("keyState")
-            .map(|s| s.into_owned())
-            .or_else(|| state_after(&event_name).map(|(s, _)| s.to_string()))
-            .unwrap_or_default()
-    });
+    let key_state = (category == Category::KeyStateChange)
+        .then(|| {
+            replica
+                .as_ref()
+                .filter(|_| event_name == "ReplicateKey")
+                .and_then(|r| r.text("keyState"))
+                .or_else(|| resp.text("keyState"))
+                .map(|s| s.into_owned())
+                .or_else(|| default_state(&event_name).map(str::to_string))
+        })
+        .flatten();
+    let custom_key_store_id = req
+        .text("customKeyStoreId")
+        .or_else(|| extra.text("customKeyStoreId"))
+        .map(|s| s.into_owned())
+        .or_else(|| text_of(resp.object("keyMetadata").as_ref(), "customKeyStoreId"))
+        .filter(|s| !s.is_empty());
 
     KmsEvent {
         event_id: owned("eventID"),
@@ -415,8 +446,25 @@ pub fn from_record(rec: &RawObject<'_>) -> KmsEvent {
         key_state,
         deletion_date: resp.text("deletionDate").map(|s| s.into_owned()),
         pending_window_days: req.text("pendingWindowInDays").map(|s| s.into_owned()),
+        shared_event_id: owned("sharedEventID").filter(|s| !s.is_empty()),
+        key_material_id: req
+            .text("keyMaterialId")
+            .or_else(|| resp.text("keyMaterialId"))
+            .map(|s| s.into_owned())
+            .filter(|s| !s.is_empty()),
+        import_type: req.text("importType").map(|s| s.into_owned()),
+        custom_key_store_id,
         event_name,
     }
+}
+
+/// A string field, or the first string of a list field.
+fn first_text(o: &RawObject<'_>, k: &str) -> Option<String> {
+    o.text(k).map(|s| s.into_owned()).or_else(|| {
+        o.get(k)
+            .and_then(rawjson::string_list)
+            .and_then(|v| v.into_iter().next())
+    })
 }
 
 #[cfg(test)]
@@ -502,12 +550,14 @@ mod tests {
             e.caller.role_arn.as_deref(),
             Some("arn:aws:iam::1:role/Deploy")
         );
+        // A forward access session: the service is not one of the caller's identities;
+        // the account root is.
         assert_eq!(
             e.caller.identities,
             vec![
                 "arn:aws:iam::1:role/Deploy",
+                "arn:aws:iam::1:root",
                 "arn:aws:sts::1:assumed-role/Deploy/s",
-                "proton.amazonaws.com"
             ]
         );
         let e = ev(

@@ -22,6 +22,10 @@ pub struct KeyLedger {
     /// Latest successful profile-context use per `template \n resource \n operation \n
     /// principal`: (event time ms, event id, compact record JSON).
     pub uses: BTreeMap<String, (i64, String, String)>,
+    /// Other uses of a slot at the same time as its latest (by eventID): copies of one
+    /// cross-account call share a time, and the rules must see the one that stands for it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tied: BTreeMap<String, BTreeMap<String, String>>,
     /// For each event in `events`, the source that delivered it first (its output stem). A
     /// later source delivering the same eventID is a duplicate delivery, not a retry.
     #[serde(default)]
@@ -62,8 +66,9 @@ impl LedgerDelta {
 
     /// Adds a use of `key`; only the latest per slot is kept.
     pub fn add_use(&mut self, key: &str, slot: &str, time: i64, event_id: &str, record: &str) {
+        let l = self.ledger(key);
         merge_use(
-            &mut self.ledger(key).uses,
+            (&mut l.uses, &mut l.tied),
             slot,
             (time, event_id.to_string(), record.to_string()),
         );
@@ -83,17 +88,31 @@ impl LedgerDelta {
     }
 }
 
-fn merge_use(
-    uses: &mut BTreeMap<String, (i64, String, String)>,
-    slot: &str,
-    new: (i64, String, String),
-) -> bool {
-    match uses.get(slot) {
-        Some(old) if (old.0, &old.1) >= (new.0, &new.1) => false,
-        _ => {
-            uses.insert(slot.to_string(), new);
-            true
-        }
+type Uses = BTreeMap<String, (i64, String, String)>;
+type Tied = BTreeMap<String, BTreeMap<String, String>>;
+
+/// Keeps, per slot, every use at the slot's latest time: the one with the greatest eventID
+/// in `uses`, the others in `tied`. Whatever the order of merges, the result is the same.
+fn merge_use((uses, tied): (&mut Uses, &mut Tied), slot: &str, new: (i64, String, String)) -> bool {
+    let Some(old) = uses.get(slot) else {
+        uses.insert(slot.to_string(), new);
+        return true;
+    };
+    if new.0 < old.0 || (new.0 == old.0 && new.1 == old.1) {
+        return false;
+    }
+    if new.0 > old.0 {
+        tied.remove(slot);
+        uses.insert(slot.to_string(), new);
+        return true;
+    }
+    let t = tied.entry(slot.to_string()).or_default();
+    if new.1 > old.1 {
+        let (_, id, rec) = uses.insert(slot.to_string(), new).expect("present");
+        t.insert(id, rec);
+        true
+    } else {
+        t.insert(new.1, new.2).is_none()
     }
 }
 
@@ -109,7 +128,14 @@ impl KeyLedger {
             }
         }
         for (slot, u) in &delta.uses {
-            changed |= merge_use(&mut self.uses, slot, u.clone());
+            changed |= merge_use((&mut self.uses, &mut self.tied), slot, u.clone());
+        }
+        for (slot, ties) in &delta.tied {
+            let time = delta.uses.get(slot).map_or(i64::MIN, |u| u.0);
+            for (id, rec) in ties {
+                let u = (time, id.clone(), rec.clone());
+                changed |= merge_use((&mut self.uses, &mut self.tied), slot, u);
+            }
         }
         for (mine, theirs) in [
             (&mut self.sources, &delta.sources),
@@ -131,6 +157,11 @@ impl KeyLedger {
             .values()
             .map(String::as_str)
             .chain(self.uses.values().map(|(_, _, r)| r.as_str()))
+            .chain(
+                self.tied
+                    .values()
+                    .flat_map(|t| t.values().map(String::as_str)),
+            )
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -186,6 +217,21 @@ mod tests {
         assert_eq!(x, y);
         assert_eq!(x.uses["s"].1, "u9");
         assert_eq!(x.records().count(), 4);
+        // Uses at the same time are all kept, whatever the order they came in.
+        let c = delta(&[], &[("s", 9, "u9b"), ("s", 9, "u9a")]);
+        let mut z = x.clone();
+        z.merge(&c);
+        let mut w = KeyLedger::default();
+        w.merge(&c);
+        w.merge(&b);
+        w.merge(&a);
+        assert_eq!(z, w);
+        assert_eq!(z.uses["s"].1, "u9b");
+        assert_eq!(z.tied["s"].keys().collect::<Vec<_>>(), ["u9", "u9a"]);
+        assert!(!z.merge(&c) && !z.merge(&w), "replays change nothing");
+        // A later use clears the ties.
+        z.merge(&delta(&[], &[("s", 10, "u10")]));
+        assert!(!z.tied.contains_key("s"));
         let back = KeyLedger::from_json(&x.to_json()).unwrap();
         assert_eq!(back, x);
     }

@@ -18,7 +18,7 @@ use crate::rawjson::RawObject;
 use crate::rules::{self, Finding, Rule};
 use crate::schema::{self, Value};
 use crate::timeline::{parse_context, Timeline};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 
 /// What a run is configured with.
@@ -72,11 +72,14 @@ pub struct RunStats {
     pub other_service_records: u64,
     /// KMS records, duplicates included.
     pub kms_records: u64,
-    /// Distinct KMS events.
+    /// Distinct KMS calls: events, with the copies of a cross-account call counted once.
     pub kms_events: u64,
+    /// KMS events that are another account's copy of a call already counted (same
+    /// `sharedEventID`): kept in `kms_events` rows, not counted as calls.
+    pub copies_folded: u64,
     /// KMS records dropped as duplicates of an earlier eventID.
     pub duplicates: u64,
-    /// Distinct KMS events by category.
+    /// Distinct KMS calls by category.
     pub key_use_events: u64,
     pub grant_events: u64,
     pub key_state_events: u64,
@@ -138,6 +141,12 @@ pub struct Pipeline<S: TableStore> {
     context_seen: HashSet<u128>,
     /// Digests of own events another source delivered first (see [`Pipeline::suppress`]).
     suppressed: HashSet<u128>,
+    /// Digests of the sharedEventIDs counted (copies of one call count once).
+    shared_seen: HashSet<u128>,
+    /// The sharedEventID of each own event that has one.
+    shared_of: HashMap<String, String>,
+    /// SharedEventIDs whose call another source already reported findings for.
+    suppressed_shared: HashSet<String>,
     ledger: LedgerDelta,
 }
 
@@ -159,6 +168,9 @@ impl<S: TableStore> Pipeline<S> {
             stats: RunStats::default(),
             context_seen: HashSet::new(),
             suppressed: HashSet::new(),
+            shared_seen: HashSet::new(),
+            shared_of: HashMap::new(),
+            suppressed_shared: HashSet::new(),
             ledger: LedgerDelta::default(),
         }
     }
@@ -198,8 +210,14 @@ impl<S: TableStore> Pipeline<S> {
     /// from that source. A retry of this same source (same file stem) is not another source.
     pub fn apply_ledger(&mut self, ledger: &KeyLedger) {
         for (id, src) in ledger.sources.iter().chain(&ledger.flagged) {
-            if *src != self.opts.write.file_stem {
-                self.suppress(id);
+            if *src == self.opts.write.file_stem {
+                continue;
+            }
+            match id.strip_prefix(SHARED_FLAG) {
+                Some(shared) => {
+                    self.suppressed_shared.insert(shared.to_string());
+                }
+                None => self.suppress(id),
             }
         }
         for r in ledger.records() {
@@ -374,12 +392,25 @@ impl<S: TableStore> Pipeline<S> {
             self.stats.filtered_out += 1;
             return Ok(());
         }
-        self.stats.kms_events += 1;
-        match ev.category {
-            Category::KeyUse => self.stats.key_use_events += 1,
-            Category::GrantChange => self.stats.grant_events += 1,
-            Category::KeyStateChange => self.stats.key_state_events += 1,
-            Category::Other => self.stats.other_kms_events += 1,
+        let mut call = true;
+        if let Some(shared) = ev.shared_event_id.as_deref() {
+            if let Some(id) = ev.event_id.as_deref() {
+                self.shared_of.insert(id.to_string(), shared.to_string());
+            }
+            call = self
+                .shared_seen
+                .insert(digest(b"shared", shared.as_bytes()));
+        }
+        if call {
+            self.stats.kms_events += 1;
+            match ev.category {
+                Category::KeyUse => self.stats.key_use_events += 1,
+                Category::GrantChange => self.stats.grant_events += 1,
+                Category::KeyStateChange => self.stats.key_state_events += 1,
+                Category::Other => self.stats.other_kms_events += 1,
+            }
+        } else {
+            self.stats.copies_folded += 1;
         }
         self.timeline.push(&ev);
         if let Some(bytes) = bytes {
@@ -407,8 +438,17 @@ impl<S: TableStore> Pipeline<S> {
     /// own events: the context only explains them.
     pub fn finish(mut self, store: &mut S) -> Result<RunReport, OutputError> {
         let mut findings = rules::evaluate(&self.timeline, self.opts.grace_seconds);
-        findings
-            .retain(|f| self.is_own(&f.event_id) && self.opts.window.contains(Some(f.event_time)));
+        // A call whose other copy another source reported is not reported again.
+        let reported_elsewhere = |id: &str| {
+            self.shared_of
+                .get(id)
+                .is_some_and(|sh| self.suppressed_shared.contains(sh))
+        };
+        findings.retain(|f| {
+            self.is_own(&f.event_id)
+                && !reported_elsewhere(&f.event_id)
+                && self.opts.window.contains(Some(f.event_time))
+        });
         let mut files = Vec::new();
         if let Some(w) = self.events.take() {
             files.extend(w.finish(store)?);
@@ -426,6 +466,10 @@ impl<S: TableStore> Pipeline<S> {
             for f in &findings {
                 let key = f.key_arn.as_deref().unwrap_or(UNKEYED);
                 ledger.add_flagged(key, &f.event_id, &self.opts.write.file_stem);
+                if let Some(shared) = self.shared_of.get(&f.event_id) {
+                    let flag = format!("{SHARED_FLAG}{shared}");
+                    ledger.add_flagged(key, &flag, &self.opts.write.file_stem);
+                }
             }
         }
         Ok(RunReport {
@@ -438,6 +482,10 @@ impl<S: TableStore> Pipeline<S> {
     }
 }
 
+/// Prefix of a ledger `flagged` entry that names a cross-account call (its sharedEventID)
+/// rather than one event: the call's other copy gets no second report.
+const SHARED_FLAG: &str = "shared:";
+
 /// The dedupe key of an event read back from a table: its eventID, or (a row without one)
 /// its file and row.
 fn row_key(ev: &KmsEvent, source: &str, row: usize) -> u128 {
@@ -447,8 +495,9 @@ fn row_key(ev: &KmsEvent, source: &str, row: usize) -> u128 {
     }
 }
 
-/// Adds a successful event to the ledger delta: grant and key-state events always; key
-/// uses with a profile constraint key as the latest of their slot.
+/// Adds a successful event to the ledger delta: grant and key-state events always (and the
+/// rotations and custom key stores they depend on); key uses with a profile constraint key
+/// as the latest of their slot.
 fn capture(
     delta: &mut LedgerDelta,
     profiles: &Profiles,
@@ -495,6 +544,15 @@ fn capture(
                 );
                 let rec = record.get_or_insert_with(compact);
                 delta.add_use(key, &slot, time, id, rec);
+            }
+        }
+        // What the key-state rules read from other calls: rotations of imported material,
+        // and the custom key store a key was created in.
+        Category::Other
+            if ev.event_name == "RotateKeyOnDemand" || ev.custom_key_store_id.is_some() =>
+        {
+            if let Some(key) = ev.key.arn.as_deref() {
+                delta.add_event(key, id, &compact(), source);
             }
         }
         Category::Other => {}
@@ -584,15 +642,10 @@ fn write_event_row<S: TableStore>(
     let dm = dest
         .and_then(|d| d.context.as_ref())
         .and_then(|c| profiles.match_context(c));
-    let grantee_norm = ev
-        .grant
-        .as_ref()
-        .and_then(|g| g.grantee.as_deref())
-        .map(crate::arn::normalize_principal);
-    let usable = (ev.category == Category::KeyStateChange)
-        .then(|| kms::state_after(&ev.event_name).map(|(_, u)| u))
-        .flatten();
     let g = ev.grant.as_ref();
+    let grantee_norm = g.and_then(|g| g.grantee_normalized(ev.key.arn.as_deref()));
+    let retiring_norm = g.and_then(|g| g.retiring_normalized(ev.key.arn.as_deref()));
+    let class = ev.key_state.as_deref().map(kms::StateClass::of);
     let row = [
         s(&ev.event_id),
         Value::Time(ev.event_time),
@@ -641,13 +694,22 @@ fn write_event_row<S: TableStore>(
         Value::Str(g.and_then(|g| g.grantee.as_deref())),
         Value::Str(grantee_norm.as_deref()),
         Value::Str(g.and_then(|g| g.retiring_principal.as_deref())),
+        Value::Str(g.and_then(|g| g.grantee_service_principal.as_deref())),
+        Value::Str(g.and_then(|g| g.retiring_service_principal.as_deref())),
+        Value::Str(retiring_norm.as_deref()),
+        Value::Str(g.and_then(|g| g.source_arn.as_deref())),
         Value::StrList(g.and_then(|g| g.operations.as_deref())),
         Value::Str(g.and_then(|g| g.constraint_kind.as_deref())),
         Value::StrMap(g.and_then(|g| g.constraint.as_ref())),
         s(&ev.key_state),
-        Value::Bool(usable),
+        Value::Str(class.map(kms::StateClass::as_str)),
+        Value::Bool(class.map(|c| c == kms::StateClass::Usable)),
         s(&ev.deletion_date),
         s(&ev.pending_window_days),
+        s(&ev.shared_event_id),
+        s(&ev.key_material_id),
+        s(&ev.import_type),
+        s(&ev.custom_key_store_id),
         Value::Str(Some(source)),
         Value::Int(Some(record_index as i64)),
     ];

@@ -4,7 +4,7 @@
 //!
 //! Pure: it takes Parquet bytes and the file's Hive path and returns events.
 
-use crate::kms::{Caller, Category, GrantFacts, KeyRef, KeyUse, KmsEvent};
+use crate::kms::{Caller, Category, GrantFacts, IdentityFacts, KeyRef, KeyUse, KmsEvent};
 use crate::schema::NULL_PARTITION;
 use arrow::array::{
     Array, AsArray, BooleanArray, ListArray, MapArray, StringArray, StructArray,
@@ -74,6 +74,13 @@ impl<'a> Cols<'a> {
             .downcast_ref::<StringArray>()
             .ok_or_else(|| format!("{name} is not a string column"))
     }
+    /// A string column that tables written by earlier versions may lack.
+    fn s_new(&self, name: &str) -> Result<Option<&'a StringArray>, String> {
+        match self.batch.column_by_name(name) {
+            None => Ok(None),
+            Some(_) => self.s(name).map(Some),
+        }
+    }
     fn b(&self, name: &str) -> Result<&'a BooleanArray, String> {
         self.col(name)?
             .as_any()
@@ -102,6 +109,10 @@ impl<'a> Cols<'a> {
 
 fn opt_s(a: &StringArray, i: usize) -> Option<String> {
     (!a.is_null(i)).then(|| a.value(i).to_string())
+}
+
+fn opt_s_new(a: Option<&StringArray>, i: usize) -> Option<String> {
+    a.and_then(|a| opt_s(a, i))
 }
 
 fn opt_map(a: &MapArray, i: usize) -> Option<BTreeMap<String, String>> {
@@ -142,13 +153,12 @@ fn events_of_batch(
     out: &mut Vec<KmsEvent>,
 ) -> Result<(), String> {
     let c = Cols { batch };
-    let (event_id, time, time_raw, name, ty, cat) = (
+    let (event_id, time, time_raw, name, ty) = (
         c.s("event_id")?,
         c.t("event_time")?,
         c.s("event_time_raw")?,
         c.s("event_name")?,
         c.s("event_type")?,
-        c.s("category")?,
     );
     let (key_arn, key_given) = (c.s("key_arn")?, c.s("key_given")?);
     let (ct, carn, cacct, crole, cby, principal) = (
@@ -186,11 +196,22 @@ fn events_of_batch(
         c.s("deletion_date")?,
         c.s("pending_window_days")?,
     );
+    let (gsp, rsp, gsrc) = (
+        c.s_new("grantee_service_principal")?,
+        c.s_new("retiring_service_principal")?,
+        c.s_new("grant_source_arn")?,
+    );
+    let (shared, material, import_type, store) = (
+        c.s_new("shared_event_id")?,
+        c.s_new("key_material_id")?,
+        c.s_new("import_type")?,
+        c.s_new("custom_key_store_id")?,
+    );
     for i in 0..batch.num_rows() {
         let event_name = opt_s(name, i).unwrap_or_default();
-        let category = opt_s(cat, i)
-            .and_then(|x| Category::parse(&x))
-            .unwrap_or_else(|| crate::kms::classify(&event_name));
+        // Classified again: a newer keytrail may know more event names than the one that
+        // wrote the row (the stored category is for readers of the table).
+        let category = crate::kms::classify(&event_name);
         let key = KeyRef {
             arn: opt_s(key_arn, i),
             given: opt_s(key_given, i),
@@ -224,15 +245,21 @@ fn events_of_batch(
         let arn = opt_s(carn, i);
         let role_arn = opt_s(crole, i);
         let invoked_by = opt_s(cby, i);
+        let identity_type = opt_s(ct, i);
+        let account_id = opt_s(cacct, i);
+        let region = parts.get("region").cloned().flatten();
         let caller = Caller {
-            identity_type: opt_s(ct, i),
-            identities: Caller::identities_of(
-                arn.as_deref(),
-                role_arn.as_deref(),
-                invoked_by.as_deref(),
-            ),
+            identities: Caller::identities_of(IdentityFacts {
+                identity_type: identity_type.as_deref(),
+                arn: arn.as_deref(),
+                role_arn: role_arn.as_deref(),
+                invoked_by: invoked_by.as_deref(),
+                account_id: account_id.as_deref(),
+                region: region.as_deref(),
+            }),
+            identity_type,
             arn,
-            account_id: opt_s(cacct, i),
+            account_id,
             role_arn,
             invoked_by,
             principal: opt_s(principal, i),
@@ -242,6 +269,9 @@ fn events_of_batch(
             grant_name: opt_s(gname, i),
             grantee: opt_s(grantee, i),
             retiring_principal: opt_s(retiring, i),
+            grantee_service_principal: opt_s_new(gsp, i),
+            retiring_service_principal: opt_s_new(rsp, i),
+            source_arn: opt_s_new(gsrc, i),
             operations: opt_list(gops, i),
             constraint_kind: opt_s(gkind, i),
             constraint: opt_map(gcons, i),
@@ -254,7 +284,7 @@ fn events_of_batch(
             event_type: opt_s(ty, i),
             category,
             account_id: parts.get("account_id").cloned().flatten(),
-            region: parts.get("region").cloned().flatten(),
+            region,
             key,
             caller,
             source_ip: opt_s(ip, i),
@@ -269,6 +299,10 @@ fn events_of_batch(
             key_state: opt_s(kstate, i),
             deletion_date: opt_s(ddate, i),
             pending_window_days: opt_s(pwd, i),
+            shared_event_id: opt_s_new(shared, i),
+            key_material_id: opt_s_new(material, i),
+            import_type: opt_s_new(import_type, i),
+            custom_key_store_id: opt_s_new(store, i),
         });
     }
     Ok(())

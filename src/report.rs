@@ -74,7 +74,7 @@ fn csv_field(s: &str) -> String {
 pub fn write_csv(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     writeln!(
         out,
-        "rule,severity,event_id,event_time,event_name,key_arn,account_id,region,principal,proton_template,proton_resource,related_event_ids,message"
+        "rule,severity,event_id,event_time,event_name,key_arn,account_id,region,principal,proton_template,proton_resource,related_event_ids,message,advice"
     )?;
     for f in findings {
         let cells = [
@@ -91,6 +91,7 @@ pub fn write_csv(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
             f.proton_resource.clone().unwrap_or_default(),
             f.related_event_ids.join(";"),
             f.message.clone(),
+            f.advice.clone(),
         ];
         let line: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
         writeln!(out, "{}", line.join(","))?;
@@ -220,6 +221,10 @@ pub fn write_table(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> 
         for l in wrap(&clip(sanitize(&f.message), MAX_MESSAGE_CHARS), body) {
             writeln!(out, "{INDENT}{l}")?;
         }
+        let advice = format!("advice: {}", f.advice);
+        for l in wrap(&clip(sanitize(&advice), MAX_MESSAGE_CHARS), body) {
+            writeln!(out, "{INDENT}{l}")?;
+        }
     }
     Ok(())
 }
@@ -262,6 +267,7 @@ mod tests {
             proton_resource: None,
             related_event_ids: vec![],
             message: huge.clone(),
+            advice: huge.clone(),
         };
         let mut out = Vec::new();
         write_table(&mut out, &[f("a"), f("b")]).unwrap();
@@ -284,7 +290,8 @@ mod tests {
             "é".repeat(MAX_CELL_CHARS),
             (1 << 20) - MAX_CELL_CHARS
         )));
-        assert!(text.lines().count() < 2 * (4 + MAX_MESSAGE_CHARS / 100));
+        // Two findings, each a message and an advice cut at MAX_MESSAGE_CHARS.
+        assert!(text.lines().count() < 2 * (4 + 2 * MAX_MESSAGE_CHARS / 100));
         let mut csv = Vec::new();
         write_csv(&mut csv, &[f("a")]).unwrap();
         assert!(csv.len() > 2 * huge.len(), "CSV keeps every character");

@@ -271,9 +271,29 @@ pub const KMS_EVENTS: &[Column] = &[
     col(
         "grantee_normalized",
         Str,
-        "The grantee, normalised as caller_identities are.",
+        "The grantee (granteePrincipal, else granteeServicePrincipal), normalised as caller_identities are; a bare account id is its root.",
     ),
     col("retiring_principal", Str, "CreateGrant retiringPrincipal."),
+    col(
+        "grantee_service_principal",
+        Str,
+        "CreateGrant granteeServicePrincipal (a grant to an AWS service).",
+    ),
+    col(
+        "retiring_service_principal",
+        Str,
+        "CreateGrant retiringServicePrincipal.",
+    ),
+    col(
+        "retiring_normalized",
+        Str,
+        "The retiring principal (or retiring service principal), normalised.",
+    ),
+    col(
+        "grant_source_arn",
+        Str,
+        "CreateGrant source-ARN constraint (kept, never checked: CloudTrail does not log a call's source ARN).",
+    ),
     col("grant_operations", StrList, "CreateGrant operations."),
     col(
         "grant_constraint_kind",
@@ -288,7 +308,12 @@ pub const KMS_EVENTS: &[Column] = &[
     col(
         "key_state",
         Str,
-        "Key-state changes: the state the key is left in.",
+        "Key-state changes: the state the event reports or implies (responseElements.keyState wins).",
+    ),
+    col(
+        "key_state_class",
+        Str,
+        "usable (Enabled), unusable (Disabled, PendingDeletion, PendingReplicaDeletion, PendingImport, Deleted) or transient (Unavailable, Creating, Updating, others).",
     ),
     col(
         "key_usable",
@@ -304,6 +329,26 @@ pub const KMS_EVENTS: &[Column] = &[
         "pending_window_days",
         Str,
         "ScheduleKeyDeletion pendingWindowInDays.",
+    ),
+    col(
+        "shared_event_id",
+        Str,
+        "sharedEventID: a cross-account call is logged in both accounts with the same one.",
+    ),
+    col(
+        "key_material_id",
+        Str,
+        "ImportKeyMaterial/DeleteImportedKeyMaterial keyMaterialId (request, else response).",
+    ),
+    col(
+        "import_type",
+        Str,
+        "ImportKeyMaterial importType (NEW_KEY_MATERIAL, EXISTING_KEY_MATERIAL).",
+    ),
+    col(
+        "custom_key_store_id",
+        Str,
+        "Custom key store of the key (CreateKey, a use's additionalEventData) or of a Connect/DisconnectCustomKeyStore call.",
     ),
     col(
         "source_file",
@@ -340,6 +385,21 @@ pub const GRANTS: &[Column] = &[
     col("grant_name", Str, "Grant name."),
     col("grantee_principal", Str, "Grantee principal."),
     col("retiring_principal", Str, "Retiring principal."),
+    col(
+        "grantee_service_principal",
+        Str,
+        "Grantee service principal (grants to AWS services).",
+    ),
+    col(
+        "retiring_service_principal",
+        Str,
+        "Retiring service principal.",
+    ),
+    col(
+        "source_arn",
+        Str,
+        "Source-ARN constraint, not checked (CloudTrail does not log a call's source ARN).",
+    ),
     col(
         "operations",
         StrList,
@@ -385,9 +445,14 @@ pub const KEY_STATES: &[Column] = &[
     col(
         "state",
         Str,
-        "State after the change (Disabled, Enabled, PendingDeletion, PendingImport, Deleted).",
+        "State the event reports or implies (Disabled, Enabled, PendingDeletion, PendingImport, Deleted, Creating, Unavailable, ...; null for ConnectCustomKeyStore, which restores).",
     ),
     col("usable", Bool, "Whether the key can be used in that state."),
+    col(
+        "state_class",
+        Str,
+        "usable, unusable or transient (see kms_events.key_state_class).",
+    ),
     col(
         "previous_state",
         Str,
@@ -403,6 +468,21 @@ pub const KEY_STATES: &[Column] = &[
         "pending_window_days",
         Str,
         "ScheduleKeyDeletion pendingWindowInDays.",
+    ),
+    col(
+        "key_material_id",
+        Str,
+        "Key material the event names.",
+    ),
+    col(
+        "material_assumed_current",
+        Bool,
+        "DeleteImportedKeyMaterial naming no key material: assumed to delete the current one.",
+    ),
+    col(
+        "custom_key_store_id",
+        Str,
+        "Connect/DisconnectCustomKeyStore: the store.",
     ),
 ];
 
@@ -434,6 +514,7 @@ pub const FINDINGS: &[Column] = &[
         "Events that explain the finding.",
     ),
     col("message", Str, "One sentence saying why."),
+    col("advice", Str, "One sentence saying what to do."),
 ];
 
 /// A table keytrail writes.

@@ -6,7 +6,7 @@
 //! in a backfill), so memory grows with the number of key uses, by a few dozen bytes each,
 //! not with the size of the records.
 
-use crate::kms::{self, Category, KmsEvent};
+use crate::kms::{Caller, Category, KmsEvent, StateClass};
 use crate::profile::Profiles;
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
@@ -99,6 +99,11 @@ pub struct UseItem {
     pub malformed: Option<Sym>,
     pub template: Option<Sym>,
     pub resource: Option<Sym>,
+    /// `sharedEventID`: copies of one cross-account call share it.
+    pub shared: Option<Sym>,
+    /// A failed use whose errorMessage names a transient key state (unavailable, creating,
+    /// updating).
+    pub error_transient: bool,
 }
 
 /// A grant as created.
@@ -114,9 +119,18 @@ pub struct GrantCreation {
     pub grant_name: Option<Sym>,
     pub grantee: Option<Sym>,
     pub retiring_principal: Option<Sym>,
+    pub grantee_service_principal: Option<Sym>,
+    pub retiring_service_principal: Option<Sym>,
+    /// Whom the grant serves, normalised (grantee principal, else service principal).
+    pub grantee_norm: Option<Sym>,
+    /// Who may retire it, normalised.
+    pub retiring_norm: Option<Sym>,
+    /// The source-ARN constraint, which logs cannot check.
+    pub source_arn: Option<Sym>,
     pub operations: Option<Vec<Sym>>,
     pub constraint_kind: Option<Sym>,
     pub constraint: Option<Sym>,
+    pub shared: Option<Sym>,
 }
 
 /// A successful RetireGrant or RevokeGrant.
@@ -130,9 +144,12 @@ pub struct GrantRemoval {
     pub account: Option<Sym>,
     pub region: Option<Sym>,
     pub principal: Option<Sym>,
+    /// The remover's identities without an added account root, joined by newlines.
+    pub exact_identities: Sym,
+    pub shared: Option<Sym>,
 }
 
-/// A successful key-state change.
+/// A successful key-state event.
 #[derive(Debug, Clone)]
 pub struct StateChange {
     pub time: i64,
@@ -142,10 +159,31 @@ pub struct StateChange {
     pub account: Option<Sym>,
     pub region: Option<Sym>,
     pub principal: Option<Sym>,
-    pub state: Sym,
-    pub usable: bool,
+    /// The state the event reports or implies; `None` for ConnectCustomKeyStore.
+    pub state: Option<Sym>,
+    pub class: Option<StateClass>,
     pub deletion_date: Option<Sym>,
     pub pending_window_days: Option<Sym>,
+    pub key_material_id: Option<Sym>,
+    pub import_type: Option<Sym>,
+    /// Connect/DisconnectCustomKeyStore: the store.
+    pub store: Option<Sym>,
+    pub shared: Option<Sym>,
+}
+
+impl StateChange {
+    /// Whether the state it reports lets the key be used.
+    pub fn usable(&self) -> bool {
+        self.class == Some(StateClass::Usable)
+    }
+}
+
+/// A successful RotateKeyOnDemand: pending imported material becomes current.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub time: i64,
+    pub event_id: Sym,
+    pub key: Sym,
 }
 
 /// Counts of what the timeline could not use.
@@ -170,6 +208,9 @@ pub struct Timeline {
     pub creations: Vec<GrantCreation>,
     pub removals: Vec<GrantRemoval>,
     pub states: Vec<StateChange>,
+    pub rotations: Vec<Rotation>,
+    /// (key, custom key store) pairs seen (CreateKey, uses), possibly repeated.
+    pub key_stores: Vec<(Sym, Sym)>,
     pub counts: TimelineCounts,
 }
 
@@ -192,6 +233,8 @@ impl Timeline {
             creations: Vec::new(),
             removals: Vec::new(),
             states: Vec::new(),
+            rotations: Vec::new(),
+            key_stores: Vec::new(),
             counts: TimelineCounts::default(),
         }
     }
@@ -208,45 +251,19 @@ impl Timeline {
         let account = s.intern_opt(ev.account_id.as_deref());
         let region = s.intern_opt(ev.region.as_deref());
         let principal = s.intern_opt(ev.caller.principal.as_deref());
-        match ev.category {
-            Category::KeyUse => {
-                let identities = s.intern(&ev.caller.identities.join("\n"));
-                let error_code = s.intern_opt(ev.error_code.as_deref());
-                for u in &ev.uses {
-                    if u.key.arn.is_none() {
-                        self.counts.unresolved_key_uses += 1;
-                    }
-                    let m = u
-                        .context
-                        .as_ref()
-                        .and_then(|c| self.profiles.match_context(c));
-                    let s = &mut self.symbols;
-                    self.uses.push(UseItem {
-                        time,
-                        event_id,
-                        event_name,
-                        operation: s.intern(&u.operation),
-                        key: s.intern_opt(u.key.arn.as_deref()),
-                        context: u.context.as_ref().map(|c| s.intern(&canonical_context(c))),
-                        identities,
-                        principal,
-                        account,
-                        region,
-                        error_code,
-                        profile: m.as_ref().map(|m| m.profile.min(254) as u8),
-                        has_constraint_key: m.as_ref().is_some_and(|m| m.has_constraint_key),
-                        malformed: m
-                            .as_ref()
-                            .and_then(|m| m.malformed.as_deref())
-                            .map(|r| s.intern(r)),
-                        template: m.as_ref().and_then(|m| s.intern_opt(m.template.as_deref())),
-                        resource: m.as_ref().and_then(|m| s.intern_opt(m.resource.as_deref())),
-                    });
-                }
+        let shared = s.intern_opt(ev.shared_event_id.as_deref());
+        let key = s.intern_opt(ev.key.arn.as_deref());
+        if let (Some(k), Some(store)) = (key, ev.custom_key_store_id.as_deref()) {
+            if ev.succeeded() && ev.category != Category::KeyStateChange {
+                let store = s.intern(store);
+                self.key_stores.push((k, store));
             }
+        }
+        match ev.category {
+            Category::KeyUse => self.push_uses(ev, time, event_id, event_name, shared),
             Category::GrantChange if ev.succeeded() => {
                 let g = ev.grant.clone().unwrap_or_default();
-                let key = s.intern_opt(ev.key.arn.as_deref());
+                let key_arn = ev.key.arn.as_deref();
                 if ev.event_name == "CreateGrant" {
                     let Some(grant_id) = g.grant_id.as_deref() else {
                         self.counts.creations_without_grant_id += 1;
@@ -263,6 +280,13 @@ impl Timeline {
                         grant_name: s.intern_opt(g.grant_name.as_deref()),
                         grantee: s.intern_opt(g.grantee.as_deref()),
                         retiring_principal: s.intern_opt(g.retiring_principal.as_deref()),
+                        grantee_service_principal: s
+                            .intern_opt(g.grantee_service_principal.as_deref()),
+                        retiring_service_principal: s
+                            .intern_opt(g.retiring_service_principal.as_deref()),
+                        grantee_norm: s.intern_opt(g.grantee_normalized(key_arn).as_deref()),
+                        retiring_norm: s.intern_opt(g.retiring_normalized(key_arn).as_deref()),
+                        source_arn: s.intern_opt(g.source_arn.as_deref()),
                         operations: g
                             .operations
                             .as_ref()
@@ -272,11 +296,15 @@ impl Timeline {
                             .constraint
                             .as_ref()
                             .map(|c| s.intern(&canonical_context(c))),
+                        shared,
                     });
                 } else {
                     if g.grant_id.is_none() {
                         self.counts.removals_without_grant_id += 1;
                     }
+                    let exact =
+                        Caller::exact_identities(&ev.caller.identities, ev.caller.arn.as_deref())
+                            .join("\n");
                     self.removals.push(GrantRemoval {
                         time,
                         event_id,
@@ -286,31 +314,110 @@ impl Timeline {
                         account,
                         region,
                         principal,
+                        exact_identities: s.intern(&exact),
+                        shared,
                     });
                 }
             }
             Category::KeyStateChange if ev.succeeded() => {
-                let Some((_, usable)) = kms::state_after(&ev.event_name) else {
-                    return;
-                };
-                let state = s.intern(ev.key_state.as_deref().unwrap_or(""));
+                let class = ev.key_state.as_deref().map(StateClass::of);
                 self.states.push(StateChange {
                     time,
                     event_id,
                     event_name,
-                    key: s.intern_opt(ev.key.arn.as_deref()),
+                    key,
                     account,
                     region,
                     principal,
-                    state,
-                    usable,
+                    state: s.intern_opt(ev.key_state.as_deref()),
+                    class,
                     deletion_date: s.intern_opt(ev.deletion_date.as_deref()),
                     pending_window_days: s.intern_opt(ev.pending_window_days.as_deref()),
+                    key_material_id: s.intern_opt(ev.key_material_id.as_deref()),
+                    import_type: s.intern_opt(ev.import_type.as_deref()),
+                    store: s.intern_opt(
+                        ev.custom_key_store_id
+                            .as_deref()
+                            .filter(|_| ev.event_name.ends_with("CustomKeyStore")),
+                    ),
+                    shared,
                 });
+            }
+            Category::Other if ev.succeeded() && ev.event_name == "RotateKeyOnDemand" => {
+                if let Some(key) = key {
+                    self.rotations.push(Rotation {
+                        time,
+                        event_id,
+                        key,
+                    });
+                }
             }
             _ => {}
         }
     }
+
+    fn push_uses(
+        &mut self,
+        ev: &KmsEvent,
+        time: i64,
+        event_id: Sym,
+        event_name: Sym,
+        shared: Option<Sym>,
+    ) {
+        let s = &mut self.symbols;
+        let identities = s.intern(&ev.caller.identities.join("\n"));
+        let error_code = s.intern_opt(ev.error_code.as_deref());
+        let account = s.intern_opt(ev.account_id.as_deref());
+        let region = s.intern_opt(ev.region.as_deref());
+        let principal = s.intern_opt(ev.caller.principal.as_deref());
+        let error_transient = ev.error_code.is_some()
+            && ev
+                .error_message
+                .as_deref()
+                .is_some_and(names_transient_state);
+        for u in &ev.uses {
+            if u.key.arn.is_none() {
+                self.counts.unresolved_key_uses += 1;
+            }
+            let m = u
+                .context
+                .as_ref()
+                .and_then(|c| self.profiles.match_context(c));
+            let s = &mut self.symbols;
+            self.uses.push(UseItem {
+                time,
+                event_id,
+                event_name,
+                operation: s.intern(&u.operation),
+                key: s.intern_opt(u.key.arn.as_deref()),
+                context: u.context.as_ref().map(|c| s.intern(&canonical_context(c))),
+                identities,
+                principal,
+                account,
+                region,
+                error_code,
+                profile: m.as_ref().map(|m| m.profile.min(254) as u8),
+                has_constraint_key: m.as_ref().is_some_and(|m| m.has_constraint_key),
+                malformed: m
+                    .as_ref()
+                    .and_then(|m| m.malformed.as_deref())
+                    .map(|r| s.intern(r)),
+                template: m.as_ref().and_then(|m| s.intern_opt(m.template.as_deref())),
+                resource: m.as_ref().and_then(|m| s.intern_opt(m.resource.as_deref())),
+                shared,
+                error_transient,
+            });
+        }
+    }
+}
+
+/// Whether an errorMessage names a transient key state ("... is unavailable", "creating",
+/// "updating"), any case.
+pub fn names_transient_state(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    ["unavailable", "creating", "updating"]
+        .iter()
+        .any(|w| m.contains(w))
 }
 
 #[cfg(test)]

@@ -1258,8 +1258,9 @@ add(11, 9, "2026-04-20 11:10:00",
 # S11-03: identities of dana (FAS): session ARN, role/PlatformAdmin, root of B; G11's grantee is proton.
 expect("use-without-grant", "S11-03", K13, T11, R11)
 # S11-06: G11w would cover it (AWSService proton, Encrypt, template indexer-svc) and was created at
-#   10:00:00, in [T - 300 s, T]; it is live, so no removal explains the denial -> denied-access low.
-expect("denied-access", "S11-06", K13, T11W, R11W, severity="low")
+#   10:00:00, in [T - 300 s, T]; it is live, so no removal explains the denial -> denied-access low,
+#   related: that CreateGrant (S11-05), the latest such creation.
+expect("denied-access", "S11-06", K13, T11W, R11W, related=["S11-05"], severity="low")
 # S11-08: G11 covered 02 (T11,T11) and 04 (T11,R11); 03 not (FAS). RevokeGrant: medium.
 expect("grant-removed-with-dependents", "S11-08", K13, T11, None, ["S11-02", "S11-04"], severity="medium")
 # S11-09: G11 would cover it and was removed at 11:00 <= T; G11w does not match (constraint): no

@@ -205,7 +205,8 @@ fn json_csv_and_table_outputs_agree() {
             "proton_template",
             "proton_resource",
             "related_event_ids",
-            "message"
+            "message",
+            "advice"
         ]
     );
     let csv =

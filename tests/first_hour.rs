@@ -50,8 +50,8 @@ fn good_run(tmp: &Path) -> (PathBuf, BTreeMap<PathBuf, Vec<u8>>) {
         snap.keys()
             .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
             .count(),
-        68,
-        "the sample run writes 68 Parquet files"
+        130,
+        "the sample run writes 130 Parquet files"
     );
     (out, snap)
 }

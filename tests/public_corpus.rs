@@ -55,15 +55,20 @@ fn public_corpus_runs_clean_with_known_counts() {
             s.key_state_events,
             s.other_kms_events
         ),
-        (36, 5, 11, 32)
+        // ReplicateKey, UpdatePrimaryRegion (twice) and ConnectCustomKeyStore change key
+        // states (KMS Developer Guide, "Key states of AWS KMS keys").
+        (36, 5, 14, 29)
     );
     assert_eq!(
         s.records,
         s.kms_records + s.other_service_records + s.insight_records
     );
     // The documentation examples reuse one key across years: the rules see its
-    // ScheduleKeyDeletion/DisableKey and flag later uses of it.
-    assert_eq!(r.findings.len(), 22);
+    // ScheduleKeyDeletion/DisableKey and flag later uses of it. 23: the ImportKeyMaterial
+    // of 2020-07-26 no longer re-enables the key that DisableKey left Disabled in 2014 (an
+    // import makes only a PendingImport key usable), so a GenerateDataKeyPair on
+    // 2020-07-27 is flagged too.
+    assert_eq!(r.findings.len(), 23);
     assert!(r
         .findings
         .iter()

@@ -13,7 +13,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS keytrail.findings (
   `proton_template` string COMMENT 'Template of the context (aggregate rules: when only one).',
   `proton_resource` string COMMENT 'Resource of the context (aggregate rules: when only one).',
   `related_event_ids` array<string> COMMENT 'Events that explain the finding.',
-  `message` string COMMENT 'One sentence saying why.'
+  `message` string COMMENT 'One sentence saying why.',
+  `advice` string COMMENT 'One sentence saying what to do.'
 )
 PARTITIONED BY (
   `account_id` string COMMENT 'AWS account the event was recorded in (recipientAccountId).',

@@ -7,12 +7,16 @@ CREATE EXTERNAL TABLE IF NOT EXISTS keytrail.key_states (
   `event_id` string COMMENT 'The state-change event.',
   `key_arn` string COMMENT 'Key.',
   `event_name` string COMMENT 'DisableKey, EnableKey, ScheduleKeyDeletion, ...',
-  `state` string COMMENT 'State after the change (Disabled, Enabled, PendingDeletion, PendingImport, Deleted).',
+  `state` string COMMENT 'State the event reports or implies (Disabled, Enabled, PendingDeletion, PendingImport, Deleted, Creating, Unavailable, ...; null for ConnectCustomKeyStore, which restores).',
   `usable` boolean COMMENT 'Whether the key can be used in that state.',
+  `state_class` string COMMENT 'usable, unusable or transient (see kms_events.key_state_class).',
   `previous_state` string COMMENT 'State after the key\'s previous change in the input.',
   `principal` string COMMENT 'Who changed it.',
   `deletion_date` string COMMENT 'ScheduleKeyDeletion deletionDate, as written.',
-  `pending_window_days` string COMMENT 'ScheduleKeyDeletion pendingWindowInDays.'
+  `pending_window_days` string COMMENT 'ScheduleKeyDeletion pendingWindowInDays.',
+  `key_material_id` string COMMENT 'Key material the event names.',
+  `material_assumed_current` boolean COMMENT 'DeleteImportedKeyMaterial naming no key material: assumed to delete the current one.',
+  `custom_key_store_id` string COMMENT 'Connect/DisconnectCustomKeyStore: the store.'
 )
 PARTITIONED BY (
   `account_id` string COMMENT 'AWS account the event was recorded in (recipientAccountId).',

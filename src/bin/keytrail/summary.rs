@@ -3,6 +3,7 @@
 
 use keytrail::pipeline::RunReport;
 use keytrail::report::sanitize;
+use keytrail::rules::Severity;
 use std::io::Write;
 
 pub fn print(
@@ -35,9 +36,16 @@ pub fn print(
     )?;
     writeln!(
         o,
-        "KMS events: {} key use, {} grant, {} key state, {} other; {} without a usable time; {} key uses with an unresolved key",
+        "KMS calls: {} key use, {} grant, {} key state, {} other; {} without a usable time; {} key uses with an unresolved key",
         s.key_use_events, s.grant_events, s.key_state_events, s.other_kms_events, r.timeline.without_time, r.timeline.unresolved_key_uses
     )?;
+    if s.copies_folded > 0 {
+        writeln!(
+            o,
+            "cross-account copies: {} events are another account's copy of a call (same sharedEventID), counted once",
+            s.copies_folded
+        )?;
+    }
     if s.filtered_out > 0 {
         writeln!(o, "filters: {} KMS events left out", s.filtered_out)?;
     }
@@ -56,13 +64,30 @@ pub fn print(
         sanitize(out)
     )?;
     for (rule, n) in r.findings_by_rule() {
-        writeln!(
-            o,
-            "  {:<30} {:>6}  {}",
-            rule.as_str(),
-            n,
-            rule.severity().as_str()
-        )?;
+        // Severities per situation: "high" or, for rules that gave several, "3 high, 1 low".
+        let by: Vec<(Severity, usize)> = [Severity::High, Severity::Medium, Severity::Low]
+            .into_iter()
+            .map(|s| {
+                (
+                    s,
+                    r.findings
+                        .iter()
+                        .filter(|f| f.rule == rule && f.severity == s)
+                        .count(),
+                )
+            })
+            .filter(|(_, c)| *c > 0)
+            .collect();
+        let severities = match by.as_slice() {
+            [] => rule.severity().as_str().to_string(),
+            [(s, _)] => s.as_str().to_string(),
+            many => many
+                .iter()
+                .map(|(s, c)| format!("{c} {}", s.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        writeln!(o, "  {:<30} {:>6}  {severities}", rule.as_str(), n)?;
     }
     let rows: u64 = r.files.iter().map(|f| f.rows).sum();
     writeln!(
