@@ -379,3 +379,27 @@ proptest! {
         prop_assert_eq!(merged(&forward), merged(&shuffled));
     }
 }
+
+/// The two copies of a cross-account call arrive in two accounts' files, in either order
+/// (CloudTrail writes one file per account): the Lambda reports the call once.
+#[test]
+fn a_cross_account_call_split_over_two_files_is_reported_once() {
+    let copy = |id: &str, acct: &str| {
+        format!(
+            r#"{{"Records":[{{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventID":"{id}","eventTime":"2026-04-27T10:00:00Z",
+            "awsRegion":"us-east-1","recipientAccountId":"{acct}","sharedEventID":"5b1c0e4a-shared",
+            "resources":[{{"type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-east-1:111122223333:key/k"}}],
+            "userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::444455556666:assumed-role/App/s","accountId":"444455556666"}},
+            "requestParameters":{{"encryptionContext":{{"aws:proton:template":"arn:aws:proton:us-east-1:111122223333:service-template/t",
+            "aws:proton:resource":"arn:aws:proton:us-east-1:111122223333:service/s"}}}}}}]}}"#
+        )
+        .into_bytes()
+    };
+    let a = ("a.json".to_string(), copy("aaaa-1", "111122223333"));
+    let b = ("b.json".to_string(), copy("bbbb-2", "444455556666"));
+    for order in [[a.clone(), b.clone()], [b, a]] {
+        let (found, _) = run_with_ledgers(&order);
+        assert_eq!(found.len(), 1, "{order:?}: {found:#?}");
+        assert_eq!(found[0]["rule"], "use-without-grant");
+    }
+}

@@ -499,6 +499,7 @@ impl<'a> Judge<'a> {
             (s.time, s.event_id, s.event_name),
             (s.key, s.account, s.region, s.principal),
             deps,
+            self.copies.others(s.shared),
             (lead, String::new(), advice),
         );
         self.out.push(f);
@@ -545,6 +546,7 @@ impl<'a> Judge<'a> {
             (r.time, r.event_id, r.event_name),
             (key, r.account, r.region, r.principal),
             deps,
+            self.copies.others(r.shared),
             (lead, note, advice.to_string()),
         );
         self.out.push(f);
@@ -581,14 +583,16 @@ fn list(names: &BTreeSet<&str>) -> String {
 type EventRef = (i64, Sym, Sym);
 type Place = (Option<Sym>, Option<Sym>, Option<Sym>, Option<Sym>);
 
-/// A finding about a change that leaves the data of earlier uses unreadable. `text` is
-/// (lead, trailing note, advice).
+/// A finding about a change that leaves the data of earlier uses unreadable: related are
+/// the dependents (by the call that stands for each), then the other copies of the change
+/// itself. `text` is (lead, trailing note, advice).
 fn aggregate(
     tl: &Timeline,
     (rule, severity): (Rule, Severity),
     (time, event_id, event_name): EventRef,
     (key, account, region, principal): Place,
     deps: &Dependents,
+    copies: &[&str],
     (lead, note, advice): (String, String, String),
 ) -> Finding {
     let sy = &tl.symbols;
@@ -597,6 +601,7 @@ fn aggregate(
     let mut related: Vec<String> = deps.values().map(|(_, e)| sy.get(*e).to_string()).collect();
     related.sort();
     related.dedup();
+    related.extend(copies.iter().map(|c| c.to_string()));
     let single = |s: &BTreeSet<&str>| {
         if s.len() == 1 {
             s.iter().next().map(|x| x.to_string())

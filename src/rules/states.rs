@@ -90,27 +90,14 @@ impl<'a> KeyStates<'a> {
                 rotations: rotations.get(&key).map(Vec::as_slice).unwrap_or(&[]),
                 first_use: first_use.get(&key).copied(),
             };
-            let mut changes = own_changes(tl, events, &material);
-            let deleted_at = changes
-                .iter()
-                .find(|e| e.state == "Deleted" && sy.get(e.change.event_name) == "DeleteKey")
-                .map(|e| order(tl, e.change.time, e.change.event_id));
-            let own_only = changes.clone();
+            // The key's own events and its stores' Connect/Disconnect, in timeline order.
+            let mut merged: Vec<&StateChange> = events.to_vec();
             for (_, st) in key_stores.iter().filter(|(k, _)| *k == key) {
-                for s in stores.get(st).into_iter().flatten() {
-                    if deleted_at.is_some_and(|d| order(tl, s.time, s.event_id) > d) {
-                        continue;
-                    }
-                    changes.push(store_change(tl, s, &own_only));
-                }
+                merged.extend(stores.get(st).into_iter().flatten().copied());
             }
-            changes.sort_by(|a, b| {
-                order(tl, a.change.time, a.change.event_id).cmp(&order(
-                    tl,
-                    b.change.time,
-                    b.change.event_id,
-                ))
-            });
+            merged
+                .sort_by(|a, b| order(tl, a.time, a.event_id).cmp(&order(tl, b.time, b.event_id)));
+            let changes = effective_changes(tl, &merged, &material);
             by_key.insert(key, changes);
         }
         KeyStates { by_key }
@@ -178,28 +165,41 @@ impl Material<'_, '_> {
     }
 }
 
-/// The key's own events that change its state, with the state each leaves.
-fn own_changes<'a>(
+/// The changes that count, in one pass over the key's events (own and store) in order.
+fn effective_changes<'a>(
     tl: &'a Timeline,
     events: &[&'a StateChange],
     material: &Material<'a, '_>,
 ) -> Vec<Effective<'a>> {
     let sy = &tl.symbols;
     let mut out: Vec<Effective<'a>> = Vec::new();
+    // The last own change that counted: what a reconnected store restores.
+    let mut own: Option<(&'a str, StateClass)> = None;
     for &s in events {
-        let (Some(state), Some(class)) = (sy.get_opt(s.state), s.class) else {
-            continue;
-        };
-        let name = sy.get(s.event_name);
         if out.last().is_some_and(|e| e.state == "Deleted") {
             break; // Deleted for good.
         }
-        if name == "DeleteImportedKeyMaterial" && material.pending(s) {
-            continue;
-        }
-        if name == "ImportKeyMaterial" && out.last().is_some_and(|e| e.state != "PendingImport") {
-            continue;
-        }
+        let name = sy.get(s.event_name);
+        let (state, class) = if s.key.is_none() {
+            // A store change: Disconnect reports Unavailable; Connect restores.
+            match (sy.get_opt(s.state), s.class) {
+                (Some(state), Some(class)) => (state, class),
+                _ => own.unwrap_or(("Enabled", StateClass::Usable)),
+            }
+        } else {
+            let (Some(state), Some(class)) = (sy.get_opt(s.state), s.class) else {
+                continue;
+            };
+            if name == "DeleteImportedKeyMaterial" && material.pending(s) {
+                continue;
+            }
+            if name == "ImportKeyMaterial" && out.last().is_some_and(|e| e.state != "PendingImport")
+            {
+                continue;
+            }
+            own = Some((state, class));
+            (state, class)
+        };
         out.push(Effective {
             change: s,
             state,
@@ -207,33 +207,4 @@ fn own_changes<'a>(
         });
     }
     out
-}
-
-/// A custom key store's Connect/Disconnect as a change of one of its keys.
-fn store_change<'a>(tl: &'a Timeline, s: &'a StateChange, own: &[Effective<'a>]) -> Effective<'a> {
-    if let (Some(state), Some(class)) = (tl.symbols.get_opt(s.state), s.class) {
-        return Effective {
-            change: s,
-            state,
-            class,
-        };
-    }
-    // ConnectCustomKeyStore: back to the key's own state (Enabled when none is known).
-    let at = order(tl, s.time, s.event_id);
-    match own
-        .iter()
-        .rev()
-        .find(|e| order(tl, e.change.time, e.change.event_id) <= at)
-    {
-        Some(e) => Effective {
-            change: s,
-            state: e.state,
-            class: e.class,
-        },
-        None => Effective {
-            change: s,
-            state: "Enabled",
-            class: StateClass::Usable,
-        },
-    }
 }

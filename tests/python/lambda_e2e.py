@@ -329,13 +329,31 @@ def main():
         cross_file_dups = int(ref_summary.split("duplicates dropped ")[1].split()[0])
         check(sorted(set(lam_events)) == ref_events, f"kms_events from the Lambda hold exactly the CLI's {len(ref_events)} events")
         check(len(lam_events) - len(set(lam_events)) == cross_file_dups, f"the only repeated rows are the {cross_file_dups} events CloudTrail delivered twice")
-        lam_findings = sorted(set(finding_keys(table(got, "findings").to_pylist())))
+        # A finding the Lambda streams lists the other copy of a cross-account call only when
+        # that copy (another account's file) was processed first; findings --tables and the
+        # Athena view list every copy. Compare with those copy ids left out; everything else
+        # is exact (and section 6 checks the exact recomputation).
+        ev = table(ref_dir, "kms_events").to_pylist()
+        calls = {}
+        for e in ev:
+            if e["shared_event_id"]:
+                calls.setdefault(e["shared_event_id"], set()).add(e["event_id"])
+        copies = {i for ids in calls.values() for i in ids if i != min(ids)}
+        check(len(copies) == 2, f"the trail holds {len(copies)} cross-account copies (2 expected)")
+
+        def without_copies(keys):
+            return sorted({(r, e, k, tuple(x for x in rel if x not in copies)) for (r, e, k, rel) in keys})
+
+        lam_findings = without_copies(finding_keys(table(got, "findings").to_pylist()))
+        ref_findings_streamed = ref_findings
+        ref_findings = without_copies(ref_findings)
         if lam_findings != ref_findings:
             for x in sorted(set(lam_findings) - set(ref_findings)):
                 print("    extra  ", x)
             for x in sorted(set(ref_findings) - set(lam_findings)):
                 print("    missing", x)
         check(lam_findings == ref_findings, f"Lambda findings in event order equal the CLI's ({len(ref_findings)})")
+        ref_findings = ref_findings_streamed
 
         # 2. The same notification twice: same objects, no duplicate rows.
         before = listing(s3, "out", "inorder/")

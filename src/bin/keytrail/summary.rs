@@ -31,7 +31,7 @@ pub fn print(
     )?;
     writeln!(
         o,
-        "records: {} ({} invalid, {} other services, {} insight); KMS records {}, distinct KMS events {}, duplicates dropped {}",
+        "records: {} ({} invalid, {} other services, {} insight); KMS records {}, distinct KMS calls {}, duplicates dropped {}",
         s.records, s.records_invalid, s.other_service_records, s.insight_records, s.kms_records, s.kms_events, s.duplicates
     )?;
     writeln!(
