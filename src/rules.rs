@@ -7,15 +7,18 @@
 //!
 //! Layout: this file owns the finding types, the order and the cross-account copies;
 //! `grants` owns grant lives and coverage, `states` each key's effective state changes,
-//! `judge` the sweep and one function per rule, `advice` what each finding tells the user
-//! to do.
+//! `judge` the sweep and one function per rule, `aggregate` the findings that list
+//! dependents, `advice` what each finding tells the user to do.
 
 mod advice;
+mod aggregate;
 mod grants;
 mod judge;
 mod states;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_aws;
 
 pub use grants::{grant_lives, GrantLife};
 
