@@ -37,8 +37,27 @@ pub fn partition_values(path: &str) -> BTreeMap<String, Option<String>> {
         .collect()
 }
 
+/// Columns the rules read that tables written by keytrail before them lack: such a file
+/// reads, with those facts unknown.
+pub const LATER_COLUMNS: [&str; 7] = [
+    "grantee_service_principal",
+    "retiring_service_principal",
+    "grant_source_arn",
+    "shared_event_id",
+    "key_material_id",
+    "import_type",
+    "custom_key_store_id",
+];
+
+/// The events of one `kms_events` file, and which of [`LATER_COLUMNS`] it lacks.
+#[derive(Debug, Default)]
+pub struct ReadBack {
+    pub events: Vec<KmsEvent>,
+    pub missing_columns: Vec<&'static str>,
+}
+
 /// Reads the events of one `kms_events` Parquet file; `path` gives the partition values.
-pub fn read_events(path: &str, bytes: bytes::Bytes) -> Result<Vec<KmsEvent>, ReadbackError> {
+pub fn read_events(path: &str, bytes: bytes::Bytes) -> Result<ReadBack, ReadbackError> {
     let err = |reason: String| ReadbackError {
         file: path.to_string(),
         reason,
@@ -49,10 +68,16 @@ pub fn read_events(path: &str, bytes: bytes::Bytes) -> Result<Vec<KmsEvent>, Rea
         .with_batch_size(8192)
         .build()
         .map_err(|e| err(e.to_string()))?;
-    let mut out = Vec::new();
+    let mut out = ReadBack::default();
     for batch in reader {
         let batch = batch.map_err(|e| err(e.to_string()))?;
-        events_of_batch(&batch, &parts, &mut out).map_err(err)?;
+        if out.missing_columns.is_empty() {
+            out.missing_columns = LATER_COLUMNS
+                .into_iter()
+                .filter(|c| batch.column_by_name(c).is_none())
+                .collect();
+        }
+        events_of_batch(&batch, &parts, &mut out.events).map_err(err)?;
     }
     Ok(out)
 }

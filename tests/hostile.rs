@@ -247,7 +247,9 @@ fn table_events(out: &Path) -> Vec<KmsEvent> {
         .iter()
         .flat_map(|p| {
             let bytes = bytes::Bytes::from(std::fs::read(p).unwrap());
-            keytrail::readback::read_events(&p.display().to_string(), bytes).unwrap()
+            keytrail::readback::read_events(&p.display().to_string(), bytes)
+                .unwrap()
+                .events
         })
         .collect()
 }

@@ -129,6 +129,8 @@ pub struct Fed {
     /// The names of the sources fully handled: read to their end, or skipped by their
     /// content (digest and insight files). An append run does not read them again.
     pub completed: std::collections::HashSet<String>,
+    /// Table files read back that predate columns the rules read.
+    pub older_tables: u64,
 }
 
 /// How many S3 objects are fetched ahead of the one being read.
@@ -308,8 +310,9 @@ pub fn feed_tables<S: TableStore>(
     fed.input_failed |= failed;
     for (name, bytes) in files {
         match keytrail::readback::read_events(&name, bytes) {
-            Ok(events) => {
-                pipeline.ingest_events(store, &name, events)?;
+            Ok(read) => {
+                fed.older_tables += !read.missing_columns.is_empty() as u64;
+                pipeline.ingest_events(store, &name, read.events)?;
                 fed.complete += 1;
             }
             Err(e) => {
@@ -324,16 +327,35 @@ pub fn feed_tables<S: TableStore>(
 /// Reads the tables already in an output folder into the pipeline's history (an append
 /// run). A file that cannot be read stops the run: appending beside tables keytrail cannot
 /// read would give findings over part of the history.
-pub fn feed_existing<S: TableStore>(pipeline: &mut Pipeline<S>, dir: &Path) -> Result<()> {
+pub fn feed_existing<S: TableStore>(
+    pipeline: &mut Pipeline<S>,
+    dir: &Path,
+    quiet: bool,
+) -> Result<()> {
     if !dir.join("kms_events").is_dir() {
         return Ok(());
     }
     let (files, _) = table_files(&dir.display().to_string(), None)?;
+    let mut older = 0;
     for (name, bytes) in files {
-        let events = keytrail::readback::read_events(&name, bytes)?;
-        pipeline.ingest_existing(&name, events);
+        let read = keytrail::readback::read_events(&name, bytes)?;
+        older += !read.missing_columns.is_empty() as u64;
+        pipeline.ingest_existing(&name, read.events);
+    }
+    if !quiet {
+        note_older_tables(older);
     }
     Ok(())
+}
+
+/// Says once that some tables predate columns the rules read, and what follows.
+pub fn note_older_tables(files: u64) {
+    if files > 0 {
+        eprintln!(
+            "note: {files} kms_events file(s) were written by an earlier keytrail and lack {}: the rules treat those facts as unknown (cross-account copies count twice, grants to service principals cover nothing, imported key material and custom key stores are not followed); for exact findings, run analyze again over the logs",
+            keytrail::readback::LATER_COLUMNS.join(", ")
+        );
+    }
 }
 
 /// A `findings` run: the report and whether input failed.
@@ -406,6 +428,9 @@ pub fn read_all<S: TableStore>(
     };
     if let Some(loc) = tables {
         feed_tables(pipeline, store, loc, s3, &mut fed)?;
+        if !common.quiet {
+            note_older_tables(fed.older_tables);
+        }
     }
     let progress = Progress::new(
         visible(common, sources),

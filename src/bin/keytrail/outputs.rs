@@ -126,7 +126,7 @@ fn analyze_local(
     let record_sources = opts.filter.is_empty() && opts.window.is_unbounded();
     let mut pipeline = Pipeline::new(opts, true);
     if append {
-        ingest::feed_existing(&mut pipeline, root)?;
+        ingest::feed_existing(&mut pipeline, root, common.quiet)?;
     }
     let (fed, progress) = ingest::read_all(
         common,
