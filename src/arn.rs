@@ -121,7 +121,7 @@ fn service_principal_base(p: &str) -> Option<String> {
     Some(format!("{}.{suffix}", labels.join(".")))
 }
 
-fn looks_like_region(s: &str) -> bool {
+pub(crate) fn looks_like_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
         && parts[..parts.len() - 1]
