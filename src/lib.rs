@@ -15,6 +15,7 @@ pub mod logfile;
 pub mod manifest;
 pub mod output;
 pub mod pipeline;
+pub mod policy;
 pub mod profile;
 pub mod rawjson;
 pub mod readback;
