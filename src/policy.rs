@@ -65,6 +65,14 @@ mod condition;
 mod document;
 mod eval;
 mod request;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_kms;
+#[cfg(test)]
+mod tests_operators;
+#[cfg(test)]
+mod tests_props;
 
 pub use document::{
     ActionSpec, ConditionRow, Effect, Policy, PrincipalSpec, Principals, Statement,
