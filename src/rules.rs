@@ -232,11 +232,6 @@ impl<'a> Copies<'a> {
             .and_then(|sh| self.calls.get(&sh))
             .map_or(&[], |(_, o)| o.as_slice())
     }
-
-    /// How many copies were folded into the calls they belong to.
-    pub fn folded(&self) -> usize {
-        self.calls.values().map(|(_, o)| o.len()).sum()
-    }
 }
 
 /// Evaluates every rule over the timeline. Findings come sorted by event time, event id,
@@ -245,11 +240,6 @@ pub fn evaluate(tl: &Timeline, grace_seconds: i64) -> Vec<Finding> {
     let mut out = judge::Judge::new(tl, grace_seconds).run();
     sort_findings(&mut out);
     out
-}
-
-/// How many cross-account copies the rules folded into one call each.
-pub fn copies_folded(tl: &Timeline) -> usize {
-    Copies::new(tl).folded()
 }
 
 /// The canonical order of findings: event time, event id, rule id, key ARN.

@@ -260,7 +260,18 @@ impl Timeline {
             }
         }
         match ev.category {
-            Category::KeyUse => self.push_uses(ev, time, event_id, event_name, shared),
+            Category::KeyUse => {
+                let head = EventHead {
+                    time,
+                    event_id,
+                    event_name,
+                    account,
+                    region,
+                    principal,
+                    shared,
+                };
+                self.push_uses(ev, head)
+            }
             Category::GrantChange if ev.succeeded() => {
                 let g = ev.grant.clone().unwrap_or_default();
                 let key_arn = ev.key.arn.as_deref();
@@ -356,20 +367,20 @@ impl Timeline {
         }
     }
 
-    fn push_uses(
-        &mut self,
-        ev: &KmsEvent,
-        time: i64,
-        event_id: Sym,
-        event_name: Sym,
-        shared: Option<Sym>,
-    ) {
+    /// One use item per key the event uses (a ReEncrypt has two).
+    fn push_uses(&mut self, ev: &KmsEvent, head: EventHead) {
+        let EventHead {
+            time,
+            event_id,
+            event_name,
+            account,
+            region,
+            principal,
+            shared,
+        } = head;
         let s = &mut self.symbols;
         let identities = s.intern(&ev.caller.identities.join("\n"));
         let error_code = s.intern_opt(ev.error_code.as_deref());
-        let account = s.intern_opt(ev.account_id.as_deref());
-        let region = s.intern_opt(ev.region.as_deref());
-        let principal = s.intern_opt(ev.caller.principal.as_deref());
         let error_transient = ev.error_code.is_some()
             && ev
                 .error_message
@@ -409,6 +420,18 @@ impl Timeline {
             });
         }
     }
+}
+
+/// What every item of one event shares, interned once.
+#[derive(Clone, Copy)]
+struct EventHead {
+    time: i64,
+    event_id: Sym,
+    event_name: Sym,
+    account: Option<Sym>,
+    region: Option<Sym>,
+    principal: Option<Sym>,
+    shared: Option<Sym>,
 }
 
 /// Whether an errorMessage names a transient key state ("... is unavailable", "creating",

@@ -94,15 +94,21 @@ impl<'a> Judge<'a> {
         self.out
     }
 
-    fn context(&mut self, u: &UseItem) -> Option<BTreeMap<String, String>> {
-        let c = u.context?;
+    /// The grants that would cover the use (every condition but the end of their life),
+    /// created at or before it. Contexts are parsed once per distinct context.
+    fn candidates<'g>(&mut self, u: &UseItem, grants: &'g [Grant<'a>]) -> Vec<&'g Grant<'a>> {
         let sy = &self.tl.symbols;
-        Some(
-            self.contexts
+        let ctx = u.context.map(|c| {
+            &*self
+                .contexts
                 .entry(c)
                 .or_insert_with(|| parse_context(sy.get(c)))
-                .clone(),
-        )
+        });
+        let ids: Vec<&str> = sy.get(u.identities).split('\n').collect();
+        grants
+            .iter()
+            .filter(|g| g.creation.time <= u.time && g.would_cover(u.operation, ctx, &ids))
+            .collect()
     }
 
     fn finding(
@@ -149,28 +155,28 @@ impl<'a> Judge<'a> {
     }
 
     fn on_use(&mut self, u: &'a UseItem, grants: &[Grant<'a>]) {
-        let text = self.text(u);
-        self.malformed_context(u, &text);
+        self.malformed_context(u);
         if u.error_code.is_none() {
-            self.use_after_key_disabled(u, &text);
+            self.use_after_key_disabled(u);
             if u.has_constraint_key && u.key.is_some() {
-                self.coverage(u, &text, grants);
+                self.coverage(u, grants);
             }
         } else if u.has_constraint_key {
             let sy = &self.tl.symbols;
             match sy.get_opt(u.error_code).unwrap_or("") {
                 "DisabledException" | "KMSInvalidStateException" | "NotFoundException" => {
-                    self.denied_by_key_state(u, &text)
+                    self.denied_by_key_state(u)
                 }
-                "AccessDeniedException" | "AccessDenied" => self.denied(u, &text, grants),
+                "AccessDeniedException" | "AccessDenied" => self.denied(u, grants),
                 _ => {}
             }
         }
     }
 
     /// `malformed-context` (low).
-    fn malformed_context(&mut self, u: &UseItem, text: &UseText<'_>) {
+    fn malformed_context(&mut self, u: &UseItem) {
         let Some(reason) = u.malformed else { return };
+        let text = self.text(u);
         let message = format!(
             "{} carries a malformed encryption context: {}.",
             text.what,
@@ -188,7 +194,7 @@ impl<'a> Judge<'a> {
     }
 
     /// `use-after-key-disabled` (high): unusable for the whole grace window before the use.
-    fn use_after_key_disabled(&mut self, u: &UseItem, text: &UseText<'_>) {
+    fn use_after_key_disabled(&mut self, u: &UseItem) {
         let Some(key) = u.key else { return };
         let t = u.time;
         let Some(e) = self.states.at(key, t - self.grace) else {
@@ -197,6 +203,7 @@ impl<'a> Judge<'a> {
         if e.class != StateClass::Unusable || self.states.usable_within(key, t - self.grace, t) {
             return;
         }
+        let text = self.text(u);
         let message = format!("{} used {} after {}.", text.what, text.key, self.left(&e));
         let related = vec![self.tl.symbols.get(e.change.event_id).to_string()];
         let f = self.finding(
@@ -224,19 +231,13 @@ impl<'a> Judge<'a> {
 
     /// `use-without-grant` and `use-after-grant-retired` (high), and the dependents of the
     /// key and of the grants that cover the use.
-    fn coverage(&mut self, u: &'a UseItem, text: &UseText<'_>, grants: &[Grant<'a>]) {
+    fn coverage(&mut self, u: &'a UseItem, grants: &[Grant<'a>]) {
         let (Some(key), t) = (u.key, u.time) else {
             return;
         };
-        let ctx = self.context(u);
-        let sy = &self.tl.symbols;
-        let ids: Vec<&str> = sy.get(u.identities).split('\n').collect();
         let mut covered = false;
         let mut retired: Option<&Grant<'a>> = None;
-        for g in grants {
-            if g.creation.time > t || !g.would_cover(u.operation, ctx.as_ref(), &ids) {
-                continue;
-            }
+        for g in self.candidates(u, grants) {
             match g.removal {
                 Some(r) if r.time + self.grace <= t => {
                     if retired.is_none_or(|p| later(self.tl, r, p.removal)) {
@@ -259,6 +260,8 @@ impl<'a> Judge<'a> {
         if covered {
             return;
         }
+        let sy = &self.tl.symbols;
+        let text = self.text(u);
         let f = match retired {
             Some(g) => {
                 let r = g.removal.expect("a retired grant has a removal");
@@ -297,8 +300,9 @@ impl<'a> Judge<'a> {
 
     /// `denied-by-key-state`: high when the key's state explains a lasting loss, medium
     /// when the failure is temporary or has another cause.
-    fn denied_by_key_state(&mut self, u: &UseItem, text: &UseText<'_>) {
+    fn denied_by_key_state(&mut self, u: &UseItem) {
         let sy = &self.tl.symbols;
+        let text = self.text(u);
         let code = sy.get_opt(u.error_code).unwrap_or("");
         let head = format!("{} failed with {code} on {}", text.what, text.key);
         let change = u.key.and_then(|k| self.states.at(k, u.time));
@@ -365,16 +369,12 @@ impl<'a> Judge<'a> {
 
     /// `denied-after-grant-removed` (high) and `denied-access` (medium; low right after a
     /// covering grant was created).
-    fn denied(&mut self, u: &UseItem, text: &UseText<'_>, grants: &[Grant<'a>]) {
+    fn denied(&mut self, u: &UseItem, grants: &[Grant<'a>]) {
         let t = u.time;
-        let ctx = self.context(u);
+        let would = self.candidates(u, grants);
         let sy = &self.tl.symbols;
         let code = sy.get_opt(u.error_code).unwrap_or("");
-        let ids: Vec<&str> = sy.get(u.identities).split('\n').collect();
-        let would: Vec<&Grant<'a>> = grants
-            .iter()
-            .filter(|g| g.creation.time <= t && g.would_cover(u.operation, ctx.as_ref(), &ids))
-            .collect();
+        let text = self.text(u);
         let live = would.iter().any(|g| g.removal.is_none_or(|r| r.time > t));
         let removed = would
             .iter()

@@ -68,14 +68,17 @@ impl<'a> KeyStates<'a> {
                     .or_insert(o);
             }
         }
-        let key_stores: BTreeSet<(Sym, Sym)> = tl.key_stores.iter().copied().collect();
+        // The stores of each key, only those with Connect/Disconnect events.
+        let mut stores_of: HashMap<Sym, BTreeSet<Sym>> = HashMap::new();
+        for &(k, st) in tl
+            .key_stores
+            .iter()
+            .filter(|(_, st)| stores.contains_key(st))
+        {
+            stores_of.entry(k).or_default().insert(st);
+        }
         let mut keys: BTreeSet<Sym> = own.keys().copied().collect();
-        keys.extend(
-            key_stores
-                .iter()
-                .filter(|(_, st)| stores.contains_key(st))
-                .map(|(k, _)| *k),
-        );
+        keys.extend(stores_of.keys().copied());
 
         let mut by_key = HashMap::new();
         for key in keys {
@@ -92,8 +95,8 @@ impl<'a> KeyStates<'a> {
             };
             // The key's own events and its stores' Connect/Disconnect, in timeline order.
             let mut merged: Vec<&StateChange> = events.to_vec();
-            for (_, st) in key_stores.iter().filter(|(k, _)| *k == key) {
-                merged.extend(stores.get(st).into_iter().flatten().copied());
+            for st in stores_of.get(&key).into_iter().flatten() {
+                merged.extend(stores[st].iter().copied());
             }
             merged
                 .sort_by(|a, b| order(tl, a.time, a.event_id).cmp(&order(tl, b.time, b.event_id)));
