@@ -265,6 +265,7 @@ fn analyze_is_deterministic_and_a_rerun_replaces_the_tables() {
     let a = tmp.path().join("a");
     let b = tmp.path().join("b");
     let t = testdata("trail");
+    let mut summary = String::new();
     for out in [&a, &b] {
         let o = keytrail(&[
             "analyze",
@@ -278,7 +279,9 @@ fn analyze_is_deterministic_and_a_rerun_replaces_the_tables() {
             "{}",
             String::from_utf8_lossy(&o.stderr)
         );
+        summary = String::from_utf8(o.stdout).unwrap();
     }
+    summary_counts_calls_and_severities(&summary);
     let list = |root: &Path| -> Vec<(PathBuf, Vec<u8>)> {
         keytrail::schema::TABLES
             .iter()
@@ -396,4 +399,51 @@ fn findings_recomputed_from_written_tables_equal_those_from_the_logs() {
         String::from_utf8(from_tables.stdout).unwrap(),
         String::from_utf8(from_logs).unwrap()
     );
+}
+
+/// The summary counts calls (copies of a cross-account call once) and gives each rule's
+/// severities, as testdata/expected says.
+fn summary_counts_calls_and_severities(summary: &str) {
+    let counts: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(testdata("expected").join("counts.json")).unwrap())
+            .unwrap();
+    let c = &counts["kms_by_category"];
+    let calls = format!(
+        "KMS calls: {} key use, {} grant, {} key state, {} other;",
+        c["use"], c["grant"], c["key_state"], c["other"]
+    );
+    assert!(summary.contains(&calls), "{calls} in\n{summary}");
+    let copies = format!(
+        "cross-account copies: {} events",
+        counts["cross_account_copies_folded"]
+    );
+    assert!(summary.contains(&copies), "{copies} in\n{summary}");
+    // Each rule's line lists its severities, highest first, from the expected findings.
+    let expected = std::fs::read_to_string(testdata("expected").join("findings.jsonl")).unwrap();
+    let findings: Vec<serde_json::Value> = expected
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for rule in keytrail::rules::Rule::ALL {
+        let of_rule: Vec<&serde_json::Value> = findings
+            .iter()
+            .filter(|f| f["rule"] == rule.as_str())
+            .collect();
+        let by: Vec<(usize, &str)> = ["high", "medium", "low"]
+            .into_iter()
+            .map(|s| (of_rule.iter().filter(|f| f["severity"] == s).count(), s))
+            .filter(|(n, _)| *n > 0)
+            .collect();
+        let severities = match by.as_slice() {
+            [] => rule.severity().as_str().to_string(),
+            [(_, s)] => s.to_string(),
+            many => many
+                .iter()
+                .map(|(n, s)| format!("{n} {s}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let line = format!("  {:<30} {:>6}  {severities}", rule.as_str(), of_rule.len());
+        assert!(summary.lines().any(|l| l == line), "{line:?} in\n{summary}");
+    }
 }

@@ -10,7 +10,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use serde_json::Value;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The record fields behind `keytrail::readback::LATER_COLUMNS`.
 const LATER_FIELDS: [&str; 7] = [
@@ -22,23 +22,6 @@ const LATER_FIELDS: [&str; 7] = [
     "importType",
     "customKeyStoreId",
 ];
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// Rewrites a kms_events file without the later columns, as an earlier keytrail wrote it.
 fn strip_table_file(path: &Path) {

@@ -51,12 +51,17 @@ pub(super) fn simple(id: &str, min: i64, name: &str, extra: &str) -> String {
 pub(super) const OPS: &str = r#","operations":["Decrypt","Encrypt"]"#;
 pub(super) const SUBSET: &str = r#","constraints":{"encryptionContextSubset":{"aws:proton:template":"arn:aws:proton:us-east-1:111122223333:service-template/web"}}"#;
 
-fn run(records: &[String], grace: i64) -> Vec<(Rule, String, Vec<String>)> {
+/// The findings over the records, in any order.
+pub(super) fn full(records: &[String], grace: i64) -> Vec<Finding> {
     let mut tl = Timeline::new(Profiles::default());
     for r in records {
         tl.push(&kms::from_record(&RawObject::parse(r.as_bytes()).unwrap()));
     }
     evaluate(&tl, grace)
+}
+
+fn run(records: &[String], grace: i64) -> Vec<(Rule, String, Vec<String>)> {
+    full(records, grace)
         .into_iter()
         .map(|f| (f.rule, f.event_id, f.related_event_ids))
         .collect()

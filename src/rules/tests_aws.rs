@@ -2,12 +2,8 @@
 //! service-principal grants, cross-account copies, key states, denials, deletions and
 //! routine removals.
 
-use super::tests::{grant_rec, simple, time, use_rec, KEY, OPS, SUBSET};
+use super::tests::{full, grant_rec, simple, time, use_rec, KEY, OPS, SUBSET};
 use super::*;
-use crate::kms;
-use crate::profile::Profiles;
-use crate::rawjson::RawObject;
-use crate::timeline::Timeline;
 
 /// A record with any fields: `body` is JSON members after the common ones.
 fn rec(id: &str, min: i64, name: &str, body: &str) -> String {
@@ -31,12 +27,13 @@ fn role_use(id: &str, min: i64, invoked_by: &str, extra: &str) -> String {
     )
 }
 
-fn full(records: &[String], grace: i64) -> Vec<Finding> {
-    let mut tl = Timeline::new(Profiles::default());
-    for r in records {
-        tl.push(&kms::from_record(&RawObject::parse(r.as_bytes()).unwrap()));
-    }
-    evaluate(&tl, grace)
+/// A Connect/DisconnectCustomKeyStore call of store `cks-1` (it names no key).
+fn store(id: &str, min: i64, name: &str) -> String {
+    format!(
+        r#"{{"eventSource":"kms.amazonaws.com","eventName":"{name}","eventID":"{id}","eventTime":"{}","awsRegion":"us-east-1","recipientAccountId":"111122223333",
+        "requestParameters":{{"customKeyStoreId":"cks-1"}}}}"#,
+        time(min)
+    )
 }
 
 fn one<'a>(f: &'a [Finding], id: &str) -> Vec<(Rule, Severity, &'a [String])> {
@@ -267,13 +264,6 @@ fn a_disconnected_store_is_temporary() {
             r#","requestParameters":{{"customKeyStoreId":"cks-1"}},"responseElements":{{"keyMetadata":{{"arn":"{KEY}"}}}}"#
         ),
     );
-    let store = |id: &str, min: i64, name: &str| {
-        format!(
-            r#"{{"eventSource":"kms.amazonaws.com","eventName":"{name}","eventID":"{id}","eventTime":"{}","awsRegion":"us-east-1","recipientAccountId":"111122223333",
-            "requestParameters":{{"customKeyStoreId":"cks-1"}}}}"#,
-            time(min)
-        )
-    };
     let g = grant_rec("g", 0, "G1", OPS, SUBSET, "proton.amazonaws.com");
     let f = full(
         &[
@@ -412,13 +402,6 @@ fn an_import_while_the_store_is_disconnected_changes_nothing() {
         "CreateKey",
         r#","requestParameters":{"customKeyStoreId":"cks-1"}"#,
     );
-    let store = |id: &str, min: i64, name: &str| {
-        format!(
-            r#"{{"eventSource":"kms.amazonaws.com","eventName":"{name}","eventID":"{id}","eventTime":"{}","awsRegion":"us-east-1","recipientAccountId":"111122223333",
-            "requestParameters":{{"customKeyStoreId":"cks-1"}}}}"#,
-            time(min)
-        )
-    };
     let g = grant_rec("g", 0, "G1", OPS, SUBSET, "proton.amazonaws.com");
     let f = full(
         &[
