@@ -1,7 +1,8 @@
 -- findings_recomputed: keytrail's findings rules (testdata/RULES.md, sections 2 and 4;
 -- README.md, "Findings") recomputed in SQL over all history, whatever order the files were
--- ingested in. Same columns as `keytrail findings --format json`, advice included; on the
--- same input it returns the same rows.
+-- ingested in. Same columns as `keytrail findings --format json`, advice and authorization
+-- included; on the same input it returns the same rows. The authorization verdict of a use
+-- no grant covers (section 6) comes from policy_verdicts.
 --
 -- GRACE: the consistency window is 300 seconds (the CLI's default --grace). To use another
 -- window, change every INTERVAL '300' SECOND below and the "within 300 s" of two messages.
@@ -182,8 +183,9 @@ use_findings AS (
                     WHERE s2.key_arn = b.key_arn AND s2.state_class = 'usable'
                       AND s2.event_time > b.event_time - INTERVAL '300' SECOND AND s2.event_time <= b.event_time)
   UNION ALL
-  -- use-without-grant (high): no grant, living or removed, would have covered it; and
-  -- use-after-grant-retired (high): only grants removed at or before T - grace would have.
+  -- use-without-grant: no grant, living or removed, would have covered it; and
+  -- use-after-grant-retired: only grants removed at or before T - grace would have. Their
+  -- severity comes from the authorization verdict (see findings below).
   SELECT CASE WHEN c.grant_id IS NULL THEN 'use-without-grant' ELSE 'use-after-grant-retired' END, 'high',
          u.event_id, u.operation,
          CASE WHEN c.grant_id IS NULL THEN CAST(ARRAY[] AS array(varchar)) ELSE ARRAY[c.removed_id] END,
@@ -257,17 +259,33 @@ use_findings AS (
   WHERE u.error_code IN ('AccessDeniedException', 'AccessDenied') AND u.has_ck
 ),
 findings AS (
-  SELECT f.rule, f.severity, u.event_id, u.event_time, u.event_name, u.key_arn, u.account_id, u.region,
+  -- use-without-grant and use-after-grant-retired carry the use's authorization verdict
+  -- (section 6, view policy_verdicts): its severity, one more sentence, the policy version
+  -- among the related events (before the copies) and, when the key policy explains the
+  -- call, their own advice.
+  SELECT f.rule,
+         CASE WHEN v.authorization IS NULL THEN f.severity WHEN v.authorization = 'unexplained' THEN 'high'
+              WHEN v.authorization = 'unknown' THEN 'medium' ELSE 'low' END AS severity,
+         v.authorization, u.event_id, u.event_time, u.event_name, u.key_arn, u.account_id, u.region,
          u.principal, u.template AS proton_template, u.resource AS proton_resource,
-         concat(f.related, u.copy_event_ids) AS related_event_ids, f.message, f.advice
+         concat(f.related,
+                CASE WHEN v.related_event_id IS NULL THEN CAST(ARRAY[] AS array(varchar)) ELSE ARRAY[v.related_event_id] END,
+                u.copy_event_ids) AS related_event_ids,
+         concat(f.message, coalesce(v.sentence, '')) AS message,
+         CASE v.authorization
+           WHEN 'key-policy' THEN 'No grant is needed: the key policy allows this call; narrow that statement if this caller should not use the key.'
+           WHEN 'iam-delegated' THEN 'Check this caller''s IAM policies: the key policy lets them allow this call, which CloudTrail does not show.'
+           ELSE f.advice END AS advice
   FROM use_findings f
   JOIN u ON u.event_id = f.event_id AND u.operation = f.operation
+  LEFT JOIN keytrail.policy_verdicts v
+    ON v.event_id = f.event_id AND v.operation = f.operation AND f.rule IN ('use-without-grant', 'use-after-grant-retired')
   UNION ALL
   -- key-disabled-with-dependents (medium): an effective DisableKey, ScheduleKeyDeletion or
   -- material deletion leaving the key unusable, of a key earlier uses depended on; and
   -- key-deleted-with-dependents (high): its effective DeleteKey.
   SELECT CASE WHEN s.event_name = 'DeleteKey' THEN 'key-deleted-with-dependents' ELSE 'key-disabled-with-dependents' END,
-         CASE WHEN s.event_name = 'DeleteKey' THEN 'high' ELSE 'medium' END,
+         CASE WHEN s.event_name = 'DeleteKey' THEN 'high' ELSE 'medium' END, CAST(NULL AS varchar),
          s.event_id, s.event_time, s.event_name, s.key_arn, s.account_id, s.region, s.principal,
          d.template, d.resource, concat(d.related, s.copy_event_ids),
          concat(s.event_name, ' of ', s.key_arn, ' by ', coalesce(s.principal, 'an unknown caller'),
@@ -288,7 +306,7 @@ findings AS (
   UNION ALL
   -- grant-removed-with-dependents: the first removal of a grant that covered earlier uses.
   -- Low when routine (see grants), medium otherwise, RevokeGrant included.
-  SELECT 'grant-removed-with-dependents', CASE WHEN g.routine THEN 'low' ELSE 'medium' END,
+  SELECT 'grant-removed-with-dependents', CASE WHEN g.routine THEN 'low' ELSE 'medium' END, CAST(NULL AS varchar),
          r.removed_id, r.removed_time, r.removed_name, coalesce(r.key_arn, g.key_arn), r.account_id,
          r.region, r.principal, d.template, d.resource, concat(d.related, r.copy_event_ids),
          concat(r.removed_name, ' of grant ', r.grant_id, ' by ', coalesce(r.principal, 'an unknown caller'),
@@ -301,6 +319,6 @@ findings AS (
   JOIN dependents_text d ON d.key_arn IS NULL AND d.id = r.removed_id
   WHERE r.n = 1
 )
-SELECT rule, severity, event_id, event_time, event_name, key_arn, account_id, region, principal,
+SELECT rule, severity, authorization, event_id, event_time, event_name, key_arn, account_id, region, principal,
        proton_template, proton_resource, related_event_ids, message, advice
 FROM findings
