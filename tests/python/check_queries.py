@@ -12,12 +12,14 @@ Usage: check_queries.py KEYTRAIL_BIN
 """
 
 import atexit
+import gzip
 import shutil
 import json
 import random
 import subprocess
 import sys
 import tempfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -32,9 +34,9 @@ TRAIL = ROOT / "testdata" / "trail"
 EXPECTED = ROOT / "testdata" / "expected"
 K1 = "arn:aws:kms:us-east-1:111122223333:key/a051d22f-b1fb-5e59-98e2-3cb56c46bc36"
 VIEWS = ["kms_events_dedup", "kms_calls", "grant_lifecycle", "key_state_timeline", "key_state_effective",
-         "findings_recomputed"]
-TABLES = ["kms_events", "proton_usage", "grants", "key_states", "findings"]
-KEYS = ["rule", "severity", "event_id", "event_time", "event_name", "key_arn", "account_id", "region",
+         "key_policy_versions", "policy_requests", "policy_statements", "policy_verdicts", "findings_recomputed"]
+TABLES = ["kms_events", "proton_usage", "grants", "key_states", "findings", "key_policies"]
+KEYS = ["rule", "severity", "authorization", "event_id", "event_time", "event_name", "key_arn", "account_id", "region",
         "principal", "proton_template", "proton_resource", "related_event_ids", "message", "advice"]
 checks = 0
 
@@ -67,6 +69,11 @@ def duck(out):
     return con
 
 
+def duck_type(t):
+    """A DuckDB type as text, timestamps with or without a time zone alike."""
+    return str(t).upper().replace("TEXT", "VARCHAR").replace(" WITH TIME ZONE", "").replace("TIMESTAMPTZ", "TIMESTAMP").replace('"', "").replace(" ", "")
+
+
 def run(con, path, params=None):
     tree = sqlglot.parse_one(substitute(path.read_text(), params or {}), read="trino", error_level=ErrorLevel.RAISE)
     return con.sql(tree.sql("duckdb"))
@@ -90,11 +97,141 @@ def canon(rows, keys=KEYS):
 
 def recomputed(con):
     rel = con.sql(
-        "SELECT rule, severity, event_id, strftime(event_time, '%Y-%m-%dT%H:%M:%SZ') AS event_time, event_name, "
+        "SELECT rule, severity, \"authorization\", event_id, strftime(event_time, '%Y-%m-%dT%H:%M:%SZ') AS event_time, event_name, "
         "key_arn, account_id, region, principal, proton_template, proton_resource, related_event_ids, message, advice "
         "FROM keytrail.findings_recomputed"
     )
     return [dict(zip(rel.columns, row)) for row in rel.fetchall()]
+
+
+# A generated trail for the authorization verdict (RULES.md section 6): keys whose policies
+# are drawn from every principal, action and condition form the evaluator knows (and some it
+# does not), used without grants by every kind of caller; findings_recomputed must equal the
+# CLI on all of it.
+PA, PB = "111122223333", "444455556666"
+CALLERS = [
+    {"type": "IAMUser", "arn": f"arn:aws:iam::{PA}:user/alice", "accountId": PA},
+    {"type": "AssumedRole", "arn": f"arn:aws:sts::{PA}:assumed-role/App/s1", "accountId": PA,
+     "sessionContext": {"sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{PA}:role/team/App", "accountId": PA}}},
+    {"type": "AssumedRole", "arn": f"arn:aws:sts::{PA}:assumed-role/App/s2", "accountId": PA,
+     "invokedBy": "ec2.amazonaws.com",
+     "sessionContext": {"sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{PA}:role/team/App", "accountId": PA}}},
+    {"type": "AssumedRole", "arn": f"arn:aws:sts::{PB}:assumed-role/Other/s3", "accountId": PB, "invokedBy": "AWS Internal"},
+    {"type": "AWSService", "invokedBy": "proton.amazonaws.com"},
+    {"type": "AWSService", "invokedBy": "Proton.us-east-1.amazonaws.com"},
+    {"type": "Root", "arn": f"arn:aws:iam::{PA}:root", "accountId": PA},
+    {"type": "FederatedUser", "arn": f"arn:aws:sts::{PA}:federated-user/bob", "accountId": PA},
+    {"type": "WebIdentityUser", "accountId": PA},
+    {"type": "IAMUser", "arn": f"arn:aws:iam::{PA}:user/carol", "accountId": PA, "invokedBy": "s3.eu-west-1.amazonaws.com"},
+    {"type": "AWSService", "invokedBy": "AWS Internal"},
+    {"type": "IAMUser", "arn": f"arn:aws:iam::{PB}:user/dave"},
+    {"type": "AssumedRole", "arn": f"arn:aws:sts::{PA}:assumed-role/App/s9", "accountId": PA, "invokedBy": "ec2.eu-west-1.amazonaws.com"},
+    {"invokedBy": "AWS Internal", "accountId": PA},
+]
+PRINCIPALS = ["*", {"AWS": "*"}, {"AWS": PA}, {"AWS": f"arn:aws:iam::{PA}:root"}, {"AWS": f"arn:aws:iam::{PA}:role/App"},
+              {"AWS": f"arn:aws:iam::{PA}:role/other/path/App"}, {"AWS": [f"arn:aws:iam::{PA}:user/alice", PB]},
+              {"Service": "proton.amazonaws.com"}, {"Service": ["PROTON.eu-west-1.amazonaws.com"]},
+              {"AWS": f"arn:aws:sts::{PA}:assumed-role/App/s1"}, {"AWS": f"arn:aws:sts::{PA}:federated-user/bob"},
+              {"AWS": [f"arn:aws:iam::{PA}:root", f"arn:aws:iam::{PA}:user/alice"]}, {"AWS": f"arn:aws:iam::{PB}:root"},
+              {"AWS": f"arn:aws:iam::{PB}:user/dave"}, {"AWS": PA, "Service": "ec2.amazonaws.com"}]
+ACTIONS = [("Action", "kms:*"), ("Action", "kms:Decrypt"), ("Action", "KMS:decrypt"), ("Action", ["kms:Encrypt", "kms:Gen*"]),
+           ("Action", "kms:?ncrypt"), ("Action", "kms:ReEncrypt*"), ("Action", "kms:Describe*"), ("NotAction", "kms:Decrypt"),
+           ("NotAction", ["kms:Create*", "kms:Put*"]), ("Action", "*"), ("Action", " kms:decrypt "),
+           ("Action", "kms:Gen_rate*"), ("Action", "kms:%")]
+T, R = "aws:proton:template", "aws:proton:resource"
+CONDITIONS = [
+    ("StringEquals", f"kms:EncryptionContext:{T}", ["TEMPLATE"]), ("StringEquals", f"kms:EncryptionContext:{T}", ["nope"]),
+    ("StringEqualsIgnoreCase", f"KMS:ENCRYPTIONCONTEXT:{T.upper()}", ["template".upper()]),
+    ("StringLike", f"kms:EncryptionContext:{T}", ["arn:aws:proton:*:service-template/w?b*"]),
+    ("StringNotLike", f"kms:EncryptionContext:{T}", ["*env*"]), ("StringNotEquals", f"kms:EncryptionContext:{R}", ["x"]),
+    ("StringEquals", "kms:EncryptionContext:missing", ["x"]), ("StringEqualsIfExists", "kms:EncryptionContext:missing", ["x"]),
+    ("ForAnyValue:StringEquals", "kms:EncryptionContextKeys", [T]), ("ForAllValues:StringLike", "kms:EncryptionContextKeys", ["aws:proton:*"]),
+    ("ForAllValues:StringEquals", "kms:EncryptionContextKeys", [T]), ("StringEquals", "kms:EncryptionContextKeys", [T]),
+    ("ForAnyValue:StringLike", "kms:EncryptionContextKeys", ["x*"]), ("StringEquals", "kms:ViaService", ["ec2.us-east-1.amazonaws.com"]),
+    ("StringLike", "kms:ViaService", ["*.amazonaws.com"]), ("StringEqualsIfExists", "kms:ViaService", ["s3.eu-west-1.amazonaws.com"]),
+    ("Null", "kms:ViaService", ["true"]), ("Null", "kms:ViaService", ["false"]), ("Null", "kms:ViaService", ["maybe"]),
+    ("StringEquals", "kms:CallerAccount", [PA]), ("StringNotEquals", "aws:PrincipalAccount", [PA]),
+    ("ArnLike", "aws:PrincipalArn", [f"arn:aws:iam::{PA}:role/*"]), ("ArnEquals", "aws:PrincipalArn", ["arn:aws:iam::*:user/alice"]),
+    ("ArnNotLike", "aws:PrincipalArn", ["arn:aws:iam::*:root"]), ("ArnLike", "aws:PrincipalArn", ["not-an-arn"]),
+    ("StringEquals", "aws:PrincipalType", ["User"]), ("StringEquals", "aws:PrincipalServiceName", ["proton.amazonaws.com"]),
+    ("Bool", "aws:SecureTransport", ["true"]), ("Bool", "kms:CallerAccount", ["true"]), ("NumericEquals", "kms:CallerAccount", ["1"]),
+    ("StringEquals", "aws:PrincipalArn", ["${aws:username}"]), ("NullIfExists", "kms:ViaService", ["true"]),
+    ("StringEquals", "kms:EncryptionContext:", ["x"]), ("StringLike", f"kms:EncryptionContext:{R}", ["*"]),
+    ("ForAnyValue:StringNotEquals", f"kms:EncryptionContext:{T}", ["TEMPLATE"]), ("StringEquals", "kms:GrantIsForAWSResource", ["true"]),
+    ("ArnLike", "aws:PrincipalArn", ["arn:aws:iam::*"]), ("ForAnyValue:StringEquals", "kms:CallerAccount", [PA, PB]),
+    ("StringLike", f"kms:EncryptionContext:{T}", ["arn:aws:proton:*_*", "*web%1"]), ("StringEquals", "kms:ViaService", ["ec2.eu-west-1.amazonaws.com"]),
+    ("StringEquals", "aws:PrincipalServiceName", ["AWS Internal"]), ("ArnEquals", "aws:PrincipalArn", [f"arn:aws:iam::{PA}:role/team/App"]),
+]
+
+
+def policy_trail(path, seed):
+    """Writes one CloudTrail file of keys with generated policies and their uses, no grants."""
+    rng = random.Random(seed)
+    recs = []
+    t0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
+
+    def rec(name, when, caller, key, req, resp=None):
+        recs.append({"eventVersion": "1.11", "userIdentity": caller, "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "eventSource": "kms.amazonaws.com", "eventName": name, "awsRegion": key.split(":")[3],
+                     "sourceIPAddress": "192.0.2.10", "userAgent": "aws-cli/2", "requestParameters": req,
+                     "responseElements": resp, "requestID": f"req-{len(recs)}", "eventID": f"{seed:02d}{len(recs):06d}-pol",
+                     "readOnly": False, "resources": [{"accountId": key.split(":")[4], "type": "AWS::KMS::Key", "ARN": key}],
+                     "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": key.split(":")[4],
+                     "eventCategory": "Management"})
+
+    def statement():
+        st = {"Effect": rng.choice(["Allow"] * 8 + ["Deny", "allow"])}
+        if rng.random() < 0.7:
+            st["Sid"] = rng.choice(["Use", "Deny others", "", " ", "Key admins"])
+        st["NotPrincipal" if rng.random() < 0.15 else "Principal"] = rng.choice(PRINCIPALS)
+        name, action = rng.choice(ACTIONS)
+        st[name] = action
+        st["Resource"] = "*"
+        cond = {}
+        for op, key, values in rng.sample(CONDITIONS, rng.choice([0, 1, 1, 1, 2])):
+            cond.setdefault(op, {})[key] = values if rng.random() < 0.5 or len(values) > 1 else values[0]
+        if cond:
+            st["Condition"] = cond
+        return st
+
+    admin = CALLERS[0]
+    # A spare key with a grant and state changes, so that every table has rows.
+    spare = f"arn:aws:kms:us-east-1:{PA}:key/{seed:02d}999999-0000-4000-8000-000000000000"
+    rec("CreateGrant", t0, admin, spare, {"keyId": spare, "granteePrincipal": f"arn:aws:iam::{PB}:role/Nobody",
+                                          "operations": ["Decrypt"]}, {"grantId": f"g{seed}", "keyId": spare})
+    rec("DisableKey", t0, admin, spare, {"keyId": spare})
+    rec("EnableKey", t0 + timedelta(hours=1), admin, spare, {"keyId": spare})
+    for k in range(60):
+        region = rng.choice(["us-east-1", "eu-west-1"])
+        key = f"arn:aws:kms:{region}:{PA}:key/{seed:02d}{k:06d}-0000-4000-8000-000000000000"
+        when = t0 + timedelta(days=k)
+        kind = rng.choice(["create"] * 4 + ["put"] * 3 + ["create-default", "put-twice", "none", "broken", "empty"])
+        policy = lambda: json.dumps({"Version": "2012-10-17", "Statement": [statement() for _ in range(rng.choice([1, 1, 1, 2, 3]))]})
+        if kind.startswith("create"):
+            req = {"keySpec": "SYMMETRIC_DEFAULT"}
+            if kind == "create":
+                req["policy"] = policy()
+            rec("CreateKey", when, admin, key, req, {"keyMetadata": {"arn": key, "keyId": key.split("/")[1]}})
+        elif kind != "none":
+            text = {"broken": '{"Statement": [{"Effect": "Allow"}]}', "empty": '{"Statement": []}'}.get(kind) or policy()
+            rec("PutKeyPolicy", when, admin, key, {"keyId": key, "policyName": "default", "policy": text})
+            if kind == "put-twice":
+                rec("PutKeyPolicy", when + timedelta(seconds=200), admin, key, {"keyId": key, "policyName": "default", "policy": policy()})
+        for u in range(6):
+            op = rng.choice(["Decrypt", "Encrypt", "GenerateDataKey", "ReEncrypt"])
+            ctx = {T: f"arn:aws:proton:{region}:{PA}:service-template/" + rng.choice(["web", "TEMPLATE", "env", "web%1"])}
+            if rng.random() < 0.7:
+                ctx[R] = f"arn:aws:proton:{region}:{PA}:service/s{u}"
+            if rng.random() < 0.2:
+                ctx["Extra"] = "x"
+            offset = rng.choice([0, 100, 250, 299, 300, 301, 450, 3600])
+            req = {"keyId": key, "encryptionContext": ctx}
+            if op == "ReEncrypt":
+                req = {"sourceEncryptionContext": ctx, "destinationKeyId": key, "destinationEncryptionContext": dict(ctx)}
+            rec(op, when + timedelta(seconds=offset), rng.choice(CALLERS), key, req)
+    with gzip.open(path, "wt") as f:
+        json.dump({"Records": recs}, f)
+    return len(recs)
 
 
 def main():
@@ -106,8 +243,9 @@ def main():
     schema = json.loads(subprocess.check_output([keytrail, "schema", "--format", "json"]))
 
     # 1. Parsing and validation.
+    ddl_columns = {}
     files = sorted(Q.rglob("*.sql"))
-    check(len(files) == 5 + 6 + 7, f"queries/ holds 5 DDL, 6 views, 7 investigations ({len(files)})")
+    check(len(files) == 6 + 10 + 7, f"queries/ holds 6 DDL, 10 views, 7 investigations ({len(files)})")
     for f in files:
         text = f.read_text()
         check(text.startswith("--"), f"{f.name} starts with a header comment")
@@ -116,6 +254,7 @@ def main():
             check(isinstance(tree, exp.Create) and not isinstance(tree, exp.Command), f"{f.name} parses as CREATE, not a generic Command")
             table_name = tree.this.this.name
             cols = [(c.name, c.args["kind"].sql("hive").lower()) for c in tree.this.expressions]
+            ddl_columns[table_name] = [(c.name, c.args["kind"]) for c in tree.this.expressions]
             want = [(c["name"], c["type"].replace("bigint", "bigint")) for c in schema["tables"][table_name]]
             norm = lambda t: t.replace(" ", "").replace("varchar", "string")
             check([(n, norm(t)) for n, t in cols] == [(n, norm(t)) for n, t in want], f"{f.name}: columns and types equal the Rust schema")
@@ -146,10 +285,44 @@ def main():
     got = sorted(con.sql("SELECT event_id, state, usable, previous_state FROM keytrail.key_state_timeline").fetchall())
     want = sorted((s["event_id"], s["state"], s["usable"], s["previous_state"]) for s in table(out, "key_states"))
     check(got == want and len(got) > 0, f"key_state_timeline equals the key_states table ({len(want)} changes)")
+    # Every table reads through its DDL: each DDL column is in the Parquet keytrail writes,
+    # with the DDL's type (a struct's fields and an array's elements included).
+    check(sorted(ddl_columns) == sorted(TABLES), f"one DDL per table ({sorted(ddl_columns)})")
+    for name, cols in ddl_columns.items():
+        rel = con.sql(f"SELECT {', '.join(chr(34) + c + chr(34) for c, _ in cols)} FROM keytrail.{name}")
+        got = [duck_type(t) for t in rel.types]
+        want = [duck_type(k.sql("duckdb")) for _, k in cols]
+        check(rel.columns == [c for c, _ in cols] and got == want, f"{name} reads through its DDL ({list(zip(rel.columns, got, want))})")
+    n = con.sql("SELECT count(*) FROM keytrail.key_policies").fetchall()[0][0]
+    check(n == len(table(out, "key_policies")), f"key_policies: DuckDB and pyarrow read the same {n} rows")
+    if "key_policies_rows" in counts:
+        check(n == counts["key_policies_rows"], f"key_policies: {counts['key_policies_rows']} rows as counts.json says ({n})")
+    got = con.sql("SELECT count(*), count(DISTINCT version_id) FROM keytrail.key_policy_versions").fetchall()[0]
+    check(got[0] <= n and (got[1] > 0) == (n > 0), f"key_policy_versions: {got[0]} rows, {got[1]} versions, of {n} key_policies rows")
+
     rules = sorted(counts["findings_by_rule"])
     check(sorted({f["rule"] for f in cli}) == rules and len(cli) == counts["findings"], f"the CLI's findings cover all {len(rules)} rules ({len(cli)} findings)")
     got = recomputed(con)
     check(canon(got) == canon(cli), f"findings_recomputed equals keytrail findings --format json ({len(cli)} rows, every column)")
+    # The authorization verdict (RULES.md section 6): the view's verdict of each use the two
+    # rules report is the CLI's authorization; every other finding has none; severity follows.
+    authz = {"unexplained": "high", "unknown": "medium", "iam-delegated": "low", "key-policy": "low"}
+    two = ("use-without-grant", "use-after-grant-retired")
+    verdicts = {}
+    for e, k, a in con.sql("SELECT event_id, key_arn, \"authorization\" FROM keytrail.policy_verdicts").fetchall():
+        verdicts.setdefault((e, k), set()).add(a)
+    mine = [f for f in cli if f["rule"] in two]
+    check(all(f["authorization"] is None for f in cli if f["rule"] not in two) and all(f["authorization"] in authz for f in mine),
+          "the CLI gives an authorization to use-without-grant and use-after-grant-retired only")
+    bad = [(f["event_id"], f["authorization"], verdicts.get((f["event_id"], f["key_arn"]))) for f in mine
+           if verdicts.get((f["event_id"], f["key_arn"])) != {f["authorization"]}]
+    check(not bad and mine, f"policy_verdicts equals the CLI's authorization on its {len(mine)} findings ({bad})")
+    check(all(authz[f["authorization"]] == f["severity"] for f in mine), "the two rules' severity follows the authorization")
+    by = {}
+    for f in mine:
+        by[f["authorization"]] = by.get(f["authorization"], 0) + 1
+    print(f"check_queries: authorization verdicts {dict(sorted(by.items()))}")
+
     keys = sorted(expected[0])
     check(canon(got, keys) == canon(expected, keys), f"findings_recomputed equals testdata/expected/findings.jsonl ({len(expected)} rows; {', '.join(keys)})")
 
@@ -193,6 +366,18 @@ def main():
     subprocess.run([keytrail, "analyze", *map(str, order[:half]), "--out", str(o)], check=True, capture_output=True)
     subprocess.run([keytrail, "analyze", *map(str, order[half:]), "--out", str(o), "--append"], check=True, capture_output=True)
     check(canon(recomputed(duck(o))) == canon(cli), "findings_recomputed equals the CLI with shuffled files ingested in two runs (--append)")
+
+    # 4. Generated policies: every verdict, sentence, severity and related event the CLI gives.
+    for seed in (11, 12, 13):
+        o = work / f"policies-{seed}"
+        o.mkdir()
+        n = policy_trail(o / "trail.json.gz", seed)
+        subprocess.run([keytrail, "analyze", str(o / "trail.json.gz"), "--out", str(o / "tables")], check=True, capture_output=True)
+        want = cli_findings(keytrail, o / "trail.json.gz")
+        got = recomputed(duck(o / "tables"))
+        kinds = sorted({f["authorization"] for f in want if f["authorization"]})
+        check(canon(got) == canon(want) and len(kinds) == 4,
+              f"findings_recomputed equals the CLI over generated policies (seed {seed}: {n} events, {len(want)} findings, verdicts {kinds})")
     print(f"check_queries: {checks} checks passed")
 
 
