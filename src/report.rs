@@ -256,6 +256,7 @@ mod tests {
         let f = |event_id: &str| Finding {
             rule: crate::rules::Rule::UseWithoutGrant,
             severity: crate::rules::Rule::UseWithoutGrant.severity(),
+            authorization: None,
             event_id: event_id.into(),
             event_time: 0,
             event_name: "Decrypt".into(),
