@@ -501,24 +501,39 @@ def E(tag):
 # RULES.md section 4: the rules, in its order, with the severity each can have. A rule with one
 # severity gives the default; a rule whose severity depends on the situation has none, and
 # every expect() of it names the severity it derived.
-SEVERITIES = {"use-without-grant": ["high"], "use-after-grant-retired": ["high"],
+SEVERITIES = {"use-without-grant": ["high", "medium", "low"], "use-after-grant-retired": ["high", "medium", "low"],
               "use-after-key-disabled": ["high"], "denied-by-key-state": ["high", "medium"],
               "denied-after-grant-removed": ["high"], "denied-access": ["medium", "low"],
               "key-disabled-with-dependents": ["medium"], "key-deleted-with-dependents": ["high"],
               "grant-removed-with-dependents": ["low", "medium"], "malformed-context": ["low"]}
 SEVERITY = {rule: sev[0] for rule, sev in SEVERITIES.items() if len(sev) == 1}
+# RULES.md section 6.5: the two coverage rules carry an authorization verdict, and their severity is
+# the verdict's; every other finding has none (null).
+AUTHORIZED_RULES = {"use-without-grant", "use-after-grant-retired"}
+VERDICT_SEVERITY = {"key-policy": "low", "iam-delegated": "low", "unknown": "medium", "unexplained": "high"}
 EXPECT: list[dict] = []
 
 
-def expect(rule, tag, key: Key, template, resource, related=(), *, severity=None, copies=()):
+def expect(rule, tag, key: Key, template, resource, related=(), *, severity=None, copies=(),
+           authorization=None, policy=None):
     """One expected finding on event `tag`. `related` are the rule's own related events;
-    `copies` the other cross-account copies of the call `tag` represents (RULES.md section 0)."""
+    `copies` the other cross-account copies of the call `tag` represents (RULES.md section 0).
+    `authorization` is the hand-derived verdict of RULES.md section 6 (the two coverage rules only),
+    `policy` the tag of the key policy version it comes from (CreateKey, ReplicateKey or PutKeyPolicy),
+    when it comes from one: its eventID goes after the rule's own related events, before the copies."""
     if severity is None:
         assert rule in SEVERITY, f"{rule} on {tag}: its severity depends on the situation, name it"
         severity = SEVERITY[rule]
     assert severity in SEVERITIES[rule], (rule, severity)
+    if rule in AUTHORIZED_RULES:
+        assert authorization in VERDICT_SEVERITY, f"{rule} on {tag}: name the authorization verdict"
+        # bookkeeping: the severity named by hand agrees with the verdict named by hand
+        assert severity == VERDICT_SEVERITY[authorization], (tag, severity, authorization)
+    else:
+        assert authorization is None and policy is None, (rule, tag)
     EXPECT.append({"rule": rule, "tag": tag, "key": key, "template": template, "resource": resource,
-                   "related": list(related), "severity": severity, "copies": list(copies)})
+                   "related": list(related), "severity": severity, "copies": list(copies),
+                   "authorization": authorization, "policy": policy})
 
 
 # ===========================================================================
@@ -629,7 +644,8 @@ add(1, 23, "2025-02-13 09:10:30", use("Decrypt", K1, ui_service(PROTON_USE1), pc
 # An AWSService proton caller has that identity; ProtonAdminRole/alice with invokedBy proton is a
 # forward access session: identities its session ARN, role/ProtonAdminRole and the root of A only.
 # S1-07: alice, G1a live but its grantee is not alice's -> no grant covers or would cover.
-expect("use-without-grant", "S1-07", K1, T1, R1_SVC)
+# 6: K1's only version is the default key policy of S1-01 (CreateKey without a policy: root of A, kms:*); alice is an IAM principal of A, matched through the root only -> iam-delegated, low.
+expect("use-without-grant", "S1-07", K1, T1, R1_SVC, severity="low", authorization="iam-delegated", policy="S1-01")
 # S1-13: G1b (created 10:30:02) covered S1-06 (T1,T1), S1-12 (T1,svc), S1-08/S1-10 (T1,inst),
 #        S1-09 (T1,pipe); S1-07 not (alice), S1-11 is unresolved. Latest per pair: 06, 12, 10, 09.
 #        Caller AWSService proton.us-east-1 -> identity proton.amazonaws.com = G1b's grantee and
@@ -640,12 +656,17 @@ expect("grant-removed-with-dependents", "S1-13", K1, T1, None, ["S1-06", "S1-09"
 expect("grant-removed-with-dependents", "S1-15", K1, T1, None, ["S1-06", "S1-09", "S1-10", "S1-14"], severity="low")
 # S1-17: T - grace = 15:00:00 = G1a's removal: not covered (T < removed + grace fails), G1a and G1b
 #        (removed 11:00) would have covered; the latest removal is S1-15.
-expect("use-after-grant-retired", "S1-17", K1, T1, R1_SVC, ["S1-15"])
+# 6: AWSService proton has no account root; the default policy of S1-01 names only the root -> unexplained, high.
+expect("use-after-grant-retired", "S1-17", K1, T1, R1_SVC, ["S1-15"], severity="high", authorization="unexplained",
+       policy="S1-01")
 # S1-18: alice again: no grant, live or removed, has one of her identities as grantee.
-expect("use-without-grant", "S1-18", K1, T1, R1_INST)
+# 6: alice (IAM, account A) under the default policy of S1-01 -> iam-delegated, low.
+expect("use-without-grant", "S1-18", K1, T1, R1_INST, severity="low", authorization="iam-delegated", policy="S1-01")
 # S1-20: AWSService proton; G1a, G1b removed long before, G1c not yet created. S1-19 (second
 #        removal of G1a) does not count: the first successful removal ends the grant.
-expect("use-after-grant-retired", "S1-20", K1, T1, R1_PIPE, ["S1-15"])
+# 6: AWSService proton under the default policy of S1-01: no statement allows it -> unexplained, high.
+expect("use-after-grant-retired", "S1-20", K1, T1, R1_PIPE, ["S1-15"], severity="high", authorization="unexplained",
+       policy="S1-01")
 
 # ===========================================================================
 # STORY 2 — account A, us-east-1, key K2, environment template base-env.
@@ -748,7 +769,8 @@ add(2, 24, "2025-03-05 11:00:00", use("GenerateDataKey", K2, ui_service(PROTON),
 
 # S2-05: bob is a forward access session (invokedBy proton): G2's grantee (proton) is not one of his
 #        identities (session, role/ProtonAdminRole, root of A) -> use-without-grant.
-expect("use-without-grant", "S2-05", K2, T2, R2_PRD)
+# 6: no CreateKey/PutKeyPolicy/ReplicateKey of K2 in the input: no policy known -> unknown, medium (6.2).
+expect("use-without-grant", "S2-05", K2, T2, R2_PRD, severity="medium", authorization="unknown")
 # S2-09: earlier successful constraint-key uses of K2, covered or not: 02 (T2,T2); 03,04,08 (stg);
 #        05,07 (prd). Effective DisableKey (the failed S2-06 changed nothing).
 expect("key-disabled-with-dependents", "S2-09", K2, T2, None, ["S2-02", "S2-07", "S2-08"])
@@ -926,9 +948,10 @@ add(4, 16, "2025-11-05 11:01:00", use("Decrypt", K4, erin_user, pctx(T4, R4_SVC)
 add(4, 17, "2025-11-06 08:00:00", retire_grant(K4, ui_service(PROTON), G4_OLD),
     "RetireGrant of a grant id never seen created (made before the logs begin). Must NOT fire.")
 
-expect("use-without-grant", "S4-01", K4, T4, R4_SVC)
-expect("use-without-grant", "S4-06", K4, T4W, R4_RPT)
-expect("use-without-grant", "S4-07", K4, T4, R4_SVC)
+# 6 (every coverage finding of story 4): no CreateKey/PutKeyPolicy/ReplicateKey of K4 in the input: no policy known -> unknown, medium (6.2).
+expect("use-without-grant", "S4-01", K4, T4, R4_SVC, severity="medium", authorization="unknown")
+expect("use-without-grant", "S4-06", K4, T4W, R4_RPT, severity="medium", authorization="unknown")
+expect("use-without-grant", "S4-07", K4, T4, R4_SVC, severity="medium", authorization="unknown")
 # S4-08: AWSService proton; G4 (created 13:10:00, 55 min before) would cover it and is live: no
 #        removal explains it, and no covering grant is younger than grace -> denied-access medium.
 expect("denied-access", "S4-08", K4, T4, R4_SVC, severity="medium")
@@ -937,9 +960,10 @@ expect("denied-access", "S4-09", K4, T4, R4_COMP, severity="medium")
 # S4-12: G4 (created 13:10:00) covered 03 (T4,T4), 04 (inst), 10 (comp), 11 (repo). Not 01 (before),
 #        06 (other template), 07 (not grantee), 08/09 (failed). A RevokeGrant: medium.
 expect("grant-removed-with-dependents", "S4-12", K4, T4, None, ["S4-03", "S4-04", "S4-10", "S4-11"], severity="medium")
-expect("use-after-grant-retired", "S4-14", K4, T4, R4_INST, ["S4-12"])
-expect("use-without-grant", "S4-15", K4, T4W, R4_RPT)
-expect("use-without-grant", "S4-16", K4, T4, R4_SVC)
+# 6: K4 has no policy in the input -> unknown, medium, no version in related.
+expect("use-after-grant-retired", "S4-14", K4, T4, R4_INST, ["S4-12"], severity="medium", authorization="unknown")
+expect("use-without-grant", "S4-15", K4, T4W, R4_RPT, severity="medium", authorization="unknown")
+expect("use-without-grant", "S4-16", K4, T4, R4_SVC, severity="medium", authorization="unknown")
 
 # ===========================================================================
 # STORY 5 — account A, eu-west-1, keys K5 and K6, service template batch-svc.
@@ -984,10 +1008,12 @@ add(5, 8, "2026-01-13 10:30:00",
 
 # S5-04: frank-console (FAS, empty sessionIssuer): role from the session ARN; neither G5 (proton)
 #        nor G5r (role/EtlPipelineRole) names one of its identities.
-expect("use-without-grant", "S5-04", K5, T5, R5_INST)
+# 6: no CreateKey/PutKeyPolicy/ReplicateKey of K5 in the input: no policy known -> unknown, medium (6.2).
+expect("use-without-grant", "S5-04", K5, T5, R5_INST, severity="medium", authorization="unknown")
 # S5-05 covered by G5r (role ARN from sessionIssuer). S5-06: G5r lacks GenerateDataKey.
-expect("use-without-grant", "S5-06", K5, T5, R5_INST)
-expect("use-without-grant", "S5-07", K6, T5, R5_SVC)
+# 6: K5 and K6 have no policy in the input -> unknown, medium.
+expect("use-without-grant", "S5-06", K5, T5, R5_INST, severity="medium", authorization="unknown")
+expect("use-without-grant", "S5-07", K6, T5, R5_SVC, severity="medium", authorization="unknown")
 
 # ===========================================================================
 # STORY 6 — account A, us-east-1, key K7, service template gateway-svc.
@@ -1032,7 +1058,8 @@ add(6, 11, None, use("Decrypt", K7, ui_user(A, "dev-alice"), pctx(T6, R6)),
 
 expect("malformed-context", "S6-03", K7, T6, None)
 expect("malformed-context", "S6-04", K7, R6, R6)
-expect("use-without-grant", "S6-04", K7, R6, R6)
+# 6: no CreateKey/PutKeyPolicy/ReplicateKey of K7 in the input: no policy known -> unknown, medium (6.2).
+expect("use-without-grant", "S6-04", K7, R6, R6, severity="medium", authorization="unknown")
 expect("malformed-context", "S6-05", K7, T6, R6_OTHER_ACCT)
 expect("malformed-context", "S6-06", K7, None, R6)
 # S6-07: AWSService proton; G6 (created 24 min before, live) would cover it (subset holds) -> medium.
@@ -1163,11 +1190,13 @@ add(9, 8, "2026-04-06 12:00:00", use("Decrypt", K11, ledger, pctx(T9, R9), key_i
 # S9-02/03/06: identities of an assumed role / IAM user include arn:aws:iam::<A>:root; G9's grantee
 #   is that ARN, G9b's the bare id 111122223333 = the same root (partition of K11: aws). Covered.
 # S9-04: AWSService: identities = the service principal only -> no grant covers or would cover.
-expect("use-without-grant", "S9-04", K11, T9, R9)
+# 6: no CreateKey/PutKeyPolicy/ReplicateKey of K11 in the input: no policy known -> unknown, medium (6.2).
+expect("use-without-grant", "S9-04", K11, T9, R9, severity="medium", authorization="unknown")
 # S9-07: G9 covered 02, 03 (one pair (T9,R9)): latest 03; S9-04 was not covered. RevokeGrant: medium.
 expect("grant-removed-with-dependents", "S9-07", K11, T9, R9, ["S9-03"], severity="medium")
 # S9-08: G9 removed at 11:00 <= T - grace, would cover (root) -> related the removal.
-expect("use-after-grant-retired", "S9-08", K11, T9, R9, ["S9-07"])
+# 6: K11 has no policy in the input -> unknown, medium.
+expect("use-after-grant-retired", "S9-08", K11, T9, R9, ["S9-07"], severity="medium", authorization="unknown")
 
 # ===========================================================================
 # STORY 10 — account A, eu-west-1, key K12, environment template analytics-env.
@@ -1213,7 +1242,8 @@ add(10, 9, "2026-04-13 14:00:00", retire_grant(K12, ui_service(PROTON), G10P),
 #   user ARN (+ root of A, not counted for low) -> not the grantee/retiring principal: medium.
 expect("grant-removed-with-dependents", "S10-05", K12, T10, None, ["S10-02", "S10-04"], severity="medium")
 # S10-06: G10s removed 11:00 <= T - grace and would cover; G10p not yet created.
-expect("use-after-grant-retired", "S10-06", K12, T10, R10, ["S10-05"])
+# 6: no CreateKey/PutKeyPolicy/ReplicateKey of K12 in the input: no policy known -> unknown, medium (6.2).
+expect("use-after-grant-retired", "S10-06", K12, T10, R10, ["S10-05"], severity="medium", authorization="unknown")
 # S10-09: G10p covered 08 only (06 is before its creation). RetireGrant by AWSService proton, whose
 #   identity proton.amazonaws.com is G10p's grantee and retiring principal normalised: low.
 expect("grant-removed-with-dependents", "S10-09", K12, T10, R10, ["S10-08"], severity="low")
@@ -1256,7 +1286,8 @@ add(11, 9, "2026-04-20 11:10:00",
     "Decrypt search FAILED AccessDeniedException 10 min after the revoke -> denied-after-grant-removed [S11-08], high.")
 
 # S11-03: identities of dana (FAS): session ARN, role/PlatformAdmin, root of B; G11's grantee is proton.
-expect("use-without-grant", "S11-03", K13, T11, R11)
+# 6: no CreateKey/PutKeyPolicy/ReplicateKey of K13 in the input: no policy known -> unknown, medium (6.2).
+expect("use-without-grant", "S11-03", K13, T11, R11, severity="medium", authorization="unknown")
 # S11-06: G11w would cover it (AWSService proton, Encrypt, template indexer-svc) and was created at
 #   10:00:00, in [T - 300 s, T]; it is live, so no removal explains the denial -> denied-access low,
 #   related: that CreateGrant (S11-05), the latest such creation.
@@ -1306,7 +1337,9 @@ add(12, 6, "2026-04-27 11:00:00", x12b_b,
 # S12-04: G12 covered the call S12-02/03, listed by its representative S12-02 only. Revoke: medium.
 expect("grant-removed-with-dependents", "S12-04", K14, T12, R12, ["S12-02"], severity="medium")
 # S12-05: no grant covers; G12 (removed 10:00 <= T - grace) would -> related S12-04, then the copy S12-06.
-expect("use-after-grant-retired", "S12-05", K14, T12, R12, ["S12-04"], copies=["S12-06"])
+# 6: no CreateKey/PutKeyPolicy/ReplicateKey of K14 in the input: no policy known -> unknown, medium (6.2). No version in related: S12-04, then the copy.
+expect("use-after-grant-retired", "S12-05", K14, T12, R12, ["S12-04"], copies=["S12-06"], severity="medium",
+       authorization="unknown")
 
 # ===========================================================================
 # STORY 13 — account B, eu-west-1, EXTERNAL key K15, environment template ml-env.
@@ -1874,16 +1907,23 @@ for x in EXPECT:
     # bookkeeping checks only (no rule logic): findings name representatives, list dependents by
     # representative, and give every other copy of the call
     assert representative(x["tag"]) == x["tag"], x
-    for r in x["related"]:
+    for r in x["related"] + ([x["policy"]] if x["policy"] else []):
         assert r in EVENTS and representative(r) == r, (x["tag"], r)
+    if x["policy"]:
+        pe = EVENTS[x["policy"]]
+        # bookkeeping: a version is a CreateKey, ReplicateKey or PutKeyPolicy at or before the use
+        assert pe.rec["eventName"] in ("CreateKey", "ReplicateKey", "PutKeyPolicy") and pe.t <= ev.t, x
     assert sorted(x["copies"]) == sorted(e.tag for e in STORY_ORDER
                                          if ev.shared and e.shared == ev.shared and e is not ev), x
     findings.append({
-        "rule": x["rule"], "severity": x["severity"], "event_id": ev.id, "event_time": iso(ev.t),
+        "rule": x["rule"], "severity": x["severity"], "authorization": x["authorization"],
+        "event_id": ev.id, "event_time": iso(ev.t),
         "event_name": ev.rec["eventName"], "key_arn": x["key"].arn, "proton_template": x["template"],
         "proton_resource": x["resource"],
-        # the rule's own related events (ascending), then the other copies of the call (ascending)
-        "related_event_ids": sorted(E(r) for r in x["related"]) + sorted(E(c) for c in x["copies"]),
+        # the rule's own related events (ascending), then the key policy version the verdict comes
+        # from (RULES.md 6.5), then the other copies of the call (ascending)
+        "related_event_ids": (sorted(E(r) for r in x["related"]) + ([E(x["policy"])] if x["policy"] else [])
+                              + sorted(E(c) for c in x["copies"])),
     })
 findings.sort(key=lambda f: (f["event_time"], f["event_id"], f["rule"], f["key_arn"]))
 with open(EXPECTED / "findings.jsonl", "w") as fh:
@@ -1920,8 +1960,11 @@ for r in kms_calls:
 by_rule = {rule: 0 for rule in SEVERITIES}
 by_rule_sev = {rule: {sev: 0 for sev in SEVERITIES[rule]} for rule in SEVERITIES}
 by_sev = {"high": 0, "medium": 0, "low": 0}
+by_auth = {a: 0 for a in VERDICT_SEVERITY}
+by_auth[None] = 0
 for f in findings:
     by_rule[f["rule"]] += 1
+    by_auth[f["authorization"]] += 1
     by_rule_sev[f["rule"]][f["severity"]] += 1
     by_sev[f["severity"]] += 1
 other_names = sorted({r["eventName"] for r in kms_calls if category(r["eventName"]) == "other"})
@@ -1951,7 +1994,9 @@ assert counts["non_kms_records"] / counts["distinct_records"] >= 0.6, counts
 key_lines = "\n".join(f"| {k.name} | `{k.arn}` |" for k in KEYS + [KF])
 by_tag_findings = defaultdict(list)
 for x in EXPECT:
-    by_tag_findings[x["tag"]].append(f"{x['rule']} ({x['severity']})")
+    verdict = f", {x['authorization']}" if x["authorization"] else ""
+    pol = f", policy {x['policy']}" if x["policy"] else ""
+    by_tag_findings[x["tag"]].append(f"{x['rule']} ({x['severity']}{verdict}{pol})")
 sections = []
 for sid, meta in STORIES.items():
     rows = []
@@ -2063,6 +2108,11 @@ plain uuid5 event ids.
 Total: {len(findings)} ({', '.join(f'{sev} {n}' for sev, n in by_sev.items())}). Severities follow the
 situation (RULES.md section 4); each `expect(...)` names the one it derived.
 
+By authorization (RULES.md section 6; only `use-without-grant` and `use-after-grant-retired` carry one):
+{', '.join(f'{a or "null"} {n}' for a, n in by_auth.items())}. The "expected findings" column of the stories
+gives rule (severity, authorization, policy version) — the policy version's eventID is in
+`related_event_ids` after the rule's own related events and before the cross-account copies.
+
 ## Counts
 
 ```json
@@ -2096,8 +2146,9 @@ NOT the service, so a grant to proton does not serve it.
 ## Grace window
 
 The expected file uses the default grace of 300 s. The grace-sensitive events, derived by hand: with
-`--grace 0` exactly three findings are added, S1-16 use-after-grant-retired [S1-15], S2-11
-use-after-key-disabled [S2-09] and S4-13 use-after-grant-retired [S4-12]; one severity changes, S11-06
+`--grace 0` exactly three findings are added, S1-16 use-after-grant-retired (high, unexplained: AWSService
+proton under K1's default key policy) [S1-15, S1-01], S2-11 use-after-key-disabled [S2-09] and S4-13
+use-after-grant-retired (medium, unknown: no policy of K4 in the input) [S4-12]; one severity changes, S11-06
 denied-access from low to medium (G11w was created 40 s before it, outside a window of 0 s); nothing
 else changes. S1-17 sits exactly on the 300 s boundary (fires at 300 s, would not at 301 s).
 
