@@ -50,6 +50,9 @@ RNG = random.Random(20250211)  # the only source of randomness for stories 1-8
 # Stories 9+ (and the noise of their files) draw from a second stream, so that adding them
 # left every file of stories 1-8 byte-identical.
 RNG_NEW = random.Random(20261201)
+# Stories 18+ (key policies, issue 12) and their noise draw from a third stream, for the same reason:
+# adding them left every file of stories 1-17 byte-identical.
+RNG_POL = random.Random(20260706)
 BUCKET = "keytrail-example-org-cloudtrail"
 TRAIL_NAME = "org-management-events"
 
@@ -428,7 +431,8 @@ EVENTS: dict[str, Ev] = {}   # tag -> Ev (story events, KMS or Proton API)
 STORY_ORDER: list[Ev] = []
 FILES: dict[tuple, list] = defaultdict(list)  # file key -> records (shared objects for duplicates)
 LATE_FILES: dict[tuple, dt.datetime] = {}
-NEW_FKS: set = set()  # files of stories 9+ and their noise: written with RNG_NEW
+NEW_FKS: set = set()  # files of stories 9-17 and their noise: written with RNG_NEW
+POL_FKS: set = set()  # files of stories 18+ and their noise: written with RNG_POL
 STORIES: dict[int, dict] = {}
 
 
@@ -472,7 +476,10 @@ def add(story, step, when, rec, note, *, time_str=None, file=None, dup_into=None
     STORY_ORDER.append(ev)
     ev.shared = shared
     fk = file or bucket_key(ev.acct, ev.region, t)
-    if story >= 9:  # stories 9+ live in files of their own (see RNG_NEW)
+    if story >= 18:  # stories 18+ live in files of their own (see RNG_POL)
+        assert fk in POL_FKS or fk not in FILES, tag
+        POL_FKS.add(fk)
+    elif story >= 9:  # stories 9+ live in files of their own (see RNG_NEW)
         assert fk in NEW_FKS or fk not in FILES, tag
         NEW_FKS.add(fk)
     FILES[fk].append(rec)
@@ -1567,7 +1574,8 @@ expect("use-after-key-disabled", "S17-03", K19, None, None, ["S17-02"])
 # Background noise (non-KMS), synthetic, shaped after real CloudTrail records.
 # ===========================================================================
 NOISE_COUNT = [0]
-NOISE_COUNT_NEW = [0]  # noise of stories 9+ (RNG_NEW)
+NOISE_COUNT_NEW = [0]  # noise of stories 9-17 (RNG_NEW)
+NOISE_COUNT_POL = [0]  # noise of stories 18+ (RNG_POL)
 PEOPLE = {
     A: {"users": ["dev-alice", "ci-deployer", "kms-admin"],
         "roles": [("ProtonAdminRole", "alice"), ("BillingAppRole", "billing-app-7f3c"),
@@ -1697,18 +1705,31 @@ def noise_record(acct, region, i, rng=RNG):
     raise AssertionError(k)
 
 
-def add_noise(acct, region, t, *, file=None, dup_into=None, new=False):
-    """One noise record; `new`: for stories 9+, from RNG_NEW with ids of their own."""
-    counter, prefix, rng = (NOISE_COUNT_NEW, "noise-new", RNG_NEW) if new else (NOISE_COUNT, "noise", RNG)
+def story_gen(story):
+    """Which stream a story's files use: 0 stories 1-8 (RNG), 1 stories 9-17 (RNG_NEW), 2 stories 18+ (RNG_POL)."""
+    return 0 if story < 9 else 1 if story < 18 else 2
+
+
+def fk_gen(fk):
+    return 2 if fk in POL_FKS else 1 if fk in NEW_FKS else 0
+
+
+GEN_RNG = [RNG, RNG_NEW, RNG_POL]
+
+
+def add_noise(acct, region, t, *, file=None, dup_into=None, gen=0):
+    """One noise record; `gen` 1 (stories 9-17) or 2 (stories 18+): from that stream, with ids of its own."""
+    counter, prefix, rng = [(NOISE_COUNT, "noise", RNG), (NOISE_COUNT_NEW, "noise-new", RNG_NEW),
+                            (NOISE_COUNT_POL, "noise-pol", RNG_POL)][gen]
     i = counter[0]
     counter[0] += 1
     rec = noise_record(acct, region, i, rng)
     rec["eventID"] = uid(f"{prefix}:{i}")
     finish_record(rec, t, None, f"{prefix}:{i}")
     fk = file or bucket_key(acct, region, t)
-    assert new == (fk in NEW_FKS) or (new and fk not in FILES), fk
-    if new:
-        NEW_FKS.add(fk)
+    assert gen == fk_gen(fk) or (gen and fk not in FILES), fk
+    if gen:
+        (NEW_FKS if gen == 1 else POL_FKS).add(fk)
     FILES[fk].append(rec)
     if dup_into:
         FILES[bucket_key(acct, region, dup_into)].append(rec)
@@ -1718,22 +1739,22 @@ def add_noise(acct, region, t, *, file=None, dup_into=None, new=False):
 # noise inside every story file window
 for fk in sorted(FILES, key=lambda k: (k[0], k[1], k[2], k[3])):
     kind, acct, region, start = fk
-    new = fk in NEW_FKS
-    rng = RNG_NEW if new else RNG
+    gen = fk_gen(fk)
+    rng = GEN_RNG[gen]
     base_t = start if kind == "std" else ts("2025-11-03 13:00:00")
     for _ in range(rng.randint(2, 5)):
-        add_noise(acct, region, base_t + dt.timedelta(seconds=rng.randrange(300)), file=fk, new=new)
+        add_noise(acct, region, base_t + dt.timedelta(seconds=rng.randrange(300)), file=fk, gen=gen)
 
-# noise-only files around each story day (stories 1-8 first, from RNG, three a day; then 9+, from
-# RNG_NEW, one a day)
-for new in (False, True):
-    rng = RNG_NEW if new else RNG
-    story_days = sorted({(ev.acct, ev.region, ev.t.date()) for ev in STORY_ORDER if ev.t and (ev.story >= 9) == new})
+# noise-only files around each story day (stories 1-8 first, from RNG, three a day; then 9-17, from
+# RNG_NEW, one a day; then 18+, from RNG_POL, one a day)
+for gen in (0, 1, 2):
+    rng = GEN_RNG[gen]
+    story_days = sorted({(ev.acct, ev.region, ev.t.date()) for ev in STORY_ORDER if ev.t and story_gen(ev.story) == gen})
     for acct, region, day in story_days:
-        for _ in range(1 if new else 3):
+        for _ in range(1 if gen else 3):
             t = dt.datetime(day.year, day.month, day.day, rng.randint(6, 20), rng.randrange(12) * 5, 0, tzinfo=UTC)
             for _ in range(rng.randint(3, 7)):
-                add_noise(acct, region, t + dt.timedelta(seconds=rng.randrange(300)), new=new)
+                add_noise(acct, region, t + dt.timedelta(seconds=rng.randrange(300)), gen=gen)
 # a few quiet-day files in the other account/region pairs
 for acct, region, day in [(B, USE1, dt.date(2025, 2, 12)), (A, EUW1, dt.date(2025, 6, 17)), (B, EUW1, dt.date(2025, 11, 4)),
                           (A, USE1, dt.date(2026, 1, 13)), (B, USE1, dt.date(2026, 3, 2))]:
@@ -1779,7 +1800,7 @@ MULTI_MEMBER_FK = bucket_key(A, USE1, ts("2025-03-04 10:20:00"))
 LOGFILES = []  # dicts: acct, region, delivered, key, sha256, oldest, newest, n
 for fk in sorted(FILES, key=lambda k: (k[1], k[2], k[3], k[0])):
     kind, acct, region, start = fk
-    rng = RNG_NEW if fk in NEW_FKS else RNG
+    rng = GEN_RNG[fk_gen(fk)]
     recs = list(FILES[fk])
     rng.shuffle(recs)  # records are in no order within a file
     if kind == "late":
