@@ -189,8 +189,12 @@ K16 = Key("K16", A, EUW1)  # S14 disabled, scheduled for deletion, deleted
 K17 = Key("K17", B, USE1)  # S15 EXTERNAL: material pending rotation deleted, on-demand rotation
 K18 = Key("K18", A, USE1)  # S16 in a custom key store that is disconnected
 K19 = Key("K19", B, EUW1)  # S17 ECC key agreement key (DeriveSharedSecret)
+K20 = Key("K20", A, USE1)  # S18-S19 key policy with a context condition; PutKeyPolicy removes it
+K21 = Key("K21", B, EUW1)  # S20 default key policy, IAM role of the key's account
+K22 = Key("K22", A, EUW1)  # S21 default key policy, AWS service caller
 KF = Key("KF", A, USE1)   # formats/ only
-KEYS = [K1, K2, K3, K4, K5, K6, K7, K8, K9, K10, K11, K12, K13, K14, K15, K16, K17, K18, K19]
+KEYS = [K1, K2, K3, K4, K5, K6, K7, K8, K9, K10, K11, K12, K13, K14, K15, K16, K17, K18, K19,
+        K20, K21, K22]
 
 
 def parn(acct, region, rest):
@@ -396,7 +400,8 @@ def service_event(name, k: Key, details=True):
                event_type="AwsServiceEvent", version="1.08", extra=extra)
 
 
-def create_key(k: Key, ui, t, desc, origin="AWS_KMS", store=None):
+def create_key(k: Key, ui, t, desc, origin="AWS_KMS", store=None, policy=None):
+    """CreateKey; `policy` (JSON text or an object) is logged as requestParameters.policy, else absent."""
     meta = {"aWSAccountId": k.acct, "keyId": k.id, "arn": k.arn, "creationDate": aws_date(t),
             "enabled": origin != "EXTERNAL", "description": desc, "keyUsage": "ENCRYPT_DECRYPT",
             "keyState": "PendingImport" if origin == "EXTERNAL" else "Enabled", "origin": origin,
@@ -410,7 +415,39 @@ def create_key(k: Key, ui, t, desc, origin="AWS_KMS", store=None):
         req["customKeyStoreId"] = store
         meta["customKeyStoreId"] = store
         meta["cloudHsmClusterId"] = "cluster-" + alnum("hsm:" + store, 11, string.ascii_lowercase + string.digits)
+    if policy is not None:
+        req["policy"] = policy
     return kms("CreateKey", k, ui, req, {"keyMetadata": meta})
+
+
+def put_key_policy(k: Key, ui, policy):
+    """PutKeyPolicy; `policy` is logged as given: JSON text (as CloudTrail writes it), an object, or any string."""
+    return kms("PutKeyPolicy", k, ui, {"keyId": k.id, "policyName": "default", "policy": policy,
+                                        "bypassPolicyLockoutSafetyCheck": False})
+
+
+def role_arn(acct, role):
+    return f"arn:aws:iam::{acct}:role/{role}"
+
+
+# The documented key administrators' actions: none of them is a key use.
+ADMIN_ACTIONS = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+                 "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
+                 "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand"]
+
+
+def admin_statement(principal_arn):
+    return {"Sid": "Allow key administrators", "Effect": "Allow", "Principal": {"AWS": principal_arn},
+            "Action": ADMIN_ACTIONS, "Resource": "*"}
+
+
+def policy_doc(pid, *statements):
+    return {"Version": "2012-10-17", "Id": pid, "Statement": list(statements)}
+
+
+def policy_text(doc):
+    """A policy as CloudTrail logs it in requestParameters.policy: JSON text."""
+    return json.dumps(doc, indent=4)
 
 
 def proton_api(name, acct, region, ui, req, resp=None, read_only=False):
@@ -1570,6 +1607,120 @@ add(17, 3, "2026-06-08 10:15:00", derive_shared_secret(K19, device),
 # S17-03: a key use (any context); the state at T - grace (10:10) is Disabled (S17-02), no change since.
 expect("use-after-key-disabled", "S17-03", K19, None, None, ["S17-02"])
 
+# ===========================================================================
+# STORIES 18-28 — key policies and the authorization verdict (RULES.md section 6, issue 12).
+# Every use carries the Proton constraint key and no grant covers it (none would, except in
+# story 25), so use-without-grant / use-after-grant-retired fire, and the verdict sets their
+# severity. No key of these stories changes state, no use fails and every context is well
+# formed: no other rule of section 4 fires unless a story says so.
+# ===========================================================================
+kms_admin_user_a = f"arn:aws:iam::{A}:user/kms-admin"
+
+# ===========================================================================
+# STORY 18 — account A, us-east-1, key K20, service template payments-svc.
+# A key-policy statement naming the caller's role, with a StringEquals condition on the
+# template in the encryption context.
+# ===========================================================================
+T18 = parn(A, USE1, "service-template/payments-svc")
+R18 = parn(A, USE1, "service/payments-api")
+T18X = parn(A, USE1, "service-template/payments-batch")
+R18X = parn(A, USE1, "service/payments-nightly")
+payments = ui_role(A, "PaymentsAppRole", "payments-4c1a")
+P18 = policy_doc(
+    "payments-svc-key",
+    admin_statement(kms_admin_user_a),
+    {"Sid": "AllowPaymentsTemplate", "Effect": "Allow", "Principal": {"AWS": role_arn(A, "PaymentsAppRole")},
+     "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+     "Condition": {"StringEquals": {"kms:EncryptionContext:aws:proton:template": T18}}})
+STORIES[18] = {"title": "Key policy statement for the caller's role, conditioned on the template in the context",
+               "acct": A, "region": USE1, "keys": [K20]}
+
+add(18, 1, "2026-07-06 09:00:00",
+    create_key(K20, kms_admin_a, ts("2026-07-06 09:00:00"), "payments-svc data", policy=policy_text(P18)),
+    "CreateKey K20 with requestParameters.policy as JSON text: statement \"Allow key administrators\" (kms-admin, "
+    "administrative actions only) and statement \"AllowPaymentsTemplate\" (role/PaymentsAppRole; Encrypt, Decrypt, "
+    "GenerateDataKey*; StringEquals kms:EncryptionContext:aws:proton:template = payments-svc). No root delegation.")
+add(18, 2, "2026-07-06 10:00:00", use("GenerateDataKey", K20, payments, pctx(T18, R18)),
+    "GenerateDataKey by PaymentsAppRole/payments-4c1a, template payments-svc. No grant -> use-without-grant; "
+    "statement \"AllowPaymentsTemplate\" allows it -> LOW, key-policy.")
+add(18, 3, "2026-07-06 10:30:00", use("Decrypt", K20, payments, pctx(T18X, R18X), key_id=None),
+    "Decrypt by the same role with template payments-batch: the condition rejects it and no other statement "
+    "allows it -> use-without-grant, HIGH, unexplained.")
+
+# S18-02: K20 has one version, S18-01 (09:00 <= T). Request: kms:GenerateDataKey, principals the session,
+#   role/PaymentsAppRole, root of A; context template = T18. No Deny. "Allow key administrators" does
+#   not match the action (kms:Get* is not kms:GenerateDataKey). "AllowPaymentsTemplate": principal =
+#   the caller's role (not the root), kms:GenerateDataKey* matches, StringEquals T18 = T18 -> holds:
+#   step 4, key-policy -> low; related the version S18-01.
+expect("use-without-grant", "S18-02", K20, T18, R18, severity="low", authorization="key-policy", policy="S18-01")
+# S18-03: same version; kms:Decrypt, template T18X != T18 -> the condition is false, the statement
+#   does not hold (nothing unknown); the administrators' statement has no kms:Decrypt -> step 8,
+#   unexplained ("no statement of the policy set by CreateKey at 2026-07-06T09:00:00Z allows it") -> high.
+expect("use-without-grant", "S18-03", K20, T18X, R18X, severity="high", authorization="unexplained", policy="S18-01")
+
+# ===========================================================================
+# STORY 19 — the same key K20 the next day: a PutKeyPolicy drops "AllowPaymentsTemplate"
+# and keeps no root delegation. Within grace the old version is still in force.
+# ===========================================================================
+P19 = policy_doc("payments-svc-key", admin_statement(kms_admin_user_a))
+STORIES[19] = {"title": "PutKeyPolicy removes the allowing statement: the old version in force up to grace, inclusive",
+               "acct": A, "region": USE1, "keys": [K20]}
+
+add(19, 1, "2026-07-07 10:00:00", put_key_policy(K20, kms_admin_a, policy_text(P19)),
+    "PutKeyPolicy K20 (JSON text, keyId a bare id, key in resources[]): only \"Allow key administrators\" remains.")
+add(19, 2, "2026-07-07 10:05:00", use("GenerateDataKey", K20, payments, pctx(T18, R18)),
+    "GenerateDataKey by PaymentsAppRole, template payments-svc, EXACTLY 300 s after the PutKeyPolicy: the old "
+    "version (S18-01) is still in force (inclusive boundary) and allows it -> use-without-grant, LOW, key-policy, "
+    "related the OLD version S18-01.")
+add(19, 3, "2026-07-07 10:05:01", use("GenerateDataKey", K20, payments, pctx(T18, R18)),
+    "The same call 301 s after the PutKeyPolicy: only the new version is in force -> use-without-grant, HIGH, "
+    "unexplained, related S19-01.")
+
+# S19-02: versions of K20: V1 = S18-01, V2 = S19-01 (10:00:00). Vi = V2. V1 is in force since
+#   V2.time + grace = 10:05:00 >= T = 10:05:00. V1 -> key-policy (as S18-02); V2 -> unexplained (only
+#   the administrators' statement). Most permissive: key-policy, from V1 -> low, related S18-01.
+expect("use-without-grant", "S19-02", K20, T18, R18, severity="low", authorization="key-policy", policy="S18-01")
+# S19-03: T = 10:05:01 > V2.time + grace: only V2 in force -> no statement allows it -> high, related S19-01.
+expect("use-without-grant", "S19-03", K20, T18, R18, severity="high", authorization="unexplained", policy="S19-01")
+
+# ===========================================================================
+# STORY 20 — account B, eu-west-1, key K21 created without a policy (the default key policy),
+# used by an IAM role of the key's own account.
+# ===========================================================================
+T20 = parn(B, EUW1, "environment-template/reports-env")
+R20 = parn(B, EUW1, "environment/reports-prod")
+reports_b = ui_role(B, "ReportsAppRole", "reports-2b7d")
+STORIES[20] = {"title": "Default key policy: an IAM role of the key's account is delegated to IAM",
+               "acct": B, "region": EUW1, "keys": [K21]}
+
+add(20, 1, "2026-07-13 09:00:00", create_key(K21, secadm_b, ts("2026-07-13 09:00:00"), "reports-env data"),
+    "CreateKey K21 with no requestParameters.policy: the default key policy (root of B, kms:*).")
+add(20, 2, "2026-07-13 09:30:00", use("Decrypt", K21, reports_b, pctx(T20, R20), key_id=None),
+    "Decrypt by ReportsAppRole/reports-2b7d of account B: no grant -> use-without-grant; the default policy "
+    "delegates it to B's IAM policies -> LOW, iam-delegated.")
+
+# S20-02: one version, the default of S20-01 (root of B, kms:*). ReportsAppRole is an IAM principal of B:
+#   its root is added back; the statement holds through the root only -> step 6, iam-delegated -> low.
+expect("use-without-grant", "S20-02", K21, T20, R20, severity="low", authorization="iam-delegated", policy="S20-01")
+
+# ===========================================================================
+# STORY 21 — account A, eu-west-1, key K22 with the default key policy, used by the service
+# itself (userIdentity type AWSService).
+# ===========================================================================
+T21 = parn(A, EUW1, "service-template/media-svc")
+R21 = parn(A, EUW1, "service/media-transcode")
+STORIES[21] = {"title": "Default key policy: an AWS service caller is not reached by root delegation",
+               "acct": A, "region": EUW1, "keys": [K22]}
+
+add(21, 1, "2026-07-14 09:00:00", create_key(K22, kms_admin_a, ts("2026-07-14 09:00:00"), "media-svc data"),
+    "CreateKey K22 with no policy: the default key policy (root of A, kms:*).")
+add(21, 2, "2026-07-14 09:30:00", use("Encrypt", K22, ui_service(PROTON), pctx(T21, R21)),
+    "Encrypt by AWSService proton.amazonaws.com: no grant -> use-without-grant; root delegation never reaches an "
+    "AWS service -> HIGH, unexplained.")
+
+# S21-02: one version, the default of S21-01. Principals: proton.amazonaws.com only (AWSService: no
+#   account root). The only statement names the root of A -> no match -> step 8, unexplained -> high.
+expect("use-without-grant", "S21-02", K22, T21, R21, severity="high", authorization="unexplained", policy="S21-01")
 # ===========================================================================
 # Background noise (non-KMS), synthetic, shaped after real CloudTrail records.
 # ===========================================================================
