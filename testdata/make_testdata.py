@@ -192,9 +192,13 @@ K19 = Key("K19", B, EUW1)  # S17 ECC key agreement key (DeriveSharedSecret)
 K20 = Key("K20", A, USE1)  # S18-S19 key policy with a context condition; PutKeyPolicy removes it
 K21 = Key("K21", B, EUW1)  # S20 default key policy, IAM role of the key's account
 K22 = Key("K22", A, EUW1)  # S21 default key policy, AWS service caller
+K23 = Key("K23", B, USE1)  # S22 conditions on keys the log cannot tell
+K24 = Key("K24", A, USE1)  # S23 explicit Deny beside Allow kms:*
+K25 = Key("K25", B, EUW1)  # S24 no policy and no grant in the input
+K26 = Key("K26", A, EUW1)  # S25 grant retired, key policy allows the service
 KF = Key("KF", A, USE1)   # formats/ only
 KEYS = [K1, K2, K3, K4, K5, K6, K7, K8, K9, K10, K11, K12, K13, K14, K15, K16, K17, K18, K19,
-        K20, K21, K22]
+        K20, K21, K22, K23, K24, K25, K26]
 
 
 def parn(acct, region, rest):
@@ -1721,6 +1725,147 @@ add(21, 2, "2026-07-14 09:30:00", use("Encrypt", K22, ui_service(PROTON), pctx(T
 # S21-02: one version, the default of S21-01. Principals: proton.amazonaws.com only (AWSService: no
 #   account root). The only statement names the root of A -> no match -> step 8, unexplained -> high.
 expect("use-without-grant", "S21-02", K22, T21, R21, severity="high", authorization="unexplained", policy="S21-01")
+
+# ===========================================================================
+# STORY 22 — account B, us-east-1, key K23, service template build-svc.
+# The only Allow statements that match have conditions on keys the log cannot tell.
+# ===========================================================================
+T22 = parn(B, USE1, "service-template/build-svc")
+R22 = parn(B, USE1, "service/build-runner")
+VPCE22 = "vpce-0a1b2c3d4e5f67890"
+build_b = ui_role(B, "BuildRole", "build-7781")
+deploy_b = ui_role(B, "DeployRole", "github-actions-1187")
+P22 = policy_doc(
+    "build-svc-key",
+    admin_statement(role_arn(B, "SecurityAdmin")),
+    {"Sid": "AllowBuildFromVpce", "Effect": "Allow", "Principal": {"AWS": role_arn(B, "BuildRole")},
+     "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
+     "Condition": {"StringEquals": {"aws:SourceVpce": VPCE22}}},
+    {"Sid": "AllowDeployForAwsResources", "Effect": "Allow", "Principal": {"AWS": role_arn(B, "DeployRole")},
+     "Action": ["kms:Decrypt", "kms:CreateGrant"], "Resource": "*",
+     "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}})
+STORIES[22] = {"title": "Allow statements conditioned on keys CloudTrail does not log (aws:SourceVpce, kms:GrantIsForAWSResource)",
+               "acct": B, "region": USE1, "keys": [K23]}
+
+add(22, 1, "2026-07-20 09:00:00",
+    create_key(K23, secadm_b, ts("2026-07-20 09:00:00"), "build-svc data", policy=policy_text(P22)),
+    "CreateKey K23 with a policy (JSON text): \"Allow key administrators\" (role/SecurityAdmin), "
+    f"\"AllowBuildFromVpce\" (role/BuildRole; StringEquals aws:SourceVpce {VPCE22}), \"AllowDeployForAwsResources\" "
+    "(role/DeployRole; Bool kms:GrantIsForAWSResource true).")
+add(22, 2, "2026-07-20 09:40:00", use("GenerateDataKey", K23, build_b, pctx(T22, R22)),
+    "GenerateDataKey by BuildRole: the statement that names it depends on aws:SourceVpce, which the log cannot "
+    "tell -> use-without-grant, MEDIUM, unknown.")
+add(22, 3, "2026-07-20 10:10:00", use("Decrypt", K23, deploy_b, pctx(T22, R22), key_id=None),
+    "Decrypt by DeployRole: its statement depends on kms:GrantIsForAWSResource (known operator Bool, unknown key) "
+    "-> use-without-grant, MEDIUM, unknown.")
+
+# S22-02: one version, S22-01. No Deny. "AllowBuildFromVpce": principal = the caller's role, action
+#   kms:GenerateDataKey listed, condition key aws:SourceVpce is "any other key" -> unknown: the statement
+#   is unevaluable; no Allow holds (the others do not match principal/action) -> step 5, unknown -> medium.
+expect("use-without-grant", "S22-02", K23, T22, R22, severity="medium", authorization="unknown", policy="S22-01")
+# S22-03: "AllowDeployForAwsResources": principal role/DeployRole, kms:Decrypt listed, Bool on
+#   kms:GrantIsForAWSResource (not in the table of 6.3) -> unknown -> unevaluable; nothing holds -> medium.
+expect("use-without-grant", "S22-03", K23, T22, R22, severity="medium", authorization="unknown", policy="S22-01")
+
+# ===========================================================================
+# STORY 23 — account A, us-east-1, key K24, service template analytics-svc.
+# An explicit Deny of kms:Decrypt for a role beside Allow kms:* for the same role.
+# ===========================================================================
+T23 = parn(A, USE1, "service-template/analytics-svc")
+R23 = parn(A, USE1, "service/analytics-query")
+analytics = ui_role(A, "AnalyticsRole", "query-55e0")
+P23 = policy_doc(
+    "analytics-svc-key",
+    {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": ROOT_A}, "Action": "kms:*",
+     "Resource": "*"},
+    {"Sid": "AllowAnalyticsRole", "Effect": "Allow", "Principal": {"AWS": role_arn(A, "AnalyticsRole")},
+     "Action": "kms:*", "Resource": "*"},
+    {"Effect": "Deny", "Principal": {"AWS": role_arn(A, "AnalyticsRole")}, "Action": "kms:Decrypt", "Resource": "*"})
+STORIES[23] = {"title": "An explicit Deny of kms:Decrypt beside Allow kms:* (a statement without Sid)",
+               "acct": A, "region": USE1, "keys": [K24]}
+
+add(23, 1, "2026-07-21 09:00:00",
+    create_key(K24, kms_admin_a, ts("2026-07-21 09:00:00"), "analytics-svc data", policy=policy_text(P23)),
+    "CreateKey K24 with a policy (JSON text): \"Enable IAM User Permissions\" (root of A, kms:*), "
+    "\"AllowAnalyticsRole\" (role/AnalyticsRole, kms:*), and a third statement WITHOUT Sid: Deny role/AnalyticsRole "
+    "kms:Decrypt.")
+add(23, 2, "2026-07-21 09:30:00", use("Decrypt", K24, analytics, pctx(T23, R23), key_id=None),
+    "Decrypt by AnalyticsRole: the Deny holds -> use-without-grant, HIGH, unexplained (\"statement 3 of the policy "
+    "set by CreateKey at 2026-07-21T09:00:00Z denies it\").")
+add(23, 3, "2026-07-21 09:31:00", use("GenerateDataKey", K24, analytics, pctx(T23, R23)),
+    "GenerateDataKey by AnalyticsRole: the Deny names kms:Decrypt only; \"AllowAnalyticsRole\" allows it -> "
+    "use-without-grant, LOW, key-policy.")
+
+# S23-02: one version, S23-01. Step 2: statement 3 (Deny, principal the caller's role, kms:Decrypt, no
+#   condition) holds -> unexplained -> high; the Allows never count.
+expect("use-without-grant", "S23-02", K24, T23, R23, severity="high", authorization="unexplained", policy="S23-01")
+# S23-03: kms:GenerateDataKey: the Deny does not match the action. Step 4 before step 6: statement 2
+#   (the role itself, kms:*) holds -> key-policy -> low (statement 1 would only delegate).
+expect("use-without-grant", "S23-03", K24, T23, R23, severity="low", authorization="key-policy", policy="S23-01")
+
+# ===========================================================================
+# STORY 24 — account B, eu-west-1, key K25: no CreateKey, PutKeyPolicy or ReplicateKey of the
+# key and no grant in the input (whatever allowed these calls predates the logs).
+# ===========================================================================
+T24 = parn(B, EUW1, "service-template/legacy-etl")
+R24 = parn(B, EUW1, "service/legacy-etl-jobs")
+etl_b = ui_role(B, "EtlRole", "etl-nightly")
+STORIES[24] = {"title": "No key policy and no grant in the input",
+               "acct": B, "region": EUW1, "keys": [K25]}
+
+add(24, 1, "2026-07-27 09:00:00", use("Decrypt", K25, ui_service(PROTON), pctx(T24, R24), key_id=None),
+    "Decrypt by AWSService proton on a key of which the input holds no policy and no grant (a grant created "
+    "before the logs) -> use-without-grant, MEDIUM, unknown, no related ids.")
+add(24, 2, "2026-07-27 09:10:00", use("GenerateDataKey", K25, etl_b, pctx(T24, R24)),
+    "GenerateDataKey by EtlRole (an IAM principal) on the same key -> use-without-grant, MEDIUM, unknown.")
+
+# S24-01/02: K25 has no version -> "no policy is known" (6.2), whoever the caller -> unknown -> medium;
+#   no version, so nothing is added to related_event_ids.
+expect("use-without-grant", "S24-01", K25, T24, R24, severity="medium", authorization="unknown")
+expect("use-without-grant", "S24-02", K25, T24, R24, severity="medium", authorization="unknown")
+
+# ===========================================================================
+# STORY 25 — account A, eu-west-1, key K26, service template export-svc.
+# A grant to proton is retired by proton; the key policy itself allows the service.
+# ===========================================================================
+T25 = parn(A, EUW1, "service-template/export-svc")
+R25 = parn(A, EUW1, "service/export-api")
+G25 = hexid("grant:G25")
+P25 = policy_doc(
+    "export-svc-key",
+    admin_statement(kms_admin_user_a),
+    {"Sid": "AllowProtonService", "Effect": "Allow", "Principal": {"Service": PROTON},
+     "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], "Resource": "*",
+     "Condition": {"StringLike": {"kms:EncryptionContext:aws:proton:template": parn(A, EUW1, "service-template/*")}}})
+STORIES[25] = {"title": "Use after the grant was retired, allowed by a key-policy statement for the service",
+               "acct": A, "region": EUW1, "keys": [K26]}
+
+add(25, 1, "2026-07-28 08:00:00",
+    create_key(K26, kms_admin_a, ts("2026-07-28 08:00:00"), "export-svc data", policy=policy_text(P25)),
+    "CreateKey K26 with a policy (JSON text): \"Allow key administrators\" and \"AllowProtonService\" (Principal "
+    "Service proton.amazonaws.com; Encrypt, Decrypt, GenerateDataKey*, DescribeKey; StringLike template "
+    "arn:aws:proton:eu-west-1:111122223333:service-template/*).")
+add(25, 2, "2026-07-28 08:10:00", create_grant(K26, frank, PROTON, T25, G25),
+    "CreateGrant G25, grantee proton.amazonaws.com, constraint template=export-svc.")
+add(25, 3, "2026-07-28 08:10:04", use("GenerateDataKey", K26, ui_service(PROTON), pctx(T25, T25)),
+    "GenerateDataKey template data by AWSService proton. Covered by G25.")
+add(25, 4, "2026-07-28 09:00:00", use("Decrypt", K26, ui_service(PROTON), pctx(T25, R25), key_id=None),
+    "Decrypt service/export-api. Covered by G25.")
+add(25, 5, "2026-07-28 11:00:00", retire_grant(K26, ui_service(PROTON), G25),
+    "RetireGrant G25 by its grantee AWSService proton -> grant-removed-with-dependents, LOW.")
+add(25, 6, "2026-07-28 12:00:00", use("Decrypt", K26, ui_service(PROTON), pctx(T25, R25), key_id=None),
+    "Decrypt an hour after the retirement -> use-after-grant-retired [S25-05]; \"AllowProtonService\" allows it "
+    "-> LOW, key-policy, related S25-05 then the version S25-01.")
+
+# S25-05: G25 (created 08:10:00) covered 03 (T25,T25) and 04 (T25,R25); the caller's identity
+#   proton.amazonaws.com is G25's grantee and retiring principal: a RetireGrant -> low.
+expect("grant-removed-with-dependents", "S25-05", K26, T25, None, ["S25-03", "S25-04"], severity="low")
+# S25-06: no grant covers (G25 removed 11:00 <= T - grace), G25 would -> use-after-grant-retired, related
+#   S25-05. Policy: one version, S25-01. AWSService proton: principal proton.amazonaws.com matches
+#   {"Service": proton.amazonaws.com} (not a root); kms:Decrypt listed; StringLike template T25 against
+#   ...:service-template/* -> true -> holds: step 4, key-policy -> low; related S25-05, then S25-01.
+expect("use-after-grant-retired", "S25-06", K26, T25, R25, ["S25-05"], severity="low", authorization="key-policy",
+       policy="S25-01")
 # ===========================================================================
 # Background noise (non-KMS), synthetic, shaped after real CloudTrail records.
 # ===========================================================================
