@@ -196,9 +196,12 @@ K23 = Key("K23", B, USE1)  # S22 conditions on keys the log cannot tell
 K24 = Key("K24", A, USE1)  # S23 explicit Deny beside Allow kms:*
 K25 = Key("K25", B, EUW1)  # S24 no policy and no grant in the input
 K26 = Key("K26", A, EUW1)  # S25 grant retired, key policy allows the service
+K27 = Key("K27", B, USE1)  # S26 PutKeyPolicy with a policy object, NotAction and NotPrincipal
+K28 = Key("K28", A, USE1)  # S27 kms:ViaService and a forward access session
+K29 = Key("K29", B, EUW1)  # S28 PutKeyPolicy whose policy text is not JSON
 KF = Key("KF", A, USE1)   # formats/ only
 KEYS = [K1, K2, K3, K4, K5, K6, K7, K8, K9, K10, K11, K12, K13, K14, K15, K16, K17, K18, K19,
-        K20, K21, K22, K23, K24, K25, K26]
+        K20, K21, K22, K23, K24, K25, K26, K27, K28, K29]
 
 
 def parn(acct, region, rest):
@@ -1866,6 +1869,136 @@ expect("grant-removed-with-dependents", "S25-05", K26, T25, None, ["S25-03", "S2
 #   ...:service-template/* -> true -> holds: step 4, key-policy -> low; related S25-05, then S25-01.
 expect("use-after-grant-retired", "S25-06", K26, T25, R25, ["S25-05"], severity="low", authorization="key-policy",
        policy="S25-01")
+
+# ===========================================================================
+# STORY 26 — account B, us-east-1, key K27, environment template ingest-env.
+# A PutKeyPolicy whose requestParameters.policy is a JSON OBJECT (not text), with NotAction
+# in an Allow and NotPrincipal in a Deny.
+# ===========================================================================
+T26 = parn(B, USE1, "environment-template/ingest-env")
+R26 = parn(B, USE1, "environment/ingest-prod")
+ingest = ui_role(B, "IngestRole", "ingest-0d3f")
+P26 = policy_doc(
+    "ingest-env-key",
+    {"Sid": "AllowIngestRole", "Effect": "Allow", "Principal": {"AWS": role_arn(B, "IngestRole")},
+     "NotAction": ["kms:Disable*", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:Delete*"], "Resource": "*"},
+    {"Sid": "DenyDecryptToOthers", "Effect": "Deny",
+     "NotPrincipal": {"AWS": [f"arn:aws:sts::{B}:assumed-role/IngestRole/ingest-0d3f", role_arn(B, "IngestRole"),
+                              f"arn:aws:iam::{B}:root"]},
+     "Action": "kms:Decrypt", "Resource": "*"},
+    admin_statement(role_arn(B, "SecurityAdmin")))
+STORIES[26] = {"title": "PutKeyPolicy with the policy as a JSON object: NotAction in an Allow, NotPrincipal in a Deny",
+               "acct": B, "region": USE1, "keys": [K27]}
+
+add(26, 1, "2026-08-03 08:00:00", create_key(K27, secadm_b, ts("2026-08-03 08:00:00"), "ingest-env data"),
+    "CreateKey K27 with no policy: the default key policy (root of B).")
+add(26, 2, "2026-08-03 08:30:00", put_key_policy(K27, secadm_b, P26),
+    "PutKeyPolicy K27 with requestParameters.policy a JSON OBJECT: \"AllowIngestRole\" (role/IngestRole, NotAction "
+    "kms:Disable*, kms:ScheduleKeyDeletion, kms:PutKeyPolicy, kms:Delete*), \"DenyDecryptToOthers\" (Deny kms:Decrypt, "
+    "NotPrincipal the IngestRole session, role/IngestRole and the root of B), \"Allow key administrators\".")
+add(26, 3, "2026-08-03 09:30:00", use("GenerateDataKey", K27, ingest, pctx(T26, R26)),
+    "GenerateDataKey by IngestRole/ingest-0d3f: allowed through NotAction -> use-without-grant, LOW, key-policy.")
+add(26, 4, "2026-08-03 09:40:00", use("Decrypt", K27, ingest, pctx(T26, R26), key_id=None),
+    "Decrypt by IngestRole: the Deny's NotPrincipal lists it (and its root), so the Deny does not apply -> "
+    "use-without-grant, LOW, key-policy.")
+add(26, 5, "2026-08-03 09:50:00", use("Decrypt", K27, ui_service(PROTON), pctx(T26, R26), key_id=None),
+    "Decrypt by AWSService proton: none of its identities is in the NotPrincipal, so the Deny holds -> "
+    "use-without-grant, HIGH, unexplained.")
+
+# Versions of K27: V1 = S26-01 (default), V2 = S26-02 (the object, read as it is). Every use is more
+#   than grace after S26-02 (08:35 < T), so only V2 is in force.
+# S26-03: kms:GenerateDataKey. Deny: action kms:Decrypt does not match. "AllowIngestRole": principal the
+#   caller's role; NotAction matches every action it does not list, and kms:GenerateDataKey is not listed
+#   (nor matched by kms:Disable* / kms:Delete*) -> holds: step 4, key-policy -> low, related S26-02.
+expect("use-without-grant", "S26-03", K27, T26, R26, severity="low", authorization="key-policy", policy="S26-02")
+# S26-04: kms:Decrypt. "DenyDecryptToOthers": NotPrincipal lists the caller's session ARN, its role
+#   and its account root: the caller's identities are listed (caller and root both, so not uncertain)
+#   -> the NotPrincipal does not match, the Deny neither holds nor is unevaluable. "AllowIngestRole"
+#   holds (kms:Decrypt not in NotAction) -> key-policy -> low.
+expect("use-without-grant", "S26-04", K27, T26, R26, severity="low", authorization="key-policy", policy="S26-02")
+# S26-05: AWSService proton: identities proton.amazonaws.com only, no account root; the NotPrincipal
+#   lists none of them -> matches; kms:Decrypt, no condition -> the Deny holds: step 2, unexplained -> high.
+expect("use-without-grant", "S26-05", K27, T26, R26, severity="high", authorization="unexplained", policy="S26-02")
+
+# ===========================================================================
+# STORY 27 — account A, us-east-1, key K28, service template catalog-svc.
+# A statement conditioned on kms:ViaService; a forward access session through Proton
+# satisfies it, a direct call by the same role does not.
+# ===========================================================================
+T27 = parn(A, USE1, "service-template/catalog-svc")
+R27 = parn(A, USE1, "service/catalog-web")
+hana_fas = ui_role(A, "ProtonAdminRole", "hana", invoked_by=PROTON)
+hana = ui_role(A, "ProtonAdminRole", "hana")
+P27 = policy_doc(
+    "catalog-svc-key",
+    admin_statement(kms_admin_user_a),
+    {"Sid": "AllowProtonAdminViaProton", "Effect": "Allow", "Principal": {"AWS": role_arn(A, "ProtonAdminRole")},
+     "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+     "Condition": {"StringEquals": {"kms:ViaService": PROTON_USE1}}})
+STORIES[27] = {"title": "kms:ViaService: a forward access session through Proton matches it, a direct call does not",
+               "acct": A, "region": USE1, "keys": [K28]}
+
+add(27, 1, "2026-08-04 09:00:00",
+    create_key(K28, kms_admin_a, ts("2026-08-04 09:00:00"), "catalog-svc data", policy=policy_text(P27)),
+    "CreateKey K28 with a policy (JSON text): \"Allow key administrators\" and \"AllowProtonAdminViaProton\" "
+    "(role/ProtonAdminRole; StringEquals kms:ViaService proton.us-east-1.amazonaws.com).")
+add(27, 2, "2026-08-04 09:30:00", use("GenerateDataKey", K28, hana_fas, pctx(T27, R27)),
+    "GenerateDataKey by ProtonAdminRole/hana with invokedBy proton.amazonaws.com in us-east-1 (a forward access "
+    "session): kms:ViaService is proton.us-east-1.amazonaws.com -> use-without-grant, LOW, key-policy.")
+add(27, 3, "2026-08-04 09:45:00", use("Decrypt", K28, hana, pctx(T27, R27), key_id=None),
+    "Decrypt by the same role called directly (no invokedBy): kms:ViaService is absent, the condition is false "
+    "-> use-without-grant, HIGH, unexplained.")
+
+# S27-02: one version, S27-01. The caller is AssumedRole with invokedBy proton.amazonaws.com (no region in
+#   it) -> kms:ViaService = proton.<awsRegion us-east-1>.amazonaws.com = the statement's value; principal
+#   = the caller's role -> holds: step 4, key-policy -> low.
+expect("use-without-grant", "S27-02", K28, T27, R27, severity="low", authorization="key-policy", policy="S27-01")
+# S27-03: no invokedBy -> kms:ViaService missing -> StringEquals false (not negated, not IfExists): the
+#   statement does not hold; nothing else allows kms:Decrypt -> step 8, unexplained -> high.
+expect("use-without-grant", "S27-03", K28, T27, R27, severity="high", authorization="unexplained", policy="S27-01")
+
+# ===========================================================================
+# STORY 28 — account B, eu-west-1, key K29, environment template edge-env.
+# A PutKeyPolicy whose policy text is not valid JSON (cut short): within grace the default
+# policy is still in force, later the unreadable version alone.
+# ===========================================================================
+T28 = parn(B, EUW1, "environment-template/edge-env")
+R28 = parn(B, EUW1, "environment/edge-eu")
+edge = ui_role(B, "EdgeDeployRole", "edge-31f9")
+P28_BROKEN = policy_text(policy_doc(
+    "edge-env-key",
+    {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{B}:root"},
+     "Action": "kms:*", "Resource": "*"},
+    {"Sid": "AllowEdgeDeployRole", "Effect": "Allow", "Principal": {"AWS": role_arn(B, "EdgeDeployRole")},
+     "Action": "kms:Decrypt", "Resource": "*"}))[:300]
+try:  # bookkeeping: the text really is not JSON
+    json.loads(P28_BROKEN)
+    raise AssertionError("P28_BROKEN parses")
+except json.JSONDecodeError:
+    pass
+STORIES[28] = {"title": "PutKeyPolicy whose policy text cannot be read",
+               "acct": B, "region": EUW1, "keys": [K29]}
+
+add(28, 1, "2026-08-10 08:00:00", create_key(K29, secadm_b, ts("2026-08-10 08:00:00"), "edge-env data"),
+    "CreateKey K29 with no policy: the default key policy (root of B).")
+add(28, 2, "2026-08-10 09:00:00", put_key_policy(K29, secadm_b, P28_BROKEN),
+    "PutKeyPolicy K29 whose policy is JSON text cut off after 300 characters: not valid JSON, a version that "
+    "cannot be read.")
+add(28, 3, "2026-08-10 09:02:00", use("Decrypt", K29, edge, pctx(T28, R28), key_id=None),
+    "Decrypt by EdgeDeployRole 120 s after the PutKeyPolicy: the default policy is still in force -> "
+    "use-without-grant, LOW, iam-delegated, related S28-01.")
+add(28, 4, "2026-08-10 10:00:00", use("Decrypt", K29, edge, pctx(T28, R28), key_id=None),
+    "Decrypt an hour later: only the unreadable version is in force -> use-without-grant, MEDIUM, unknown, "
+    "related S28-02.")
+
+# S28-03: V1 = S28-01 (default), V2 = S28-02 (cannot be read). T = 09:02 <= V2.time + grace = 09:05, so
+#   both are in force: V1 -> iam-delegated (EdgeDeployRole of B, root delegation), V2 -> unknown. Most
+#   permissive: iam-delegated, from V1 -> low, related S28-01.
+expect("use-without-grant", "S28-03", K29, T28, R28, severity="low", authorization="iam-delegated", policy="S28-01")
+# S28-04: T = 10:00 > 09:05: only V2 -> step 1, unknown ("the policy set by PutKeyPolicy at
+#   2026-08-10T09:00:00Z cannot be read") -> medium, related S28-02.
+expect("use-without-grant", "S28-04", K29, T28, R28, severity="medium", authorization="unknown", policy="S28-02")
+
 # ===========================================================================
 # Background noise (non-KMS), synthetic, shaped after real CloudTrail records.
 # ===========================================================================
