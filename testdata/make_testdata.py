@@ -2418,6 +2418,34 @@ for f in findings:
     by_rule_sev[f["rule"]][f["severity"]] += 1
     by_sev[f["severity"]] += 1
 other_names = sorted({r["eventName"] for r in kms_calls if category(r["eventName"]) == "other"})
+# key_policies rows (RULES.md 6.1), derived by hand: one row per policy version and statement; a
+# version that cannot be read, or has no statements, gives one row. Versions are the successful
+# CreateKey, ReplicateKey and PutKeyPolicy calls of trail/ (none is a cross-account copy):
+KEY_POLICY_ROWS = {
+    "S1-01": 1,   # K1 CreateKey, no policy: the default key policy, one statement
+    "S3-01": 1,   # K3 likewise (EXTERNAL origin changes nothing)
+    "S13-01": 1,  # K15 default
+    "S15-01": 1,  # K17 default
+    "S16-01": 1,  # K18 default (custom key store)
+    "S18-01": 2,  # K20: "Allow key administrators", "AllowPaymentsTemplate"
+    "S19-01": 1,  # K20 PutKeyPolicy: "Allow key administrators" only
+    "S20-01": 1,  # K21 default
+    "S21-01": 1,  # K22 default
+    "S22-01": 3,  # K23: administrators, "AllowBuildFromVpce", "AllowDeployForAwsResources"
+    "S23-01": 3,  # K24: "Enable IAM User Permissions", "AllowAnalyticsRole", statement 3 (Deny, no Sid)
+    "S25-01": 2,  # K26: administrators, "AllowProtonService"
+    "S26-01": 1,  # K27 default
+    "S26-02": 3,  # K27 PutKeyPolicy, a policy object: "AllowIngestRole", "DenyDecryptToOthers", administrators
+    "S27-01": 2,  # K28: administrators, "AllowProtonAdminViaProton"
+    "S28-01": 1,  # K29 default
+    "S28-02": 1,  # K29 PutKeyPolicy whose text is not JSON: a version that cannot be read, one row
+}                 # = 5 (stories 1-17) + 21 (stories 18-28) = 26
+# bookkeeping only: the table names every successful policy-setting call of trail/, and nothing else
+assert set(KEY_POLICY_ROWS) == {ev.tag for ev in STORY_ORDER if ev.rec["eventSource"] == "kms.amazonaws.com"
+                                and ev.rec["eventName"] in ("CreateKey", "ReplicateKey", "PutKeyPolicy")
+                                and not ev.rec.get("errorCode")}, "KEY_POLICY_ROWS misses a version"
+assert not any(r["eventName"] in ("CreateKey", "ReplicateKey", "PutKeyPolicy") and r["eventID"] not in
+               {EVENTS[t].id for t in KEY_POLICY_ROWS} for r in kms_recs), "a policy-setting record outside the stories"
 counts = {
     "record_files": len(LOGFILES),
     "skipped_files": {"digest": len(DIGESTS), "insight": 1, "total": len(DIGESTS) + 1},
@@ -2432,6 +2460,7 @@ counts = {
     "findings": len(findings),
     "findings_by_rule": by_rule,
     "findings_by_severity": by_sev,
+    "key_policies_rows": sum(KEY_POLICY_ROWS.values()),
     "category_names": {"use": sorted(USE_NAMES), "grant": sorted(GRANT_NAMES), "key_state": sorted(STATE_NAMES),
                        "other": "every other kms.amazonaws.com eventName"},
 }
@@ -2534,11 +2563,13 @@ deterministic: re-running it rewrites byte-identical files):
 - `expected/findings.jsonl` — the expected findings over all of `trail/` with the default grace of 300 s,
   sorted by (event_time, event_id, rule, key_arn). Written BY HAND in `make_testdata.py` (the `expect(...)`
   calls after each story), not computed by a rules engine.
-- `expected/counts.json` — files read and skipped, total / distinct records, duplicates, KMS records by category.
+- `expected/counts.json` — files read and skipped, total / distinct records, duplicates, KMS records by category,
+  and `key_policies_rows`: the rows of the `key_policies` table over `trail/` (RULES.md 6.1; derived by hand in
+  `KEY_POLICY_ROWS`: one row per policy version and statement, one for a version that cannot be read).
 
 ## Accounts, regions, keys
 
-Accounts {A} (A) and {B} (B); regions us-east-1 and eu-west-1; events from 2025-02 to 2026-06.
+Accounts {A} (A) and {B} (B); regions us-east-1 and eu-west-1; events from 2025-02 to 2026-08.
 
 | key | ARN |
 |---|---|
@@ -2588,8 +2619,20 @@ Proton-style: `granteePrincipal` proton.amazonaws.com or proton.<region>.amazona
 ARN and as a bare account id), and a `granteeServicePrincipal` grant with `constraints.sourceArn`. "Covered"
 means some live grant covers the use under the rules. A caller's identities (RULES.md section 1): an
 `AWSService` caller is its service principal; any other caller is its ARN, its role, and its account root;
-a customer principal with `invokedBy` (a forward access session: S1-07, S1-18, S2-05, S5-04, S11-03) is
+a customer principal with `invokedBy` (a forward access session: S1-07, S1-18, S2-05, S5-04, S11-03, S27-02) is
 NOT the service, so a grant to proton does not serve it.
+
+Key policies (RULES.md section 6): every `use-without-grant` and `use-after-grant-retired` carries an
+`authorization` verdict and the severity that goes with it (unexplained high, unknown medium, iam-delegated
+and key-policy low). In stories 1-17 only K1, K3, K15, K17 and K18 have a CreateKey, all without
+`requestParameters.policy` (the default key policy: the key account's root, `kms:*`); of these only K1 has
+coverage findings: alice (an IAM principal of A) is `iam-delegated`, AWSService proton `unexplained`. Every
+other key of stories 1-17 has no policy in the input: `unknown`, medium. Stories 18-28 each test one case of
+section 6: a conditioned statement for the caller's role (18), a PutKeyPolicy and the inclusive grace boundary
+(19), the default policy for an IAM role (20) and for an AWS service (21), conditions on keys the log cannot tell
+(22), an explicit Deny (23), no policy at all (24), a retired grant with a key-policy allow (25), a policy
+logged as a JSON object with NotAction and NotPrincipal (26), kms:ViaService and a forward access session (27),
+and a policy text that is not JSON (28).
 
 {(chr(10) + chr(10)).join(sections)}
 
@@ -2601,6 +2644,11 @@ proton under K1's default key policy) [S1-15, S1-01], S2-11 use-after-key-disabl
 use-after-grant-retired (medium, unknown: no policy of K4 in the input) [S4-12]; one severity changes, S11-06
 denied-access from low to medium (G11w was created 40 s before it, outside a window of 0 s); nothing
 else changes. S1-17 sits exactly on the 300 s boundary (fires at 300 s, would not at 301 s).
+
+Key policy versions use the same grace (RULES.md 6.2). With `--grace 0` two more verdicts change, and no
+finding is added: S19-02 (exactly 300 s after the PutKeyPolicy S19-01) from low, key-policy [S18-01] to high,
+unexplained [S19-01]; S28-03 (120 s after the unreadable PutKeyPolicy S28-02) from low, iam-delegated [S28-01]
+to medium, unknown [S28-02]. S19-02/S19-03 sit on the boundary: the old version is in force at 300 s, not at 301 s.
 
 ## Choices where the rules left room
 
@@ -2620,6 +2668,13 @@ else changes. S1-17 sits exactly on the 300 s boundary (fires at 300 s, would no
   first removal counts".
 - DescribeKey, ListGrants and GenerateRandom are avoided (their category is debatable).
 - ReEncrypt failures are avoided (which side a failure belongs to is not specified).
+- A Deny whose NotPrincipal is uncertain (it lists the caller's account root but not the caller) and that has no
+  condition is avoided: RULES.md 6.4 calls a statement unevaluable only when "some condition is unknown". The
+  NotPrincipal of S26-02 lists the IngestRole session, its role and its root, so it is certain for IngestRole;
+  for AWSService proton (no account root) it lists none of its identities, so the Deny applies.
+- The unknown policy before a first version that is a PutKeyPolicy (RULES.md 6.2, third bullet) is not
+  exercised: every PutKeyPolicy here follows a CreateKey of the same key.
+- ReplicateKey versions are not exercised (no ReplicateKey in the input).
 
 ## Notable files
 
