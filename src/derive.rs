@@ -6,9 +6,10 @@ use crate::error::OutputError;
 use crate::kms::StateClass;
 use crate::output::{Partition, PartitionedWriter, TableStore, WriteOptions, WrittenFile};
 use crate::pipeline::context_of;
+use crate::policy::{ActionSpec, Effect, Policy, PrincipalSpec};
 use crate::rules::{self, Finding};
 use crate::schema::{self, Value};
-use crate::timeline::{Sym, Timeline};
+use crate::timeline::{PolicySource, Sym, Timeline};
 use std::collections::BTreeMap;
 
 /// Writes the derived tables; returns the files written. `own` tells which events belong to
@@ -24,6 +25,7 @@ pub fn write_derived<S: TableStore>(
     files.extend(write_usage(store, tl, opts, own)?);
     files.extend(write_grants(store, tl, opts, own)?);
     files.extend(write_key_states(store, tl, opts, own)?);
+    files.extend(write_key_policies(store, tl, opts, own)?);
     files.extend(write_findings(store, findings, opts)?);
     Ok(files)
 }
@@ -228,6 +230,113 @@ fn write_key_states<S: TableStore>(
     w.finish(store)
 }
 
+/// `key_policies`: one row per version and statement, in timeline order.
+fn write_key_policies<S: TableStore>(
+    store: &mut S,
+    tl: &Timeline,
+    opts: &WriteOptions,
+    own: &dyn Fn(&str) -> bool,
+) -> Result<Vec<WrittenFile>, OutputError> {
+    let sy = &tl.symbols;
+    let mut w = writer::<S>("key_policies", opts);
+    let mut versions: Vec<_> = tl.policies.iter().collect();
+    versions.sort_by(|a, b| (a.time, sy.get(a.event_id)).cmp(&(b.time, sy.get(b.event_id))));
+    for v in versions {
+        let id = sy.get(v.event_id);
+        if !own(id) {
+            continue;
+        }
+        let key = sy.get(v.key);
+        let partition = crate::arn::parse(key).map_or("aws", |a| a.partition);
+        let parsed = rules::read_version(tl, v);
+        let default_text;
+        let text = match (v.text, &parsed) {
+            (Some(t), _) => Some(sy.get(t)),
+            (None, Ok(p)) if p.is_default => {
+                default_text = default_policy_json(p);
+                Some(default_text.as_str())
+            }
+            (None, _) => None,
+        };
+        let error = parsed.as_ref().err().map(|e| e.to_string());
+        let statements = parsed
+            .as_ref()
+            .map(|p| p.statements.as_slice())
+            .unwrap_or(&[]);
+        let part = Partition {
+            account_id: sy.get_opt(v.account),
+            region: sy.get_opt(v.region),
+            time: Some(v.time),
+        };
+        let common = [
+            Value::Time(Some(v.time)),
+            Value::Str(Some(id).filter(|_| v.source != PolicySource::Snapshot)),
+            Value::Str(Some(sy.get(v.event_name)).filter(|_| v.source != PolicySource::Snapshot)),
+            Value::Str(Some(key)),
+            Value::Str(Some(v.source.as_str())),
+            Value::Str(sy.get_opt(v.principal)),
+            Value::Str(error.as_deref()),
+            Value::Int(Some(statements.len() as i64)),
+        ];
+        if statements.is_empty() {
+            let mut row = common.to_vec();
+            row.extend([
+                Value::Int(None),
+                Value::Str(None),
+                Value::Str(None),
+                Value::StrList(None),
+                Value::Bool(None),
+                Value::StrList(None),
+                Value::StrList(None),
+                Value::Conditions(None),
+                Value::Str(text),
+            ]);
+            w.append(store, &part, &row)?;
+            continue;
+        }
+        for st in statements {
+            let (principals, negated) = match &st.principal {
+                PrincipalSpec::Principal(p) => (p.normalized(partition), false),
+                PrincipalSpec::NotPrincipal(p) => (p.normalized(partition), true),
+            };
+            let (actions, not_actions) = match &st.action {
+                ActionSpec::Action(a) => (Some(a.as_slice()), None),
+                ActionSpec::NotAction(a) => (None, Some(a.as_slice())),
+            };
+            let effect = match &st.effect {
+                Effect::Allow => "Allow",
+                Effect::Deny => "Deny",
+                Effect::Other(s) => s.as_str(),
+            };
+            let mut row = common.to_vec();
+            row.extend([
+                Value::Int(Some(st.index as i64)),
+                Value::Str(st.sid.as_deref()),
+                Value::Str(Some(effect)),
+                Value::StrList(Some(&principals)),
+                Value::Bool(Some(negated)),
+                Value::StrList(actions),
+                Value::StrList(not_actions),
+                Value::Conditions(Some(&st.conditions)),
+                Value::Str(text),
+            ]);
+            w.append(store, &part, &row)?;
+        }
+    }
+    w.finish(store)
+}
+
+/// The default key policy as JSON text, for its `policy` cell.
+fn default_policy_json(p: &Policy) -> String {
+    let statements: Vec<&serde_json::Value> = p.statements.iter().map(|s| &s.raw).collect();
+    serde_json::json!({
+        "Version": p.version,
+        "Id": p.id,
+        "Statement": statements,
+    })
+    .to_string()
+}
+
 fn write_findings<S: TableStore>(
     store: &mut S,
     findings: &[Finding],
@@ -238,6 +347,7 @@ fn write_findings<S: TableStore>(
         let row = [
             Value::Str(Some(f.rule.as_str())),
             Value::Str(Some(f.severity.as_str())),
+            Value::Str(f.authorization.map(|a| a.as_str())),
             Value::Str(Some(&f.event_id)),
             Value::Time(Some(f.event_time)),
             Value::Str(Some(&f.event_name)),

@@ -257,6 +257,10 @@ pub struct KmsEvent {
     /// The custom key store of the key (CreateKey, a use's `additionalEventData`) or of a
     /// ConnectCustomKeyStore/DisconnectCustomKeyStore call.
     pub custom_key_store_id: Option<String>,
+    /// CreateKey, ReplicateKey and PutKeyPolicy: `requestParameters.policy` as logged (the
+    /// text of a JSON string, the raw JSON of an object); `None` when absent, null or empty
+    /// (for CreateKey and ReplicateKey, KMS then applied its default key policy).
+    pub key_policy: Option<String>,
 }
 
 impl KmsEvent {
@@ -454,8 +458,31 @@ pub fn from_record(rec: &RawObject<'_>) -> KmsEvent {
             .filter(|s| !s.is_empty()),
         import_type: req.text("importType").map(|s| s.into_owned()),
         custom_key_store_id,
+        key_policy: POLICY_EVENTS
+            .contains(&event_name.as_str())
+            .then(|| policy_text(&req))
+            .flatten(),
         event_name,
     }
+}
+
+/// The events that set a key policy (RULES.md section 6.1).
+pub const POLICY_EVENTS: [&str; 3] = ["CreateKey", "ReplicateKey", "PutKeyPolicy"];
+
+/// `requestParameters.policy`: a string as its text, an object (some re-exported records)
+/// as its raw JSON; absent, null, blank or any other JSON type gives `None`.
+fn policy_text(req: &RawObject<'_>) -> Option<String> {
+    let raw = req.get("policy")?;
+    let t = raw.get().trim_start();
+    if t.starts_with('{') {
+        return Some(raw.get().to_string());
+    }
+    if !t.starts_with('"') {
+        return None;
+    }
+    rawjson::text(raw)
+        .map(|s| s.into_owned())
+        .filter(|s| !s.trim().is_empty())
 }
 
 /// A string field, or the first string of a list field.

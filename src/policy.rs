@@ -88,7 +88,7 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
-    fn new(reason: impl Into<String>) -> PolicyError {
+    pub(crate) fn new(reason: impl Into<String>) -> PolicyError {
         let reason: String = reason.into();
         PolicyError {
             reason: reason.replace(['\n', '\r'], " "),

@@ -39,7 +39,7 @@ pub fn partition_values(path: &str) -> BTreeMap<String, Option<String>> {
 
 /// Columns the rules read that tables written by keytrail before them lack: such a file
 /// reads, with those facts unknown.
-pub const LATER_COLUMNS: [&str; 7] = [
+pub const LATER_COLUMNS: [&str; 8] = [
     "grantee_service_principal",
     "retiring_service_principal",
     "grant_source_arn",
@@ -47,6 +47,7 @@ pub const LATER_COLUMNS: [&str; 7] = [
     "key_material_id",
     "import_type",
     "custom_key_store_id",
+    "key_policy",
 ];
 
 /// The events of one `kms_events` file, and which of [`LATER_COLUMNS`] it lacks.
@@ -232,6 +233,7 @@ fn events_of_batch(
         c.s_new("import_type")?,
         c.s_new("custom_key_store_id")?,
     );
+    let key_policy = c.s_new("key_policy")?;
     for i in 0..batch.num_rows() {
         let event_name = opt_s(name, i).unwrap_or_default();
         // Classified again: a newer keytrail may know more event names than the one that
@@ -328,6 +330,7 @@ fn events_of_batch(
             key_material_id: opt_s_new(material, i),
             import_type: opt_s_new(import_type, i),
             custom_key_store_id: opt_s_new(store, i),
+            key_policy: opt_s_new(key_policy, i),
         });
     }
     Ok(())

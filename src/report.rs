@@ -74,12 +74,16 @@ fn csv_field(s: &str) -> String {
 pub fn write_csv(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     writeln!(
         out,
-        "rule,severity,event_id,event_time,event_name,key_arn,account_id,region,principal,proton_template,proton_resource,related_event_ids,message,advice"
+        "rule,severity,authorization,event_id,event_time,event_name,key_arn,account_id,region,principal,proton_template,proton_resource,related_event_ids,message,advice"
     )?;
     for f in findings {
         let cells = [
             f.rule.as_str().to_string(),
             f.severity.as_str().to_string(),
+            f.authorization
+                .map(|a| a.as_str())
+                .unwrap_or_default()
+                .to_string(),
             f.event_id.clone(),
             format_time(f.event_time),
             f.event_name.clone(),
@@ -256,6 +260,7 @@ mod tests {
         let f = |event_id: &str| Finding {
             rule: crate::rules::Rule::UseWithoutGrant,
             severity: crate::rules::Rule::UseWithoutGrant.severity(),
+            authorization: None,
             event_id: event_id.into(),
             event_time: 0,
             event_name: "Decrypt".into(),

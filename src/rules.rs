@@ -8,18 +8,23 @@
 //! Layout: this file owns the finding types, the order and the cross-account copies;
 //! `grants` owns grant lives and coverage, `states` each key's effective state changes,
 //! `judge` the sweep and one function per rule, `aggregate` the findings that list
-//! dependents, `advice` what each finding tells the user to do.
+//! dependents, `advice` what each finding tells the user to do, `authz` the key policy's
+//! verdict on a use no grant covers.
 
 mod advice;
 mod aggregate;
+mod authz;
 mod grants;
 mod judge;
 mod states;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_authz;
+#[cfg(test)]
 mod tests_aws;
 
+pub use authz::{default_policy_of, read_version, Authorization, Verdict};
 pub use grants::{grant_lives, GrantLife};
 
 use crate::timeline::{StateChange, Sym, Timeline};
@@ -121,6 +126,12 @@ impl Rule {
     }
 }
 
+impl Serialize for Verdict {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl Serialize for Rule {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -133,6 +144,9 @@ impl Serialize for Rule {
 pub struct Finding {
     pub rule: Rule,
     pub severity: Severity,
+    /// The key policy's verdict on a use no grant covers (`use-without-grant`,
+    /// `use-after-grant-retired`); `None` for every other rule.
+    pub authorization: Option<Verdict>,
     pub event_id: String,
     /// Unix milliseconds, UTC.
     #[serde(serialize_with = "ser_time")]

@@ -5,13 +5,13 @@
 //! from these lists, so a column cannot change in one place only. Rows are appended as
 //! slices of [`Value`]s in column order and checked against the types.
 
-use arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Int64Builder, ListBuilder, MapBuilder, MapFieldNames,
-    StringBuilder, TimestampMillisecondBuilder,
-};
+mod batch;
+
+pub use batch::{BatchBuilder, Value};
+
+use arrow::array::Array;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use arrow::record_batch::RecordBatch;
-use std::collections::BTreeMap;
+use batch::{new_conditions_builder, new_list_builder, new_map_builder};
 use std::sync::Arc;
 
 /// A column's type, as keytrail uses them.
@@ -28,6 +28,9 @@ pub enum ColType {
     StrList,
     /// map<string,string>.
     StrMap,
+    /// A key policy statement's conditions:
+    /// array<struct<operator:string,key:string,values:array<string>>>.
+    Conditions,
 }
 
 impl ColType {
@@ -40,6 +43,7 @@ impl ColType {
             ColType::Time => "timestamp",
             ColType::StrList => "array<string>",
             ColType::StrMap => "map<string,string>",
+            ColType::Conditions => "array<struct<operator:string,key:string,values:array<string>>>",
         }
     }
 
@@ -51,25 +55,9 @@ impl ColType {
             ColType::Time => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
             ColType::StrList => new_list_builder().finish().data_type().clone(),
             ColType::StrMap => new_map_builder().finish().data_type().clone(),
+            ColType::Conditions => new_conditions_builder().finish().data_type().clone(),
         }
     }
-}
-
-fn new_list_builder() -> ListBuilder<StringBuilder> {
-    ListBuilder::new(StringBuilder::new())
-}
-
-fn new_map_builder() -> MapBuilder<StringBuilder, StringBuilder> {
-    // The Parquet names for map entries, so every reader sees a standard MAP.
-    MapBuilder::new(
-        Some(MapFieldNames {
-            entry: "key_value".into(),
-            key: "key".into(),
-            value: "value".into(),
-        }),
-        StringBuilder::new(),
-        StringBuilder::new(),
-    )
 }
 
 /// One column of a table.
@@ -351,6 +339,11 @@ pub const KMS_EVENTS: &[Column] = &[
         "Custom key store of the key (CreateKey, a use's additionalEventData) or of a Connect/DisconnectCustomKeyStore call.",
     ),
     col(
+        "key_policy",
+        Str,
+        "CreateKey, ReplicateKey, PutKeyPolicy: requestParameters.policy as logged (null: absent; CreateKey and ReplicateKey then got the default key policy).",
+    ),
+    col(
         "source_file",
         Str,
         "File path or s3://bucket/key the record came from.",
@@ -486,9 +479,78 @@ pub const KEY_STATES: &[Column] = &[
     ),
 ];
 
+pub const KEY_POLICIES: &[Column] = &[
+    col(
+        "event_time",
+        Time,
+        "When the version took effect (the event's time; snapshot: inferred).",
+    ),
+    col(
+        "event_id",
+        Str,
+        "The CreateKey, ReplicateKey or PutKeyPolicy event (null for a snapshot).",
+    ),
+    col("event_name", Str, "That event's name."),
+    col("key_arn", Str, "Key."),
+    col(
+        "source",
+        Str,
+        "CreateKey, ReplicateKey, PutKeyPolicy, default (KMS's default key policy, applied when CreateKey or ReplicateKey names none) or snapshot.",
+    ),
+    col("principal", Str, "Who set the policy."),
+    col(
+        "policy_error",
+        Str,
+        "Why the version cannot be read (null when it can): its findings are then unknown.",
+    ),
+    col("statement_count", Int, "Statements in the version."),
+    col(
+        "statement_index",
+        Int,
+        "The statement's position, from 1 (null on the one row of a version with no readable statement).",
+    ),
+    col("sid", Str, "The statement's Sid."),
+    col("effect", Str, "Allow or Deny (as written)."),
+    col(
+        "principals",
+        StrList,
+        "Principal (or NotPrincipal) values normalised as they are matched: a bare account id as its root ARN, role ARNs without path, service principals lower-case without Region; * for anyone.",
+    ),
+    col(
+        "not_principal",
+        Bool,
+        "Whether the statement names NotPrincipal rather than Principal.",
+    ),
+    col(
+        "actions",
+        StrList,
+        "Action values as written (null with NotAction).",
+    ),
+    col(
+        "not_actions",
+        StrList,
+        "NotAction values as written (null with Action).",
+    ),
+    col(
+        "conditions",
+        Conditions,
+        "One entry per condition operator and key, values as strings.",
+    ),
+    col(
+        "policy",
+        Str,
+        "The version's policy text as logged (the default key policy's JSON for default).",
+    ),
+];
+
 pub const FINDINGS: &[Column] = &[
     col("rule", Str, "Rule id (see Findings)."),
     col("severity", Str, "high, medium or low."),
+    col(
+        "authorization",
+        Str,
+        "use-without-grant and use-after-grant-retired: what the key policy says of the call (key-policy, iam-delegated, unknown, unexplained); null for the other rules.",
+    ),
     col("event_id", Str, "The event the finding is about."),
     col("event_time", Time, "Its time."),
     col("event_name", Str, "Its KMS operation."),
@@ -525,7 +587,7 @@ pub struct Table {
     pub doc: &'static str,
 }
 
-pub const TABLES: [Table; 5] = [
+pub const TABLES: [Table; 6] = [
     Table {
         name: "kms_events",
         columns: KMS_EVENTS,
@@ -545,6 +607,11 @@ pub const TABLES: [Table; 5] = [
         name: "key_states",
         columns: KEY_STATES,
         doc: "The key-state timeline: one row per successful change.",
+    },
+    Table {
+        name: "key_policies",
+        columns: KEY_POLICIES,
+        doc: "Every key policy version the input logs (and a snapshot's), one row per statement.",
     },
     Table {
         name: "findings",
@@ -567,147 +634,6 @@ impl Table {
                 .map(|c| Field::new(c.name, c.ty.arrow(), true))
                 .collect::<Vec<_>>(),
         ))
-    }
-}
-
-/// One cell.
-#[derive(Debug, Clone, Copy)]
-pub enum Value<'a> {
-    Str(Option<&'a str>),
-    Bool(Option<bool>),
-    Int(Option<i64>),
-    Time(Option<i64>),
-    StrList(Option<&'a [String]>),
-    StrMap(Option<&'a BTreeMap<String, String>>),
-}
-
-enum Builder {
-    Str(StringBuilder),
-    Bool(BooleanBuilder),
-    Int(Int64Builder),
-    Time(TimestampMillisecondBuilder),
-    StrList(ListBuilder<StringBuilder>),
-    StrMap(MapBuilder<StringBuilder, StringBuilder>),
-}
-
-/// Accumulates rows of one table and turns them into Arrow record batches.
-pub struct BatchBuilder {
-    table: Table,
-    schema: SchemaRef,
-    builders: Vec<Builder>,
-    rows: usize,
-    /// Bytes of string data appended since the last batch (to bound batch size).
-    bytes: usize,
-}
-
-impl BatchBuilder {
-    pub fn new(table: Table) -> Self {
-        let builders = table
-            .columns
-            .iter()
-            .map(|c| match c.ty {
-                Str => Builder::Str(StringBuilder::new()),
-                Bool => Builder::Bool(BooleanBuilder::new()),
-                Int => Builder::Int(Int64Builder::new()),
-                Time => Builder::Time(TimestampMillisecondBuilder::new().with_timezone("UTC")),
-                StrList => Builder::StrList(new_list_builder()),
-                StrMap => Builder::StrMap(new_map_builder()),
-            })
-            .collect();
-        BatchBuilder {
-            table,
-            schema: table.schema(),
-            builders,
-            rows: 0,
-            bytes: 0,
-        }
-    }
-
-    pub fn table(&self) -> Table {
-        self.table
-    }
-
-    /// Rows appended since the last batch.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Approximate bytes of variable-length data appended since the last batch.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
-    /// Appends one row; `row` holds one value per column, in column order.
-    ///
-    /// # Panics
-    /// When a value's kind does not match its column: that is a bug in keytrail's table
-    /// code (caught by tests), never a property of the input.
-    pub fn append(&mut self, row: &[Value<'_>]) {
-        assert_eq!(
-            row.len(),
-            self.builders.len(),
-            "{}: row width",
-            self.table.name
-        );
-        for (i, (b, v)) in self.builders.iter_mut().zip(row).enumerate() {
-            match (b, *v) {
-                (Builder::Str(b), Value::Str(s)) => {
-                    self.bytes += s.map_or(0, str::len);
-                    b.append_option(s)
-                }
-                (Builder::Bool(b), Value::Bool(x)) => b.append_option(x),
-                (Builder::Int(b), Value::Int(x)) => b.append_option(x),
-                (Builder::Time(b), Value::Time(x)) => b.append_option(x),
-                (Builder::StrList(b), Value::StrList(x)) => match x {
-                    Some(items) => {
-                        for s in items {
-                            self.bytes += s.len();
-                            b.values().append_value(s);
-                        }
-                        b.append(true);
-                    }
-                    None => b.append(false),
-                },
-                (Builder::StrMap(b), Value::StrMap(x)) => {
-                    match x {
-                        Some(m) => {
-                            for (k, v) in m {
-                                self.bytes += k.len() + v.len();
-                                b.keys().append_value(k);
-                                b.values().append_value(v);
-                            }
-                            b.append(true)
-                        }
-                        None => b.append(false),
-                    }
-                    .expect("map builder keys and values stay aligned");
-                }
-                _ => panic!(
-                    "{}: value for column {} has the wrong kind",
-                    self.table.name, self.table.columns[i].name
-                ),
-            }
-        }
-        self.rows += 1;
-    }
-
-    /// Takes the rows appended so far as one record batch.
-    pub fn finish(&mut self) -> RecordBatch {
-        let cols: Vec<ArrayRef> = self
-            .builders
-            .iter_mut()
-            .map(|b| match b {
-                Builder::Str(b) => Arc::new(b.finish()) as ArrayRef,
-                Builder::Bool(b) => Arc::new(b.finish()),
-                Builder::Int(b) => Arc::new(b.finish()),
-                Builder::Time(b) => Arc::new(b.finish()),
-                Builder::StrList(b) => Arc::new(b.finish()),
-                Builder::StrMap(b) => Arc::new(b.finish()),
-            })
-            .collect();
-        self.rows = 0;
-        self.bytes = 0;
-        RecordBatch::try_new(self.schema.clone(), cols).expect("builders follow the table schema")
     }
 }
 
@@ -854,6 +780,7 @@ pub fn athena_ddl(t: &Table) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn every_table_builds_a_batch_of_its_schema() {
@@ -861,6 +788,11 @@ mod tests {
             let mut b = BatchBuilder::new(t);
             let map: BTreeMap<String, String> = [("k".to_string(), "v".to_string())].into();
             let list = vec!["a".to_string()];
+            let conds = vec![crate::policy::ConditionRow {
+                operator: "StringEquals".into(),
+                key: "kms:CallerAccount".into(),
+                values: list.clone(),
+            }];
             let row: Vec<Value> = t
                 .columns
                 .iter()
@@ -871,6 +803,7 @@ mod tests {
                     Time => Value::Time(Some(1_700_000_000_000)),
                     StrList => Value::StrList(Some(&list)),
                     StrMap => Value::StrMap(Some(&map)),
+                    Conditions => Value::Conditions(Some(&conds)),
                 })
                 .collect();
             b.append(&row);
@@ -884,6 +817,7 @@ mod tests {
                     Time => Value::Time(None),
                     StrList => Value::StrList(None),
                     StrMap => Value::StrMap(None),
+                    Conditions => Value::Conditions(None),
                 })
                 .collect();
             b.append(&nulls);

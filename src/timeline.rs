@@ -104,6 +104,60 @@ pub struct UseItem {
     /// A failed use whose errorMessage names a transient key state (unavailable, creating,
     /// updating).
     pub error_transient: bool,
+    /// What a key policy's conditions read about the caller (RULES.md section 6.3).
+    pub caller: CallerFacts,
+}
+
+/// The caller as a key policy sees it: `userIdentity.type`, the `aws:PrincipalArn` (for an
+/// assumed role, the role), the account of RULES.md section 1 and `invokedBy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallerFacts {
+    pub identity_type: Option<Sym>,
+    pub principal_arn: Option<Sym>,
+    pub account: Option<Sym>,
+    pub invoked_by: Option<Sym>,
+}
+
+/// Where a key policy version comes from (RULES.md section 6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PolicySource {
+    CreateKey,
+    ReplicateKey,
+    PutKeyPolicy,
+    /// KMS's default key policy, applied by a CreateKey or ReplicateKey naming none.
+    Default,
+    /// Today's policy from a snapshot of the account.
+    Snapshot,
+}
+
+impl PolicySource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicySource::CreateKey => "CreateKey",
+            PolicySource::ReplicateKey => "ReplicateKey",
+            PolicySource::PutKeyPolicy => "PutKeyPolicy",
+            PolicySource::Default => "default",
+            PolicySource::Snapshot => "snapshot",
+        }
+    }
+}
+
+/// One version of a key's policy, from a successful CreateKey, ReplicateKey or
+/// PutKeyPolicy.
+#[derive(Debug, Clone)]
+pub struct PolicyVersion {
+    pub time: i64,
+    pub event_id: Sym,
+    pub event_name: Sym,
+    pub key: Sym,
+    pub account: Option<Sym>,
+    pub region: Option<Sym>,
+    pub principal: Option<Sym>,
+    pub source: PolicySource,
+    /// The policy as logged; `None` for the default policy and for a PutKeyPolicy that
+    /// carries none.
+    pub text: Option<Sym>,
+    pub shared: Option<Sym>,
 }
 
 /// A grant as created.
@@ -209,6 +263,7 @@ pub struct Timeline {
     pub removals: Vec<GrantRemoval>,
     pub states: Vec<StateChange>,
     pub rotations: Vec<Rotation>,
+    pub policies: Vec<PolicyVersion>,
     /// (key, custom key store) pairs seen (CreateKey, uses), possibly repeated.
     pub key_stores: Vec<(Sym, Sym)>,
     pub counts: TimelineCounts,
@@ -234,6 +289,7 @@ impl Timeline {
             removals: Vec::new(),
             states: Vec::new(),
             rotations: Vec::new(),
+            policies: Vec::new(),
             key_stores: Vec::new(),
             counts: TimelineCounts::default(),
         }
@@ -257,6 +313,23 @@ impl Timeline {
             if ev.succeeded() && ev.category != Category::KeyStateChange {
                 let store = s.intern(store);
                 self.key_stores.push((k, store));
+            }
+        }
+        if let (Some(k), true) = (key, ev.succeeded()) {
+            if let Some(source) = policy_source(ev) {
+                let text = s.intern_opt(ev.key_policy.as_deref());
+                self.policies.push(PolicyVersion {
+                    time,
+                    event_id,
+                    event_name,
+                    key: k,
+                    account,
+                    region,
+                    principal,
+                    source,
+                    text,
+                    shared,
+                });
             }
         }
         match ev.category {
@@ -380,6 +453,7 @@ impl Timeline {
         } = head;
         let s = &mut self.symbols;
         let identities = s.intern(&ev.caller.identities.join("\n"));
+        let caller = caller_facts(s, ev);
         let error_code = s.intern_opt(ev.error_code.as_deref());
         let error_transient = ev.error_code.is_some()
             && ev
@@ -417,6 +491,7 @@ impl Timeline {
                 resource: m.as_ref().and_then(|m| s.intern_opt(m.resource.as_deref())),
                 shared,
                 error_transient,
+                caller,
             });
         }
     }
@@ -432,6 +507,52 @@ struct EventHead {
     region: Option<Sym>,
     principal: Option<Sym>,
     shared: Option<Sym>,
+}
+
+/// The source of the policy version an event sets, if it sets one.
+fn policy_source(ev: &KmsEvent) -> Option<PolicySource> {
+    Some(match (ev.event_name.as_str(), ev.key_policy.is_some()) {
+        ("CreateKey", true) => PolicySource::CreateKey,
+        ("ReplicateKey", true) => PolicySource::ReplicateKey,
+        ("CreateKey" | "ReplicateKey", false) => PolicySource::Default,
+        ("PutKeyPolicy", _) => PolicySource::PutKeyPolicy,
+        _ => return None,
+    })
+}
+
+/// The caller facts of RULES.md section 6.3, interned.
+fn caller_facts(s: &mut Symbols, ev: &KmsEvent) -> CallerFacts {
+    let c = &ev.caller;
+    let ty = c.identity_type.as_deref();
+    let service = ty == Some("AWSService");
+    let principal_arn = if service {
+        None
+    } else if ty == Some("AssumedRole") {
+        c.role_arn.as_deref().or(c.arn.as_deref())
+    } else {
+        c.arn.as_deref()
+    };
+    let account = if service {
+        None
+    } else {
+        c.account_id
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .or_else(|| {
+                c.arn
+                    .as_deref()
+                    .and_then(crate::arn::parse)
+                    .map(|a| a.account.to_string())
+                    .filter(|a| !a.is_empty())
+            })
+    };
+    CallerFacts {
+        identity_type: s.intern_opt(ty),
+        principal_arn: s.intern_opt(principal_arn),
+        account: s.intern_opt(account.as_deref()),
+        invoked_by: s.intern_opt(c.invoked_by.as_deref()),
+    }
 }
 
 /// Whether an errorMessage names a transient key state ("... is unavailable", "creating",

@@ -50,6 +50,9 @@ RNG = random.Random(20250211)  # the only source of randomness for stories 1-8
 # Stories 9+ (and the noise of their files) draw from a second stream, so that adding them
 # left every file of stories 1-8 byte-identical.
 RNG_NEW = random.Random(20261201)
+# Stories 18+ (key policies, issue 12) and their noise draw from a third stream, for the same reason:
+# adding them left every file of stories 1-17 byte-identical.
+RNG_POL = random.Random(20260706)
 BUCKET = "keytrail-example-org-cloudtrail"
 TRAIL_NAME = "org-management-events"
 
@@ -186,8 +189,19 @@ K16 = Key("K16", A, EUW1)  # S14 disabled, scheduled for deletion, deleted
 K17 = Key("K17", B, USE1)  # S15 EXTERNAL: material pending rotation deleted, on-demand rotation
 K18 = Key("K18", A, USE1)  # S16 in a custom key store that is disconnected
 K19 = Key("K19", B, EUW1)  # S17 ECC key agreement key (DeriveSharedSecret)
+K20 = Key("K20", A, USE1)  # S18-S19 key policy with a context condition; PutKeyPolicy removes it
+K21 = Key("K21", B, EUW1)  # S20 default key policy, IAM role of the key's account
+K22 = Key("K22", A, EUW1)  # S21 default key policy, AWS service caller
+K23 = Key("K23", B, USE1)  # S22 conditions on keys the log cannot tell
+K24 = Key("K24", A, USE1)  # S23 explicit Deny beside Allow kms:*
+K25 = Key("K25", B, EUW1)  # S24 no policy and no grant in the input
+K26 = Key("K26", A, EUW1)  # S25 grant retired, key policy allows the service
+K27 = Key("K27", B, USE1)  # S26 PutKeyPolicy with a policy object, NotAction and NotPrincipal
+K28 = Key("K28", A, USE1)  # S27 kms:ViaService and a forward access session
+K29 = Key("K29", B, EUW1)  # S28 PutKeyPolicy whose policy text is not JSON
 KF = Key("KF", A, USE1)   # formats/ only
-KEYS = [K1, K2, K3, K4, K5, K6, K7, K8, K9, K10, K11, K12, K13, K14, K15, K16, K17, K18, K19]
+KEYS = [K1, K2, K3, K4, K5, K6, K7, K8, K9, K10, K11, K12, K13, K14, K15, K16, K17, K18, K19,
+        K20, K21, K22, K23, K24, K25, K26, K27, K28, K29]
 
 
 def parn(acct, region, rest):
@@ -393,7 +407,8 @@ def service_event(name, k: Key, details=True):
                event_type="AwsServiceEvent", version="1.08", extra=extra)
 
 
-def create_key(k: Key, ui, t, desc, origin="AWS_KMS", store=None):
+def create_key(k: Key, ui, t, desc, origin="AWS_KMS", store=None, policy=None):
+    """CreateKey; `policy` (JSON text or an object) is logged as requestParameters.policy, else absent."""
     meta = {"aWSAccountId": k.acct, "keyId": k.id, "arn": k.arn, "creationDate": aws_date(t),
             "enabled": origin != "EXTERNAL", "description": desc, "keyUsage": "ENCRYPT_DECRYPT",
             "keyState": "PendingImport" if origin == "EXTERNAL" else "Enabled", "origin": origin,
@@ -407,7 +422,39 @@ def create_key(k: Key, ui, t, desc, origin="AWS_KMS", store=None):
         req["customKeyStoreId"] = store
         meta["customKeyStoreId"] = store
         meta["cloudHsmClusterId"] = "cluster-" + alnum("hsm:" + store, 11, string.ascii_lowercase + string.digits)
+    if policy is not None:
+        req["policy"] = policy
     return kms("CreateKey", k, ui, req, {"keyMetadata": meta})
+
+
+def put_key_policy(k: Key, ui, policy):
+    """PutKeyPolicy; `policy` is logged as given: JSON text (as CloudTrail writes it), an object, or any string."""
+    return kms("PutKeyPolicy", k, ui, {"keyId": k.id, "policyName": "default", "policy": policy,
+                                        "bypassPolicyLockoutSafetyCheck": False})
+
+
+def role_arn(acct, role):
+    return f"arn:aws:iam::{acct}:role/{role}"
+
+
+# The documented key administrators' actions: none of them is a key use.
+ADMIN_ACTIONS = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+                 "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
+                 "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand"]
+
+
+def admin_statement(principal_arn):
+    return {"Sid": "Allow key administrators", "Effect": "Allow", "Principal": {"AWS": principal_arn},
+            "Action": ADMIN_ACTIONS, "Resource": "*"}
+
+
+def policy_doc(pid, *statements):
+    return {"Version": "2012-10-17", "Id": pid, "Statement": list(statements)}
+
+
+def policy_text(doc):
+    """A policy as CloudTrail logs it in requestParameters.policy: JSON text."""
+    return json.dumps(doc, indent=4)
 
 
 def proton_api(name, acct, region, ui, req, resp=None, read_only=False):
@@ -428,7 +475,8 @@ EVENTS: dict[str, Ev] = {}   # tag -> Ev (story events, KMS or Proton API)
 STORY_ORDER: list[Ev] = []
 FILES: dict[tuple, list] = defaultdict(list)  # file key -> records (shared objects for duplicates)
 LATE_FILES: dict[tuple, dt.datetime] = {}
-NEW_FKS: set = set()  # files of stories 9+ and their noise: written with RNG_NEW
+NEW_FKS: set = set()  # files of stories 9-17 and their noise: written with RNG_NEW
+POL_FKS: set = set()  # files of stories 18+ and their noise: written with RNG_POL
 STORIES: dict[int, dict] = {}
 
 
@@ -472,7 +520,10 @@ def add(story, step, when, rec, note, *, time_str=None, file=None, dup_into=None
     STORY_ORDER.append(ev)
     ev.shared = shared
     fk = file or bucket_key(ev.acct, ev.region, t)
-    if story >= 9:  # stories 9+ live in files of their own (see RNG_NEW)
+    if story >= 18:  # stories 18+ live in files of their own (see RNG_POL)
+        assert fk in POL_FKS or fk not in FILES, tag
+        POL_FKS.add(fk)
+    elif story >= 9:  # stories 9+ live in files of their own (see RNG_NEW)
         assert fk in NEW_FKS or fk not in FILES, tag
         NEW_FKS.add(fk)
     FILES[fk].append(rec)
@@ -501,24 +552,39 @@ def E(tag):
 # RULES.md section 4: the rules, in its order, with the severity each can have. A rule with one
 # severity gives the default; a rule whose severity depends on the situation has none, and
 # every expect() of it names the severity it derived.
-SEVERITIES = {"use-without-grant": ["high"], "use-after-grant-retired": ["high"],
+SEVERITIES = {"use-without-grant": ["high", "medium", "low"], "use-after-grant-retired": ["high", "medium", "low"],
               "use-after-key-disabled": ["high"], "denied-by-key-state": ["high", "medium"],
               "denied-after-grant-removed": ["high"], "denied-access": ["medium", "low"],
               "key-disabled-with-dependents": ["medium"], "key-deleted-with-dependents": ["high"],
               "grant-removed-with-dependents": ["low", "medium"], "malformed-context": ["low"]}
 SEVERITY = {rule: sev[0] for rule, sev in SEVERITIES.items() if len(sev) == 1}
+# RULES.md section 6.5: the two coverage rules carry an authorization verdict, and their severity is
+# the verdict's; every other finding has none (null).
+AUTHORIZED_RULES = {"use-without-grant", "use-after-grant-retired"}
+VERDICT_SEVERITY = {"key-policy": "low", "iam-delegated": "low", "unknown": "medium", "unexplained": "high"}
 EXPECT: list[dict] = []
 
 
-def expect(rule, tag, key: Key, template, resource, related=(), *, severity=None, copies=()):
+def expect(rule, tag, key: Key, template, resource, related=(), *, severity=None, copies=(),
+           authorization=None, policy=None):
     """One expected finding on event `tag`. `related` are the rule's own related events;
-    `copies` the other cross-account copies of the call `tag` represents (RULES.md section 0)."""
+    `copies` the other cross-account copies of the call `tag` represents (RULES.md section 0).
+    `authorization` is the hand-derived verdict of RULES.md section 6 (the two coverage rules only),
+    `policy` the tag of the key policy version it comes from (CreateKey, ReplicateKey or PutKeyPolicy),
+    when it comes from one: its eventID goes after the rule's own related events, before the copies."""
     if severity is None:
         assert rule in SEVERITY, f"{rule} on {tag}: its severity depends on the situation, name it"
         severity = SEVERITY[rule]
     assert severity in SEVERITIES[rule], (rule, severity)
+    if rule in AUTHORIZED_RULES:
+        assert authorization in VERDICT_SEVERITY, f"{rule} on {tag}: name the authorization verdict"
+        # bookkeeping: the severity named by hand agrees with the verdict named by hand
+        assert severity == VERDICT_SEVERITY[authorization], (tag, severity, authorization)
+    else:
+        assert authorization is None and policy is None, (rule, tag)
     EXPECT.append({"rule": rule, "tag": tag, "key": key, "template": template, "resource": resource,
-                   "related": list(related), "severity": severity, "copies": list(copies)})
+                   "related": list(related), "severity": severity, "copies": list(copies),
+                   "authorization": authorization, "policy": policy})
 
 
 # ===========================================================================
@@ -629,7 +695,8 @@ add(1, 23, "2025-02-13 09:10:30", use("Decrypt", K1, ui_service(PROTON_USE1), pc
 # An AWSService proton caller has that identity; ProtonAdminRole/alice with invokedBy proton is a
 # forward access session: identities its session ARN, role/ProtonAdminRole and the root of A only.
 # S1-07: alice, G1a live but its grantee is not alice's -> no grant covers or would cover.
-expect("use-without-grant", "S1-07", K1, T1, R1_SVC)
+# 6: K1's only version is the default key policy of S1-01 (CreateKey without a policy: root of A, kms:*); alice is an IAM principal of A, matched through the root only -> iam-delegated, low.
+expect("use-without-grant", "S1-07", K1, T1, R1_SVC, severity="low", authorization="iam-delegated", policy="S1-01")
 # S1-13: G1b (created 10:30:02) covered S1-06 (T1,T1), S1-12 (T1,svc), S1-08/S1-10 (T1,inst),
 #        S1-09 (T1,pipe); S1-07 not (alice), S1-11 is unresolved. Latest per pair: 06, 12, 10, 09.
 #        Caller AWSService proton.us-east-1 -> identity proton.amazonaws.com = G1b's grantee and
@@ -640,12 +707,17 @@ expect("grant-removed-with-dependents", "S1-13", K1, T1, None, ["S1-06", "S1-09"
 expect("grant-removed-with-dependents", "S1-15", K1, T1, None, ["S1-06", "S1-09", "S1-10", "S1-14"], severity="low")
 # S1-17: T - grace = 15:00:00 = G1a's removal: not covered (T < removed + grace fails), G1a and G1b
 #        (removed 11:00) would have covered; the latest removal is S1-15.
-expect("use-after-grant-retired", "S1-17", K1, T1, R1_SVC, ["S1-15"])
+# 6: AWSService proton has no account root; the default policy of S1-01 names only the root -> unexplained, high.
+expect("use-after-grant-retired", "S1-17", K1, T1, R1_SVC, ["S1-15"], severity="high", authorization="unexplained",
+       policy="S1-01")
 # S1-18: alice again: no grant, live or removed, has one of her identities as grantee.
-expect("use-without-grant", "S1-18", K1, T1, R1_INST)
+# 6: alice (IAM, account A) under the default policy of S1-01 -> iam-delegated, low.
+expect("use-without-grant", "S1-18", K1, T1, R1_INST, severity="low", authorization="iam-delegated", policy="S1-01")
 # S1-20: AWSService proton; G1a, G1b removed long before, G1c not yet created. S1-19 (second
 #        removal of G1a) does not count: the first successful removal ends the grant.
-expect("use-after-grant-retired", "S1-20", K1, T1, R1_PIPE, ["S1-15"])
+# 6: AWSService proton under the default policy of S1-01: no statement allows it -> unexplained, high.
+expect("use-after-grant-retired", "S1-20", K1, T1, R1_PIPE, ["S1-15"], severity="high", authorization="unexplained",
+       policy="S1-01")
 
 # ===========================================================================
 # STORY 2 — account A, us-east-1, key K2, environment template base-env.
@@ -748,7 +820,8 @@ add(2, 24, "2025-03-05 11:00:00", use("GenerateDataKey", K2, ui_service(PROTON),
 
 # S2-05: bob is a forward access session (invokedBy proton): G2's grantee (proton) is not one of his
 #        identities (session, role/ProtonAdminRole, root of A) -> use-without-grant.
-expect("use-without-grant", "S2-05", K2, T2, R2_PRD)
+# 6: no CreateKey/PutKeyPolicy/ReplicateKey of K2 in the input: no policy known -> unknown, medium (6.2).
+expect("use-without-grant", "S2-05", K2, T2, R2_PRD, severity="medium", authorization="unknown")
 # S2-09: earlier successful constraint-key uses of K2, covered or not: 02 (T2,T2); 03,04,08 (stg);
 #        05,07 (prd). Effective DisableKey (the failed S2-06 changed nothing).
 expect("key-disabled-with-dependents", "S2-09", K2, T2, None, ["S2-02", "S2-07", "S2-08"])
@@ -926,9 +999,10 @@ add(4, 16, "2025-11-05 11:01:00", use("Decrypt", K4, erin_user, pctx(T4, R4_SVC)
 add(4, 17, "2025-11-06 08:00:00", retire_grant(K4, ui_service(PROTON), G4_OLD),
     "RetireGrant of a grant id never seen created (made before the logs begin). Must NOT fire.")
 
-expect("use-without-grant", "S4-01", K4, T4, R4_SVC)
-expect("use-without-grant", "S4-06", K4, T4W, R4_RPT)
-expect("use-without-grant", "S4-07", K4, T4, R4_SVC)
+# 6 (every coverage finding of story 4): no CreateKey/PutKeyPolicy/ReplicateKey of K4 in the input: no policy known -> unknown, medium (6.2).
+expect("use-without-grant", "S4-01", K4, T4, R4_SVC, severity="medium", authorization="unknown")
+expect("use-without-grant", "S4-06", K4, T4W, R4_RPT, severity="medium", authorization="unknown")
+expect("use-without-grant", "S4-07", K4, T4, R4_SVC, severity="medium", authorization="unknown")
 # S4-08: AWSService proton; G4 (created 13:10:00, 55 min before) would cover it and is live: no
 #        removal explains it, and no covering grant is younger than grace -> denied-access medium.
 expect("denied-access", "S4-08", K4, T4, R4_SVC, severity="medium")
@@ -937,9 +1011,10 @@ expect("denied-access", "S4-09", K4, T4, R4_COMP, severity="medium")
 # S4-12: G4 (created 13:10:00) covered 03 (T4,T4), 04 (inst), 10 (comp), 11 (repo). Not 01 (before),
 #        06 (other template), 07 (not grantee), 08/09 (failed). A RevokeGrant: medium.
 expect("grant-removed-with-dependents", "S4-12", K4, T4, None, ["S4-03", "S4-04", "S4-10", "S4-11"], severity="medium")
-expect("use-after-grant-retired", "S4-14", K4, T4, R4_INST, ["S4-12"])
-expect("use-without-grant", "S4-15", K4, T4W, R4_RPT)
-expect("use-without-grant", "S4-16", K4, T4, R4_SVC)
+# 6: K4 has no policy in the input -> unknown, medium, no version in related.
+expect("use-after-grant-retired", "S4-14", K4, T4, R4_INST, ["S4-12"], severity="medium", authorization="unknown")
+expect("use-without-grant", "S4-15", K4, T4W, R4_RPT, severity="medium", authorization="unknown")
+expect("use-without-grant", "S4-16", K4, T4, R4_SVC, severity="medium", authorization="unknown")
 
 # ===========================================================================
 # STORY 5 — account A, eu-west-1, keys K5 and K6, service template batch-svc.
@@ -984,10 +1059,12 @@ add(5, 8, "2026-01-13 10:30:00",
 
 # S5-04: frank-console (FAS, empty sessionIssuer): role from the session ARN; neither G5 (proton)
 #        nor G5r (role/EtlPipelineRole) names one of its identities.
-expect("use-without-grant", "S5-04", K5, T5, R5_INST)
+# 6: no CreateKey/PutKeyPolicy/ReplicateKey of K5 in the input: no policy known -> unknown, medium (6.2).
+expect("use-without-grant", "S5-04", K5, T5, R5_INST, severity="medium", authorization="unknown")
 # S5-05 covered by G5r (role ARN from sessionIssuer). S5-06: G5r lacks GenerateDataKey.
-expect("use-without-grant", "S5-06", K5, T5, R5_INST)
-expect("use-without-grant", "S5-07", K6, T5, R5_SVC)
+# 6: K5 and K6 have no policy in the input -> unknown, medium.
+expect("use-without-grant", "S5-06", K5, T5, R5_INST, severity="medium", authorization="unknown")
+expect("use-without-grant", "S5-07", K6, T5, R5_SVC, severity="medium", authorization="unknown")
 
 # ===========================================================================
 # STORY 6 — account A, us-east-1, key K7, service template gateway-svc.
@@ -1032,7 +1109,8 @@ add(6, 11, None, use("Decrypt", K7, ui_user(A, "dev-alice"), pctx(T6, R6)),
 
 expect("malformed-context", "S6-03", K7, T6, None)
 expect("malformed-context", "S6-04", K7, R6, R6)
-expect("use-without-grant", "S6-04", K7, R6, R6)
+# 6: no CreateKey/PutKeyPolicy/ReplicateKey of K7 in the input: no policy known -> unknown, medium (6.2).
+expect("use-without-grant", "S6-04", K7, R6, R6, severity="medium", authorization="unknown")
 expect("malformed-context", "S6-05", K7, T6, R6_OTHER_ACCT)
 expect("malformed-context", "S6-06", K7, None, R6)
 # S6-07: AWSService proton; G6 (created 24 min before, live) would cover it (subset holds) -> medium.
@@ -1163,11 +1241,13 @@ add(9, 8, "2026-04-06 12:00:00", use("Decrypt", K11, ledger, pctx(T9, R9), key_i
 # S9-02/03/06: identities of an assumed role / IAM user include arn:aws:iam::<A>:root; G9's grantee
 #   is that ARN, G9b's the bare id 111122223333 = the same root (partition of K11: aws). Covered.
 # S9-04: AWSService: identities = the service principal only -> no grant covers or would cover.
-expect("use-without-grant", "S9-04", K11, T9, R9)
+# 6: no CreateKey/PutKeyPolicy/ReplicateKey of K11 in the input: no policy known -> unknown, medium (6.2).
+expect("use-without-grant", "S9-04", K11, T9, R9, severity="medium", authorization="unknown")
 # S9-07: G9 covered 02, 03 (one pair (T9,R9)): latest 03; S9-04 was not covered. RevokeGrant: medium.
 expect("grant-removed-with-dependents", "S9-07", K11, T9, R9, ["S9-03"], severity="medium")
 # S9-08: G9 removed at 11:00 <= T - grace, would cover (root) -> related the removal.
-expect("use-after-grant-retired", "S9-08", K11, T9, R9, ["S9-07"])
+# 6: K11 has no policy in the input -> unknown, medium.
+expect("use-after-grant-retired", "S9-08", K11, T9, R9, ["S9-07"], severity="medium", authorization="unknown")
 
 # ===========================================================================
 # STORY 10 — account A, eu-west-1, key K12, environment template analytics-env.
@@ -1213,7 +1293,8 @@ add(10, 9, "2026-04-13 14:00:00", retire_grant(K12, ui_service(PROTON), G10P),
 #   user ARN (+ root of A, not counted for low) -> not the grantee/retiring principal: medium.
 expect("grant-removed-with-dependents", "S10-05", K12, T10, None, ["S10-02", "S10-04"], severity="medium")
 # S10-06: G10s removed 11:00 <= T - grace and would cover; G10p not yet created.
-expect("use-after-grant-retired", "S10-06", K12, T10, R10, ["S10-05"])
+# 6: no CreateKey/PutKeyPolicy/ReplicateKey of K12 in the input: no policy known -> unknown, medium (6.2).
+expect("use-after-grant-retired", "S10-06", K12, T10, R10, ["S10-05"], severity="medium", authorization="unknown")
 # S10-09: G10p covered 08 only (06 is before its creation). RetireGrant by AWSService proton, whose
 #   identity proton.amazonaws.com is G10p's grantee and retiring principal normalised: low.
 expect("grant-removed-with-dependents", "S10-09", K12, T10, R10, ["S10-08"], severity="low")
@@ -1256,7 +1337,8 @@ add(11, 9, "2026-04-20 11:10:00",
     "Decrypt search FAILED AccessDeniedException 10 min after the revoke -> denied-after-grant-removed [S11-08], high.")
 
 # S11-03: identities of dana (FAS): session ARN, role/PlatformAdmin, root of B; G11's grantee is proton.
-expect("use-without-grant", "S11-03", K13, T11, R11)
+# 6: no CreateKey/PutKeyPolicy/ReplicateKey of K13 in the input: no policy known -> unknown, medium (6.2).
+expect("use-without-grant", "S11-03", K13, T11, R11, severity="medium", authorization="unknown")
 # S11-06: G11w would cover it (AWSService proton, Encrypt, template indexer-svc) and was created at
 #   10:00:00, in [T - 300 s, T]; it is live, so no removal explains the denial -> denied-access low,
 #   related: that CreateGrant (S11-05), the latest such creation.
@@ -1306,7 +1388,9 @@ add(12, 6, "2026-04-27 11:00:00", x12b_b,
 # S12-04: G12 covered the call S12-02/03, listed by its representative S12-02 only. Revoke: medium.
 expect("grant-removed-with-dependents", "S12-04", K14, T12, R12, ["S12-02"], severity="medium")
 # S12-05: no grant covers; G12 (removed 10:00 <= T - grace) would -> related S12-04, then the copy S12-06.
-expect("use-after-grant-retired", "S12-05", K14, T12, R12, ["S12-04"], copies=["S12-06"])
+# 6: no CreateKey/PutKeyPolicy/ReplicateKey of K14 in the input: no policy known -> unknown, medium (6.2). No version in related: S12-04, then the copy.
+expect("use-after-grant-retired", "S12-05", K14, T12, R12, ["S12-04"], copies=["S12-06"], severity="medium",
+       authorization="unknown")
 
 # ===========================================================================
 # STORY 13 — account B, eu-west-1, EXTERNAL key K15, environment template ml-env.
@@ -1531,10 +1615,396 @@ add(17, 3, "2026-06-08 10:15:00", derive_shared_secret(K19, device),
 expect("use-after-key-disabled", "S17-03", K19, None, None, ["S17-02"])
 
 # ===========================================================================
+# STORIES 18-28 — key policies and the authorization verdict (RULES.md section 6, issue 12).
+# Every use carries the Proton constraint key and no grant covers it (none would, except in
+# story 25), so use-without-grant / use-after-grant-retired fire, and the verdict sets their
+# severity. No key of these stories changes state, no use fails and every context is well
+# formed: no other rule of section 4 fires unless a story says so.
+# ===========================================================================
+kms_admin_user_a = f"arn:aws:iam::{A}:user/kms-admin"
+
+# ===========================================================================
+# STORY 18 — account A, us-east-1, key K20, service template payments-svc.
+# A key-policy statement naming the caller's role, with a StringEquals condition on the
+# template in the encryption context.
+# ===========================================================================
+T18 = parn(A, USE1, "service-template/payments-svc")
+R18 = parn(A, USE1, "service/payments-api")
+T18X = parn(A, USE1, "service-template/payments-batch")
+R18X = parn(A, USE1, "service/payments-nightly")
+payments = ui_role(A, "PaymentsAppRole", "payments-4c1a")
+P18 = policy_doc(
+    "payments-svc-key",
+    admin_statement(kms_admin_user_a),
+    {"Sid": "AllowPaymentsTemplate", "Effect": "Allow", "Principal": {"AWS": role_arn(A, "PaymentsAppRole")},
+     "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+     "Condition": {"StringEquals": {"kms:EncryptionContext:aws:proton:template": T18}}})
+STORIES[18] = {"title": "Key policy statement for the caller's role, conditioned on the template in the context",
+               "acct": A, "region": USE1, "keys": [K20]}
+
+add(18, 1, "2026-07-06 09:00:00",
+    create_key(K20, kms_admin_a, ts("2026-07-06 09:00:00"), "payments-svc data", policy=policy_text(P18)),
+    "CreateKey K20 with requestParameters.policy as JSON text: statement \"Allow key administrators\" (kms-admin, "
+    "administrative actions only) and statement \"AllowPaymentsTemplate\" (role/PaymentsAppRole; Encrypt, Decrypt, "
+    "GenerateDataKey*; StringEquals kms:EncryptionContext:aws:proton:template = payments-svc). No root delegation.")
+add(18, 2, "2026-07-06 10:00:00", use("GenerateDataKey", K20, payments, pctx(T18, R18)),
+    "GenerateDataKey by PaymentsAppRole/payments-4c1a, template payments-svc. No grant -> use-without-grant; "
+    "statement \"AllowPaymentsTemplate\" allows it -> LOW, key-policy.")
+add(18, 3, "2026-07-06 10:30:00", use("Decrypt", K20, payments, pctx(T18X, R18X), key_id=None),
+    "Decrypt by the same role with template payments-batch: the condition rejects it and no other statement "
+    "allows it -> use-without-grant, HIGH, unexplained.")
+
+# S18-02: K20 has one version, S18-01 (09:00 <= T). Request: kms:GenerateDataKey, principals the session,
+#   role/PaymentsAppRole, root of A; context template = T18. No Deny. "Allow key administrators" does
+#   not match the action (kms:Get* is not kms:GenerateDataKey). "AllowPaymentsTemplate": principal =
+#   the caller's role (not the root), kms:GenerateDataKey* matches, StringEquals T18 = T18 -> holds:
+#   step 4, key-policy -> low; related the version S18-01.
+expect("use-without-grant", "S18-02", K20, T18, R18, severity="low", authorization="key-policy", policy="S18-01")
+# S18-03: same version; kms:Decrypt, template T18X != T18 -> the condition is false, the statement
+#   does not hold (nothing unknown); the administrators' statement has no kms:Decrypt -> step 8,
+#   unexplained ("no statement of the policy set by CreateKey at 2026-07-06T09:00:00Z allows it") -> high.
+expect("use-without-grant", "S18-03", K20, T18X, R18X, severity="high", authorization="unexplained", policy="S18-01")
+
+# ===========================================================================
+# STORY 19 — the same key K20 the next day: a PutKeyPolicy drops "AllowPaymentsTemplate"
+# and keeps no root delegation. Within grace the old version is still in force.
+# ===========================================================================
+P19 = policy_doc("payments-svc-key", admin_statement(kms_admin_user_a))
+STORIES[19] = {"title": "PutKeyPolicy removes the allowing statement: the old version in force up to grace, inclusive",
+               "acct": A, "region": USE1, "keys": [K20]}
+
+add(19, 1, "2026-07-07 10:00:00", put_key_policy(K20, kms_admin_a, policy_text(P19)),
+    "PutKeyPolicy K20 (JSON text, keyId a bare id, key in resources[]): only \"Allow key administrators\" remains.")
+add(19, 2, "2026-07-07 10:05:00", use("GenerateDataKey", K20, payments, pctx(T18, R18)),
+    "GenerateDataKey by PaymentsAppRole, template payments-svc, EXACTLY 300 s after the PutKeyPolicy: the old "
+    "version (S18-01) is still in force (inclusive boundary) and allows it -> use-without-grant, LOW, key-policy, "
+    "related the OLD version S18-01.")
+add(19, 3, "2026-07-07 10:05:01", use("GenerateDataKey", K20, payments, pctx(T18, R18)),
+    "The same call 301 s after the PutKeyPolicy: only the new version is in force -> use-without-grant, HIGH, "
+    "unexplained, related S19-01.")
+
+# S19-02: versions of K20: V1 = S18-01, V2 = S19-01 (10:00:00). Vi = V2. V1 is in force since
+#   V2.time + grace = 10:05:00 >= T = 10:05:00. V1 -> key-policy (as S18-02); V2 -> unexplained (only
+#   the administrators' statement). Most permissive: key-policy, from V1 -> low, related S18-01.
+expect("use-without-grant", "S19-02", K20, T18, R18, severity="low", authorization="key-policy", policy="S18-01")
+# S19-03: T = 10:05:01 > V2.time + grace: only V2 in force -> no statement allows it -> high, related S19-01.
+expect("use-without-grant", "S19-03", K20, T18, R18, severity="high", authorization="unexplained", policy="S19-01")
+
+# ===========================================================================
+# STORY 20 — account B, eu-west-1, key K21 created without a policy (the default key policy),
+# used by an IAM role of the key's own account.
+# ===========================================================================
+T20 = parn(B, EUW1, "environment-template/reports-env")
+R20 = parn(B, EUW1, "environment/reports-prod")
+reports_b = ui_role(B, "ReportsAppRole", "reports-2b7d")
+STORIES[20] = {"title": "Default key policy: an IAM role of the key's account is delegated to IAM",
+               "acct": B, "region": EUW1, "keys": [K21]}
+
+add(20, 1, "2026-07-13 09:00:00", create_key(K21, secadm_b, ts("2026-07-13 09:00:00"), "reports-env data"),
+    "CreateKey K21 with no requestParameters.policy: the default key policy (root of B, kms:*).")
+add(20, 2, "2026-07-13 09:30:00", use("Decrypt", K21, reports_b, pctx(T20, R20), key_id=None),
+    "Decrypt by ReportsAppRole/reports-2b7d of account B: no grant -> use-without-grant; the default policy "
+    "delegates it to B's IAM policies -> LOW, iam-delegated.")
+
+# S20-02: one version, the default of S20-01 (root of B, kms:*). ReportsAppRole is an IAM principal of B:
+#   its root is added back; the statement holds through the root only -> step 6, iam-delegated -> low.
+expect("use-without-grant", "S20-02", K21, T20, R20, severity="low", authorization="iam-delegated", policy="S20-01")
+
+# ===========================================================================
+# STORY 21 — account A, eu-west-1, key K22 with the default key policy, used by the service
+# itself (userIdentity type AWSService).
+# ===========================================================================
+T21 = parn(A, EUW1, "service-template/media-svc")
+R21 = parn(A, EUW1, "service/media-transcode")
+STORIES[21] = {"title": "Default key policy: an AWS service caller is not reached by root delegation",
+               "acct": A, "region": EUW1, "keys": [K22]}
+
+add(21, 1, "2026-07-14 09:00:00", create_key(K22, kms_admin_a, ts("2026-07-14 09:00:00"), "media-svc data"),
+    "CreateKey K22 with no policy: the default key policy (root of A, kms:*).")
+add(21, 2, "2026-07-14 09:30:00", use("Encrypt", K22, ui_service(PROTON), pctx(T21, R21)),
+    "Encrypt by AWSService proton.amazonaws.com: no grant -> use-without-grant; root delegation never reaches an "
+    "AWS service -> HIGH, unexplained.")
+
+# S21-02: one version, the default of S21-01. Principals: proton.amazonaws.com only (AWSService: no
+#   account root). The only statement names the root of A -> no match -> step 8, unexplained -> high.
+expect("use-without-grant", "S21-02", K22, T21, R21, severity="high", authorization="unexplained", policy="S21-01")
+
+# ===========================================================================
+# STORY 22 — account B, us-east-1, key K23, service template build-svc.
+# The only Allow statements that match have conditions on keys the log cannot tell.
+# ===========================================================================
+T22 = parn(B, USE1, "service-template/build-svc")
+R22 = parn(B, USE1, "service/build-runner")
+VPCE22 = "vpce-0a1b2c3d4e5f67890"
+build_b = ui_role(B, "BuildRole", "build-7781")
+deploy_b = ui_role(B, "DeployRole", "github-actions-1187")
+P22 = policy_doc(
+    "build-svc-key",
+    admin_statement(role_arn(B, "SecurityAdmin")),
+    {"Sid": "AllowBuildFromVpce", "Effect": "Allow", "Principal": {"AWS": role_arn(B, "BuildRole")},
+     "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
+     "Condition": {"StringEquals": {"aws:SourceVpce": VPCE22}}},
+    {"Sid": "AllowDeployForAwsResources", "Effect": "Allow", "Principal": {"AWS": role_arn(B, "DeployRole")},
+     "Action": ["kms:Decrypt", "kms:CreateGrant"], "Resource": "*",
+     "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}})
+STORIES[22] = {"title": "Allow statements conditioned on keys CloudTrail does not log (aws:SourceVpce, kms:GrantIsForAWSResource)",
+               "acct": B, "region": USE1, "keys": [K23]}
+
+add(22, 1, "2026-07-20 09:00:00",
+    create_key(K23, secadm_b, ts("2026-07-20 09:00:00"), "build-svc data", policy=policy_text(P22)),
+    "CreateKey K23 with a policy (JSON text): \"Allow key administrators\" (role/SecurityAdmin), "
+    f"\"AllowBuildFromVpce\" (role/BuildRole; StringEquals aws:SourceVpce {VPCE22}), \"AllowDeployForAwsResources\" "
+    "(role/DeployRole; Bool kms:GrantIsForAWSResource true).")
+add(22, 2, "2026-07-20 09:40:00", use("GenerateDataKey", K23, build_b, pctx(T22, R22)),
+    "GenerateDataKey by BuildRole: the statement that names it depends on aws:SourceVpce, which the log cannot "
+    "tell -> use-without-grant, MEDIUM, unknown.")
+add(22, 3, "2026-07-20 10:10:00", use("Decrypt", K23, deploy_b, pctx(T22, R22), key_id=None),
+    "Decrypt by DeployRole: its statement depends on kms:GrantIsForAWSResource (known operator Bool, unknown key) "
+    "-> use-without-grant, MEDIUM, unknown.")
+
+# S22-02: one version, S22-01. No Deny. "AllowBuildFromVpce": principal = the caller's role, action
+#   kms:GenerateDataKey listed, condition key aws:SourceVpce is "any other key" -> unknown: the statement
+#   is unevaluable; no Allow holds (the others do not match principal/action) -> step 5, unknown -> medium.
+expect("use-without-grant", "S22-02", K23, T22, R22, severity="medium", authorization="unknown", policy="S22-01")
+# S22-03: "AllowDeployForAwsResources": principal role/DeployRole, kms:Decrypt listed, Bool on
+#   kms:GrantIsForAWSResource (not in the table of 6.3) -> unknown -> unevaluable; nothing holds -> medium.
+expect("use-without-grant", "S22-03", K23, T22, R22, severity="medium", authorization="unknown", policy="S22-01")
+
+# ===========================================================================
+# STORY 23 — account A, us-east-1, key K24, service template analytics-svc.
+# An explicit Deny of kms:Decrypt for a role beside Allow kms:* for the same role.
+# ===========================================================================
+T23 = parn(A, USE1, "service-template/analytics-svc")
+R23 = parn(A, USE1, "service/analytics-query")
+analytics = ui_role(A, "AnalyticsRole", "query-55e0")
+P23 = policy_doc(
+    "analytics-svc-key",
+    {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": ROOT_A}, "Action": "kms:*",
+     "Resource": "*"},
+    {"Sid": "AllowAnalyticsRole", "Effect": "Allow", "Principal": {"AWS": role_arn(A, "AnalyticsRole")},
+     "Action": "kms:*", "Resource": "*"},
+    {"Effect": "Deny", "Principal": {"AWS": role_arn(A, "AnalyticsRole")}, "Action": "kms:Decrypt", "Resource": "*"})
+STORIES[23] = {"title": "An explicit Deny of kms:Decrypt beside Allow kms:* (a statement without Sid)",
+               "acct": A, "region": USE1, "keys": [K24]}
+
+add(23, 1, "2026-07-21 09:00:00",
+    create_key(K24, kms_admin_a, ts("2026-07-21 09:00:00"), "analytics-svc data", policy=policy_text(P23)),
+    "CreateKey K24 with a policy (JSON text): \"Enable IAM User Permissions\" (root of A, kms:*), "
+    "\"AllowAnalyticsRole\" (role/AnalyticsRole, kms:*), and a third statement WITHOUT Sid: Deny role/AnalyticsRole "
+    "kms:Decrypt.")
+add(23, 2, "2026-07-21 09:30:00", use("Decrypt", K24, analytics, pctx(T23, R23), key_id=None),
+    "Decrypt by AnalyticsRole: the Deny holds -> use-without-grant, HIGH, unexplained (\"statement 3 of the policy "
+    "set by CreateKey at 2026-07-21T09:00:00Z denies it\").")
+add(23, 3, "2026-07-21 09:31:00", use("GenerateDataKey", K24, analytics, pctx(T23, R23)),
+    "GenerateDataKey by AnalyticsRole: the Deny names kms:Decrypt only; \"AllowAnalyticsRole\" allows it -> "
+    "use-without-grant, LOW, key-policy.")
+
+# S23-02: one version, S23-01. Step 2: statement 3 (Deny, principal the caller's role, kms:Decrypt, no
+#   condition) holds -> unexplained -> high; the Allows never count.
+expect("use-without-grant", "S23-02", K24, T23, R23, severity="high", authorization="unexplained", policy="S23-01")
+# S23-03: kms:GenerateDataKey: the Deny does not match the action. Step 4 before step 6: statement 2
+#   (the role itself, kms:*) holds -> key-policy -> low (statement 1 would only delegate).
+expect("use-without-grant", "S23-03", K24, T23, R23, severity="low", authorization="key-policy", policy="S23-01")
+
+# ===========================================================================
+# STORY 24 — account B, eu-west-1, key K25: no CreateKey, PutKeyPolicy or ReplicateKey of the
+# key and no grant in the input (whatever allowed these calls predates the logs).
+# ===========================================================================
+T24 = parn(B, EUW1, "service-template/legacy-etl")
+R24 = parn(B, EUW1, "service/legacy-etl-jobs")
+etl_b = ui_role(B, "EtlRole", "etl-nightly")
+STORIES[24] = {"title": "No key policy and no grant in the input",
+               "acct": B, "region": EUW1, "keys": [K25]}
+
+add(24, 1, "2026-07-27 09:00:00", use("Decrypt", K25, ui_service(PROTON), pctx(T24, R24), key_id=None),
+    "Decrypt by AWSService proton on a key of which the input holds no policy and no grant (a grant created "
+    "before the logs) -> use-without-grant, MEDIUM, unknown, no related ids.")
+add(24, 2, "2026-07-27 09:10:00", use("GenerateDataKey", K25, etl_b, pctx(T24, R24)),
+    "GenerateDataKey by EtlRole (an IAM principal) on the same key -> use-without-grant, MEDIUM, unknown.")
+
+# S24-01/02: K25 has no version -> "no policy is known" (6.2), whoever the caller -> unknown -> medium;
+#   no version, so nothing is added to related_event_ids.
+expect("use-without-grant", "S24-01", K25, T24, R24, severity="medium", authorization="unknown")
+expect("use-without-grant", "S24-02", K25, T24, R24, severity="medium", authorization="unknown")
+
+# ===========================================================================
+# STORY 25 — account A, eu-west-1, key K26, service template export-svc.
+# A grant to proton is retired by proton; the key policy itself allows the service.
+# ===========================================================================
+T25 = parn(A, EUW1, "service-template/export-svc")
+R25 = parn(A, EUW1, "service/export-api")
+G25 = hexid("grant:G25")
+P25 = policy_doc(
+    "export-svc-key",
+    admin_statement(kms_admin_user_a),
+    {"Sid": "AllowProtonService", "Effect": "Allow", "Principal": {"Service": PROTON},
+     "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], "Resource": "*",
+     "Condition": {"StringLike": {"kms:EncryptionContext:aws:proton:template": parn(A, EUW1, "service-template/*")}}})
+STORIES[25] = {"title": "Use after the grant was retired, allowed by a key-policy statement for the service",
+               "acct": A, "region": EUW1, "keys": [K26]}
+
+add(25, 1, "2026-07-28 08:00:00",
+    create_key(K26, kms_admin_a, ts("2026-07-28 08:00:00"), "export-svc data", policy=policy_text(P25)),
+    "CreateKey K26 with a policy (JSON text): \"Allow key administrators\" and \"AllowProtonService\" (Principal "
+    "Service proton.amazonaws.com; Encrypt, Decrypt, GenerateDataKey*, DescribeKey; StringLike template "
+    "arn:aws:proton:eu-west-1:111122223333:service-template/*).")
+add(25, 2, "2026-07-28 08:10:00", create_grant(K26, frank, PROTON, T25, G25),
+    "CreateGrant G25, grantee proton.amazonaws.com, constraint template=export-svc.")
+add(25, 3, "2026-07-28 08:10:04", use("GenerateDataKey", K26, ui_service(PROTON), pctx(T25, T25)),
+    "GenerateDataKey template data by AWSService proton. Covered by G25.")
+add(25, 4, "2026-07-28 09:00:00", use("Decrypt", K26, ui_service(PROTON), pctx(T25, R25), key_id=None),
+    "Decrypt service/export-api. Covered by G25.")
+add(25, 5, "2026-07-28 11:00:00", retire_grant(K26, ui_service(PROTON), G25),
+    "RetireGrant G25 by its grantee AWSService proton -> grant-removed-with-dependents, LOW.")
+add(25, 6, "2026-07-28 12:00:00", use("Decrypt", K26, ui_service(PROTON), pctx(T25, R25), key_id=None),
+    "Decrypt an hour after the retirement -> use-after-grant-retired [S25-05]; \"AllowProtonService\" allows it "
+    "-> LOW, key-policy, related S25-05 then the version S25-01.")
+
+# S25-05: G25 (created 08:10:00) covered 03 (T25,T25) and 04 (T25,R25); the caller's identity
+#   proton.amazonaws.com is G25's grantee and retiring principal: a RetireGrant -> low.
+expect("grant-removed-with-dependents", "S25-05", K26, T25, None, ["S25-03", "S25-04"], severity="low")
+# S25-06: no grant covers (G25 removed 11:00 <= T - grace), G25 would -> use-after-grant-retired, related
+#   S25-05. Policy: one version, S25-01. AWSService proton: principal proton.amazonaws.com matches
+#   {"Service": proton.amazonaws.com} (not a root); kms:Decrypt listed; StringLike template T25 against
+#   ...:service-template/* -> true -> holds: step 4, key-policy -> low; related S25-05, then S25-01.
+expect("use-after-grant-retired", "S25-06", K26, T25, R25, ["S25-05"], severity="low", authorization="key-policy",
+       policy="S25-01")
+
+# ===========================================================================
+# STORY 26 — account B, us-east-1, key K27, environment template ingest-env.
+# A PutKeyPolicy whose requestParameters.policy is a JSON OBJECT (not text), with NotAction
+# in an Allow and NotPrincipal in a Deny.
+# ===========================================================================
+T26 = parn(B, USE1, "environment-template/ingest-env")
+R26 = parn(B, USE1, "environment/ingest-prod")
+ingest = ui_role(B, "IngestRole", "ingest-0d3f")
+P26 = policy_doc(
+    "ingest-env-key",
+    {"Sid": "AllowIngestRole", "Effect": "Allow", "Principal": {"AWS": role_arn(B, "IngestRole")},
+     "NotAction": ["kms:Disable*", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:Delete*"], "Resource": "*"},
+    {"Sid": "DenyDecryptToOthers", "Effect": "Deny",
+     "NotPrincipal": {"AWS": [f"arn:aws:sts::{B}:assumed-role/IngestRole/ingest-0d3f", role_arn(B, "IngestRole"),
+                              f"arn:aws:iam::{B}:root"]},
+     "Action": "kms:Decrypt", "Resource": "*"},
+    admin_statement(role_arn(B, "SecurityAdmin")))
+STORIES[26] = {"title": "PutKeyPolicy with the policy as a JSON object: NotAction in an Allow, NotPrincipal in a Deny",
+               "acct": B, "region": USE1, "keys": [K27]}
+
+add(26, 1, "2026-08-03 08:00:00", create_key(K27, secadm_b, ts("2026-08-03 08:00:00"), "ingest-env data"),
+    "CreateKey K27 with no policy: the default key policy (root of B).")
+add(26, 2, "2026-08-03 08:30:00", put_key_policy(K27, secadm_b, P26),
+    "PutKeyPolicy K27 with requestParameters.policy a JSON OBJECT: \"AllowIngestRole\" (role/IngestRole, NotAction "
+    "kms:Disable*, kms:ScheduleKeyDeletion, kms:PutKeyPolicy, kms:Delete*), \"DenyDecryptToOthers\" (Deny kms:Decrypt, "
+    "NotPrincipal the IngestRole session, role/IngestRole and the root of B), \"Allow key administrators\".")
+add(26, 3, "2026-08-03 09:30:00", use("GenerateDataKey", K27, ingest, pctx(T26, R26)),
+    "GenerateDataKey by IngestRole/ingest-0d3f: allowed through NotAction -> use-without-grant, LOW, key-policy.")
+add(26, 4, "2026-08-03 09:40:00", use("Decrypt", K27, ingest, pctx(T26, R26), key_id=None),
+    "Decrypt by IngestRole: the Deny's NotPrincipal lists it (and its root), so the Deny does not apply -> "
+    "use-without-grant, LOW, key-policy.")
+add(26, 5, "2026-08-03 09:50:00", use("Decrypt", K27, ui_service(PROTON), pctx(T26, R26), key_id=None),
+    "Decrypt by AWSService proton: none of its identities is in the NotPrincipal, so the Deny holds -> "
+    "use-without-grant, HIGH, unexplained.")
+
+# Versions of K27: V1 = S26-01 (default), V2 = S26-02 (the object, read as it is). Every use is more
+#   than grace after S26-02 (08:35 < T), so only V2 is in force.
+# S26-03: kms:GenerateDataKey. Deny: action kms:Decrypt does not match. "AllowIngestRole": principal the
+#   caller's role; NotAction matches every action it does not list, and kms:GenerateDataKey is not listed
+#   (nor matched by kms:Disable* / kms:Delete*) -> holds: step 4, key-policy -> low, related S26-02.
+expect("use-without-grant", "S26-03", K27, T26, R26, severity="low", authorization="key-policy", policy="S26-02")
+# S26-04: kms:Decrypt. "DenyDecryptToOthers": NotPrincipal lists the caller's session ARN, its role
+#   and its account root: the caller's identities are listed (caller and root both, so not uncertain)
+#   -> the NotPrincipal does not match, the Deny neither holds nor is unevaluable. "AllowIngestRole"
+#   holds (kms:Decrypt not in NotAction) -> key-policy -> low.
+expect("use-without-grant", "S26-04", K27, T26, R26, severity="low", authorization="key-policy", policy="S26-02")
+# S26-05: AWSService proton: identities proton.amazonaws.com only, no account root; the NotPrincipal
+#   lists none of them -> matches; kms:Decrypt, no condition -> the Deny holds: step 2, unexplained -> high.
+expect("use-without-grant", "S26-05", K27, T26, R26, severity="high", authorization="unexplained", policy="S26-02")
+
+# ===========================================================================
+# STORY 27 — account A, us-east-1, key K28, service template catalog-svc.
+# A statement conditioned on kms:ViaService; a forward access session through Proton
+# satisfies it, a direct call by the same role does not.
+# ===========================================================================
+T27 = parn(A, USE1, "service-template/catalog-svc")
+R27 = parn(A, USE1, "service/catalog-web")
+hana_fas = ui_role(A, "ProtonAdminRole", "hana", invoked_by=PROTON)
+hana = ui_role(A, "ProtonAdminRole", "hana")
+P27 = policy_doc(
+    "catalog-svc-key",
+    admin_statement(kms_admin_user_a),
+    {"Sid": "AllowProtonAdminViaProton", "Effect": "Allow", "Principal": {"AWS": role_arn(A, "ProtonAdminRole")},
+     "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+     "Condition": {"StringEquals": {"kms:ViaService": PROTON_USE1}}})
+STORIES[27] = {"title": "kms:ViaService: a forward access session through Proton matches it, a direct call does not",
+               "acct": A, "region": USE1, "keys": [K28]}
+
+add(27, 1, "2026-08-04 09:00:00",
+    create_key(K28, kms_admin_a, ts("2026-08-04 09:00:00"), "catalog-svc data", policy=policy_text(P27)),
+    "CreateKey K28 with a policy (JSON text): \"Allow key administrators\" and \"AllowProtonAdminViaProton\" "
+    "(role/ProtonAdminRole; StringEquals kms:ViaService proton.us-east-1.amazonaws.com).")
+add(27, 2, "2026-08-04 09:30:00", use("GenerateDataKey", K28, hana_fas, pctx(T27, R27)),
+    "GenerateDataKey by ProtonAdminRole/hana with invokedBy proton.amazonaws.com in us-east-1 (a forward access "
+    "session): kms:ViaService is proton.us-east-1.amazonaws.com -> use-without-grant, LOW, key-policy.")
+add(27, 3, "2026-08-04 09:45:00", use("Decrypt", K28, hana, pctx(T27, R27), key_id=None),
+    "Decrypt by the same role called directly (no invokedBy): kms:ViaService is absent, the condition is false "
+    "-> use-without-grant, HIGH, unexplained.")
+
+# S27-02: one version, S27-01. The caller is AssumedRole with invokedBy proton.amazonaws.com (no region in
+#   it) -> kms:ViaService = proton.<awsRegion us-east-1>.amazonaws.com = the statement's value; principal
+#   = the caller's role -> holds: step 4, key-policy -> low.
+expect("use-without-grant", "S27-02", K28, T27, R27, severity="low", authorization="key-policy", policy="S27-01")
+# S27-03: no invokedBy -> kms:ViaService missing -> StringEquals false (not negated, not IfExists): the
+#   statement does not hold; nothing else allows kms:Decrypt -> step 8, unexplained -> high.
+expect("use-without-grant", "S27-03", K28, T27, R27, severity="high", authorization="unexplained", policy="S27-01")
+
+# ===========================================================================
+# STORY 28 — account B, eu-west-1, key K29, environment template edge-env.
+# A PutKeyPolicy whose policy text is not valid JSON (cut short): within grace the default
+# policy is still in force, later the unreadable version alone.
+# ===========================================================================
+T28 = parn(B, EUW1, "environment-template/edge-env")
+R28 = parn(B, EUW1, "environment/edge-eu")
+edge = ui_role(B, "EdgeDeployRole", "edge-31f9")
+P28_BROKEN = policy_text(policy_doc(
+    "edge-env-key",
+    {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{B}:root"},
+     "Action": "kms:*", "Resource": "*"},
+    {"Sid": "AllowEdgeDeployRole", "Effect": "Allow", "Principal": {"AWS": role_arn(B, "EdgeDeployRole")},
+     "Action": "kms:Decrypt", "Resource": "*"}))[:300]
+try:  # bookkeeping: the text really is not JSON
+    json.loads(P28_BROKEN)
+    raise AssertionError("P28_BROKEN parses")
+except json.JSONDecodeError:
+    pass
+STORIES[28] = {"title": "PutKeyPolicy whose policy text cannot be read",
+               "acct": B, "region": EUW1, "keys": [K29]}
+
+add(28, 1, "2026-08-10 08:00:00", create_key(K29, secadm_b, ts("2026-08-10 08:00:00"), "edge-env data"),
+    "CreateKey K29 with no policy: the default key policy (root of B).")
+add(28, 2, "2026-08-10 09:00:00", put_key_policy(K29, secadm_b, P28_BROKEN),
+    "PutKeyPolicy K29 whose policy is JSON text cut off after 300 characters: not valid JSON, a version that "
+    "cannot be read.")
+add(28, 3, "2026-08-10 09:02:00", use("Decrypt", K29, edge, pctx(T28, R28), key_id=None),
+    "Decrypt by EdgeDeployRole 120 s after the PutKeyPolicy: the default policy is still in force -> "
+    "use-without-grant, LOW, iam-delegated, related S28-01.")
+add(28, 4, "2026-08-10 10:00:00", use("Decrypt", K29, edge, pctx(T28, R28), key_id=None),
+    "Decrypt an hour later: only the unreadable version is in force -> use-without-grant, MEDIUM, unknown, "
+    "related S28-02.")
+
+# S28-03: V1 = S28-01 (default), V2 = S28-02 (cannot be read). T = 09:02 <= V2.time + grace = 09:05, so
+#   both are in force: V1 -> iam-delegated (EdgeDeployRole of B, root delegation), V2 -> unknown. Most
+#   permissive: iam-delegated, from V1 -> low, related S28-01.
+expect("use-without-grant", "S28-03", K29, T28, R28, severity="low", authorization="iam-delegated", policy="S28-01")
+# S28-04: T = 10:00 > 09:05: only V2 -> step 1, unknown ("the policy set by PutKeyPolicy at
+#   2026-08-10T09:00:00Z cannot be read") -> medium, related S28-02.
+expect("use-without-grant", "S28-04", K29, T28, R28, severity="medium", authorization="unknown", policy="S28-02")
+
+# ===========================================================================
 # Background noise (non-KMS), synthetic, shaped after real CloudTrail records.
 # ===========================================================================
 NOISE_COUNT = [0]
-NOISE_COUNT_NEW = [0]  # noise of stories 9+ (RNG_NEW)
+NOISE_COUNT_NEW = [0]  # noise of stories 9-17 (RNG_NEW)
+NOISE_COUNT_POL = [0]  # noise of stories 18+ (RNG_POL)
 PEOPLE = {
     A: {"users": ["dev-alice", "ci-deployer", "kms-admin"],
         "roles": [("ProtonAdminRole", "alice"), ("BillingAppRole", "billing-app-7f3c"),
@@ -1664,18 +2134,31 @@ def noise_record(acct, region, i, rng=RNG):
     raise AssertionError(k)
 
 
-def add_noise(acct, region, t, *, file=None, dup_into=None, new=False):
-    """One noise record; `new`: for stories 9+, from RNG_NEW with ids of their own."""
-    counter, prefix, rng = (NOISE_COUNT_NEW, "noise-new", RNG_NEW) if new else (NOISE_COUNT, "noise", RNG)
+def story_gen(story):
+    """Which stream a story's files use: 0 stories 1-8 (RNG), 1 stories 9-17 (RNG_NEW), 2 stories 18+ (RNG_POL)."""
+    return 0 if story < 9 else 1 if story < 18 else 2
+
+
+def fk_gen(fk):
+    return 2 if fk in POL_FKS else 1 if fk in NEW_FKS else 0
+
+
+GEN_RNG = [RNG, RNG_NEW, RNG_POL]
+
+
+def add_noise(acct, region, t, *, file=None, dup_into=None, gen=0):
+    """One noise record; `gen` 1 (stories 9-17) or 2 (stories 18+): from that stream, with ids of its own."""
+    counter, prefix, rng = [(NOISE_COUNT, "noise", RNG), (NOISE_COUNT_NEW, "noise-new", RNG_NEW),
+                            (NOISE_COUNT_POL, "noise-pol", RNG_POL)][gen]
     i = counter[0]
     counter[0] += 1
     rec = noise_record(acct, region, i, rng)
     rec["eventID"] = uid(f"{prefix}:{i}")
     finish_record(rec, t, None, f"{prefix}:{i}")
     fk = file or bucket_key(acct, region, t)
-    assert new == (fk in NEW_FKS) or (new and fk not in FILES), fk
-    if new:
-        NEW_FKS.add(fk)
+    assert gen == fk_gen(fk) or (gen and fk not in FILES), fk
+    if gen:
+        (NEW_FKS if gen == 1 else POL_FKS).add(fk)
     FILES[fk].append(rec)
     if dup_into:
         FILES[bucket_key(acct, region, dup_into)].append(rec)
@@ -1685,22 +2168,22 @@ def add_noise(acct, region, t, *, file=None, dup_into=None, new=False):
 # noise inside every story file window
 for fk in sorted(FILES, key=lambda k: (k[0], k[1], k[2], k[3])):
     kind, acct, region, start = fk
-    new = fk in NEW_FKS
-    rng = RNG_NEW if new else RNG
+    gen = fk_gen(fk)
+    rng = GEN_RNG[gen]
     base_t = start if kind == "std" else ts("2025-11-03 13:00:00")
     for _ in range(rng.randint(2, 5)):
-        add_noise(acct, region, base_t + dt.timedelta(seconds=rng.randrange(300)), file=fk, new=new)
+        add_noise(acct, region, base_t + dt.timedelta(seconds=rng.randrange(300)), file=fk, gen=gen)
 
-# noise-only files around each story day (stories 1-8 first, from RNG, three a day; then 9+, from
-# RNG_NEW, one a day)
-for new in (False, True):
-    rng = RNG_NEW if new else RNG
-    story_days = sorted({(ev.acct, ev.region, ev.t.date()) for ev in STORY_ORDER if ev.t and (ev.story >= 9) == new})
+# noise-only files around each story day (stories 1-8 first, from RNG, three a day; then 9-17, from
+# RNG_NEW, one a day; then 18+, from RNG_POL, one a day)
+for gen in (0, 1, 2):
+    rng = GEN_RNG[gen]
+    story_days = sorted({(ev.acct, ev.region, ev.t.date()) for ev in STORY_ORDER if ev.t and story_gen(ev.story) == gen})
     for acct, region, day in story_days:
-        for _ in range(1 if new else 3):
+        for _ in range(1 if gen else 3):
             t = dt.datetime(day.year, day.month, day.day, rng.randint(6, 20), rng.randrange(12) * 5, 0, tzinfo=UTC)
             for _ in range(rng.randint(3, 7)):
-                add_noise(acct, region, t + dt.timedelta(seconds=rng.randrange(300)), new=new)
+                add_noise(acct, region, t + dt.timedelta(seconds=rng.randrange(300)), gen=gen)
 # a few quiet-day files in the other account/region pairs
 for acct, region, day in [(B, USE1, dt.date(2025, 2, 12)), (A, EUW1, dt.date(2025, 6, 17)), (B, EUW1, dt.date(2025, 11, 4)),
                           (A, USE1, dt.date(2026, 1, 13)), (B, USE1, dt.date(2026, 3, 2))]:
@@ -1746,7 +2229,7 @@ MULTI_MEMBER_FK = bucket_key(A, USE1, ts("2025-03-04 10:20:00"))
 LOGFILES = []  # dicts: acct, region, delivered, key, sha256, oldest, newest, n
 for fk in sorted(FILES, key=lambda k: (k[1], k[2], k[3], k[0])):
     kind, acct, region, start = fk
-    rng = RNG_NEW if fk in NEW_FKS else RNG
+    rng = GEN_RNG[fk_gen(fk)]
     recs = list(FILES[fk])
     rng.shuffle(recs)  # records are in no order within a file
     if kind == "late":
@@ -1874,16 +2357,23 @@ for x in EXPECT:
     # bookkeeping checks only (no rule logic): findings name representatives, list dependents by
     # representative, and give every other copy of the call
     assert representative(x["tag"]) == x["tag"], x
-    for r in x["related"]:
+    for r in x["related"] + ([x["policy"]] if x["policy"] else []):
         assert r in EVENTS and representative(r) == r, (x["tag"], r)
+    if x["policy"]:
+        pe = EVENTS[x["policy"]]
+        # bookkeeping: a version is a CreateKey, ReplicateKey or PutKeyPolicy at or before the use
+        assert pe.rec["eventName"] in ("CreateKey", "ReplicateKey", "PutKeyPolicy") and pe.t <= ev.t, x
     assert sorted(x["copies"]) == sorted(e.tag for e in STORY_ORDER
                                          if ev.shared and e.shared == ev.shared and e is not ev), x
     findings.append({
-        "rule": x["rule"], "severity": x["severity"], "event_id": ev.id, "event_time": iso(ev.t),
+        "rule": x["rule"], "severity": x["severity"], "authorization": x["authorization"],
+        "event_id": ev.id, "event_time": iso(ev.t),
         "event_name": ev.rec["eventName"], "key_arn": x["key"].arn, "proton_template": x["template"],
         "proton_resource": x["resource"],
-        # the rule's own related events (ascending), then the other copies of the call (ascending)
-        "related_event_ids": sorted(E(r) for r in x["related"]) + sorted(E(c) for c in x["copies"]),
+        # the rule's own related events (ascending), then the key policy version the verdict comes
+        # from (RULES.md 6.5), then the other copies of the call (ascending)
+        "related_event_ids": (sorted(E(r) for r in x["related"]) + ([E(x["policy"])] if x["policy"] else [])
+                              + sorted(E(c) for c in x["copies"])),
     })
 findings.sort(key=lambda f: (f["event_time"], f["event_id"], f["rule"], f["key_arn"]))
 with open(EXPECTED / "findings.jsonl", "w") as fh:
@@ -1920,11 +2410,42 @@ for r in kms_calls:
 by_rule = {rule: 0 for rule in SEVERITIES}
 by_rule_sev = {rule: {sev: 0 for sev in SEVERITIES[rule]} for rule in SEVERITIES}
 by_sev = {"high": 0, "medium": 0, "low": 0}
+by_auth = {a: 0 for a in VERDICT_SEVERITY}
+by_auth[None] = 0
 for f in findings:
     by_rule[f["rule"]] += 1
+    by_auth[f["authorization"]] += 1
     by_rule_sev[f["rule"]][f["severity"]] += 1
     by_sev[f["severity"]] += 1
 other_names = sorted({r["eventName"] for r in kms_calls if category(r["eventName"]) == "other"})
+# key_policies rows (RULES.md 6.1), derived by hand: one row per policy version and statement; a
+# version that cannot be read, or has no statements, gives one row. Versions are the successful
+# CreateKey, ReplicateKey and PutKeyPolicy calls of trail/ (none is a cross-account copy):
+KEY_POLICY_ROWS = {
+    "S1-01": 1,   # K1 CreateKey, no policy: the default key policy, one statement
+    "S3-01": 1,   # K3 likewise (EXTERNAL origin changes nothing)
+    "S13-01": 1,  # K15 default
+    "S15-01": 1,  # K17 default
+    "S16-01": 1,  # K18 default (custom key store)
+    "S18-01": 2,  # K20: "Allow key administrators", "AllowPaymentsTemplate"
+    "S19-01": 1,  # K20 PutKeyPolicy: "Allow key administrators" only
+    "S20-01": 1,  # K21 default
+    "S21-01": 1,  # K22 default
+    "S22-01": 3,  # K23: administrators, "AllowBuildFromVpce", "AllowDeployForAwsResources"
+    "S23-01": 3,  # K24: "Enable IAM User Permissions", "AllowAnalyticsRole", statement 3 (Deny, no Sid)
+    "S25-01": 2,  # K26: administrators, "AllowProtonService"
+    "S26-01": 1,  # K27 default
+    "S26-02": 3,  # K27 PutKeyPolicy, a policy object: "AllowIngestRole", "DenyDecryptToOthers", administrators
+    "S27-01": 2,  # K28: administrators, "AllowProtonAdminViaProton"
+    "S28-01": 1,  # K29 default
+    "S28-02": 1,  # K29 PutKeyPolicy whose text is not JSON: a version that cannot be read, one row
+}                 # = 5 (stories 1-17) + 21 (stories 18-28) = 26
+# bookkeeping only: the table names every successful policy-setting call of trail/, and nothing else
+assert set(KEY_POLICY_ROWS) == {ev.tag for ev in STORY_ORDER if ev.rec["eventSource"] == "kms.amazonaws.com"
+                                and ev.rec["eventName"] in ("CreateKey", "ReplicateKey", "PutKeyPolicy")
+                                and not ev.rec.get("errorCode")}, "KEY_POLICY_ROWS misses a version"
+assert not any(r["eventName"] in ("CreateKey", "ReplicateKey", "PutKeyPolicy") and r["eventID"] not in
+               {EVENTS[t].id for t in KEY_POLICY_ROWS} for r in kms_recs), "a policy-setting record outside the stories"
 counts = {
     "record_files": len(LOGFILES),
     "skipped_files": {"digest": len(DIGESTS), "insight": 1, "total": len(DIGESTS) + 1},
@@ -1939,6 +2460,7 @@ counts = {
     "findings": len(findings),
     "findings_by_rule": by_rule,
     "findings_by_severity": by_sev,
+    "key_policies_rows": sum(KEY_POLICY_ROWS.values()),
     "category_names": {"use": sorted(USE_NAMES), "grant": sorted(GRANT_NAMES), "key_state": sorted(STATE_NAMES),
                        "other": "every other kms.amazonaws.com eventName"},
 }
@@ -1951,7 +2473,9 @@ assert counts["non_kms_records"] / counts["distinct_records"] >= 0.6, counts
 key_lines = "\n".join(f"| {k.name} | `{k.arn}` |" for k in KEYS + [KF])
 by_tag_findings = defaultdict(list)
 for x in EXPECT:
-    by_tag_findings[x["tag"]].append(f"{x['rule']} ({x['severity']})")
+    verdict = f", {x['authorization']}" if x["authorization"] else ""
+    pol = f", policy {x['policy']}" if x["policy"] else ""
+    by_tag_findings[x["tag"]].append(f"{x['rule']} ({x['severity']}{verdict}{pol})")
 sections = []
 for sid, meta in STORIES.items():
     rows = []
@@ -2039,11 +2563,13 @@ deterministic: re-running it rewrites byte-identical files):
 - `expected/findings.jsonl` — the expected findings over all of `trail/` with the default grace of 300 s,
   sorted by (event_time, event_id, rule, key_arn). Written BY HAND in `make_testdata.py` (the `expect(...)`
   calls after each story), not computed by a rules engine.
-- `expected/counts.json` — files read and skipped, total / distinct records, duplicates, KMS records by category.
+- `expected/counts.json` — files read and skipped, total / distinct records, duplicates, KMS records by category,
+  and `key_policies_rows`: the rows of the `key_policies` table over `trail/` (RULES.md 6.1; derived by hand in
+  `KEY_POLICY_ROWS`: one row per policy version and statement, one for a version that cannot be read).
 
 ## Accounts, regions, keys
 
-Accounts {A} (A) and {B} (B); regions us-east-1 and eu-west-1; events from 2025-02 to 2026-06.
+Accounts {A} (A) and {B} (B); regions us-east-1 and eu-west-1; events from 2025-02 to 2026-08.
 
 | key | ARN |
 |---|---|
@@ -2062,6 +2588,11 @@ plain uuid5 event ids.
 
 Total: {len(findings)} ({', '.join(f'{sev} {n}' for sev, n in by_sev.items())}). Severities follow the
 situation (RULES.md section 4); each `expect(...)` names the one it derived.
+
+By authorization (RULES.md section 6; only `use-without-grant` and `use-after-grant-retired` carry one):
+{', '.join(f'{a or "null"} {n}' for a, n in by_auth.items())}. The "expected findings" column of the stories
+gives rule (severity, authorization, policy version) — the policy version's eventID is in
+`related_event_ids` after the rule's own related events and before the cross-account copies.
 
 ## Counts
 
@@ -2088,18 +2619,36 @@ Proton-style: `granteePrincipal` proton.amazonaws.com or proton.<region>.amazona
 ARN and as a bare account id), and a `granteeServicePrincipal` grant with `constraints.sourceArn`. "Covered"
 means some live grant covers the use under the rules. A caller's identities (RULES.md section 1): an
 `AWSService` caller is its service principal; any other caller is its ARN, its role, and its account root;
-a customer principal with `invokedBy` (a forward access session: S1-07, S1-18, S2-05, S5-04, S11-03) is
+a customer principal with `invokedBy` (a forward access session: S1-07, S1-18, S2-05, S5-04, S11-03, S27-02) is
 NOT the service, so a grant to proton does not serve it.
+
+Key policies (RULES.md section 6): every `use-without-grant` and `use-after-grant-retired` carries an
+`authorization` verdict and the severity that goes with it (unexplained high, unknown medium, iam-delegated
+and key-policy low). In stories 1-17 only K1, K3, K15, K17 and K18 have a CreateKey, all without
+`requestParameters.policy` (the default key policy: the key account's root, `kms:*`); of these only K1 has
+coverage findings: alice (an IAM principal of A) is `iam-delegated`, AWSService proton `unexplained`. Every
+other key of stories 1-17 has no policy in the input: `unknown`, medium. Stories 18-28 each test one case of
+section 6: a conditioned statement for the caller's role (18), a PutKeyPolicy and the inclusive grace boundary
+(19), the default policy for an IAM role (20) and for an AWS service (21), conditions on keys the log cannot tell
+(22), an explicit Deny (23), no policy at all (24), a retired grant with a key-policy allow (25), a policy
+logged as a JSON object with NotAction and NotPrincipal (26), kms:ViaService and a forward access session (27),
+and a policy text that is not JSON (28).
 
 {(chr(10) + chr(10)).join(sections)}
 
 ## Grace window
 
 The expected file uses the default grace of 300 s. The grace-sensitive events, derived by hand: with
-`--grace 0` exactly three findings are added, S1-16 use-after-grant-retired [S1-15], S2-11
-use-after-key-disabled [S2-09] and S4-13 use-after-grant-retired [S4-12]; one severity changes, S11-06
+`--grace 0` exactly three findings are added, S1-16 use-after-grant-retired (high, unexplained: AWSService
+proton under K1's default key policy) [S1-15, S1-01], S2-11 use-after-key-disabled [S2-09] and S4-13
+use-after-grant-retired (medium, unknown: no policy of K4 in the input) [S4-12]; one severity changes, S11-06
 denied-access from low to medium (G11w was created 40 s before it, outside a window of 0 s); nothing
 else changes. S1-17 sits exactly on the 300 s boundary (fires at 300 s, would not at 301 s).
+
+Key policy versions use the same grace (RULES.md 6.2). With `--grace 0` two more verdicts change, and no
+finding is added: S19-02 (exactly 300 s after the PutKeyPolicy S19-01) from low, key-policy [S18-01] to high,
+unexplained [S19-01]; S28-03 (120 s after the unreadable PutKeyPolicy S28-02) from low, iam-delegated [S28-01]
+to medium, unknown [S28-02]. S19-02/S19-03 sit on the boundary: the old version is in force at 300 s, not at 301 s.
 
 ## Choices where the rules left room
 
@@ -2119,6 +2668,13 @@ else changes. S1-17 sits exactly on the 300 s boundary (fires at 300 s, would no
   first removal counts".
 - DescribeKey, ListGrants and GenerateRandom are avoided (their category is debatable).
 - ReEncrypt failures are avoided (which side a failure belongs to is not specified).
+- A Deny whose NotPrincipal is uncertain (it lists the caller's account root but not the caller) and that has no
+  condition is avoided: RULES.md 6.4 calls a statement unevaluable only when "some condition is unknown". The
+  NotPrincipal of S26-02 lists the IngestRole session, its role and its root, so it is certain for IngestRole;
+  for AWSService proton (no account root) it lists none of its identities, so the Deny applies.
+- The unknown policy before a first version that is a PutKeyPolicy (RULES.md 6.2, third bullet) is not
+  exercised: every PutKeyPolicy here follows a CreateKey of the same key.
+- ReplicateKey versions are not exercised (no ReplicateKey in the input).
 
 ## Notable files
 

@@ -195,6 +195,7 @@ fn json_csv_and_table_outputs_agree() {
         [
             "rule",
             "severity",
+            "authorization",
             "event_id",
             "event_time",
             "event_name",

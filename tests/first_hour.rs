@@ -41,8 +41,8 @@ fn good_run(tmp: &Path) -> (PathBuf, BTreeMap<PathBuf, Vec<u8>>) {
         snap.keys()
             .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
             .count(),
-        130,
-        "the sample run writes 130 Parquet files"
+        179,
+        "the sample run writes 179 Parquet files"
     );
     (out, snap)
 }

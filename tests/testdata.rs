@@ -22,9 +22,10 @@ fn project(v: &Value, keys: &[&str]) -> Value {
 }
 
 /// The fields the hand-written oracle states (all but principal, account, region, message).
-const ORACLE_FIELDS: [&str; 9] = [
+const ORACLE_FIELDS: [&str; 10] = [
     "rule",
     "severity",
+    "authorization",
     "event_id",
     "event_time",
     "event_name",

@@ -5,6 +5,7 @@
 CREATE EXTERNAL TABLE IF NOT EXISTS keytrail.findings (
   `rule` string COMMENT 'Rule id (see Findings).',
   `severity` string COMMENT 'high, medium or low.',
+  `authorization` string COMMENT 'use-without-grant and use-after-grant-retired: what the key policy says of the call (key-policy, iam-delegated, unknown, unexplained); null for the other rules.',
   `event_id` string COMMENT 'The event the finding is about.',
   `event_time` timestamp COMMENT 'Its time.',
   `event_name` string COMMENT 'Its KMS operation.',

@@ -66,6 +66,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS keytrail.kms_events (
   `key_material_id` string COMMENT 'ImportKeyMaterial/DeleteImportedKeyMaterial keyMaterialId (request, else response).',
   `import_type` string COMMENT 'ImportKeyMaterial importType (NEW_KEY_MATERIAL, EXISTING_KEY_MATERIAL).',
   `custom_key_store_id` string COMMENT 'Custom key store of the key (CreateKey, a use\'s additionalEventData) or of a Connect/DisconnectCustomKeyStore call.',
+  `key_policy` string COMMENT 'CreateKey, ReplicateKey, PutKeyPolicy: requestParameters.policy as logged (null: absent; CreateKey and ReplicateKey then got the default key policy).',
   `source_file` string COMMENT 'File path or s3://bucket/key the record came from.',
   `source_record` bigint COMMENT 'Index of the record in that file (from 0).'
 )

@@ -5,7 +5,7 @@ use crate::ledger::{LedgerDelta, UNKEYED};
 use crate::profile::Profiles;
 
 /// Adds a successful event to the ledger delta: grant and key-state events always (and the
-/// rotations and custom key stores they depend on); key uses with a profile constraint key
+/// rotations, custom key stores and key policies they depend on); key uses with a profile constraint key
 /// as the latest of their slot.
 pub(super) fn capture(
     delta: &mut LedgerDelta,
@@ -56,9 +56,12 @@ pub(super) fn capture(
             }
         }
         // What the key-state rules read from other calls: rotations of imported material,
-        // and the custom key store a key was created in.
+        // and the custom key store a key was created in; and every key policy version
+        // (CreateKey, PutKeyPolicy) for the authorization verdicts.
         Category::Other
-            if ev.event_name == "RotateKeyOnDemand" || ev.custom_key_store_id.is_some() =>
+            if ev.event_name == "RotateKeyOnDemand"
+                || ev.custom_key_store_id.is_some()
+                || crate::kms::POLICY_EVENTS.contains(&ev.event_name.as_str()) =>
         {
             if let Some(key) = ev.key.arn.as_deref() {
                 delta.add_event(key, id, &compact(), source);

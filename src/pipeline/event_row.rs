@@ -105,6 +105,7 @@ pub(super) fn write_event_row<S: TableStore>(
         s(&ev.key_material_id),
         s(&ev.import_type),
         s(&ev.custom_key_store_id),
+        s(&ev.key_policy),
         Value::Str(Some(source)),
         Value::Int(Some(record_index as i64)),
     ];

@@ -62,6 +62,31 @@ pub(crate) fn match_action(spec: &ActionSpec, action: &str) -> bool {
     }
 }
 
+impl Principals {
+    /// The values as they are matched against a caller's identities: `AWS` values through
+    /// [`normalize_identity`] in `partition` (a bare account id is its root), `Service`
+    /// values normalised and lower-case, the others trimmed; `*` for anyone.
+    pub fn normalized(&self, partition: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if self.any {
+            out.push("*".to_string());
+        }
+        out.extend(self.aws.iter().map(|v| normalize_identity(v, partition)));
+        out.extend(
+            self.service
+                .iter()
+                .map(|v| arn::normalize_principal(v.trim()).to_ascii_lowercase()),
+        );
+        out.extend(
+            self.federated
+                .iter()
+                .chain(&self.canonical_user)
+                .map(|v| v.trim().to_string()),
+        );
+        out
+    }
+}
+
 /// Which of the caller's normalised identities `principals` lists, split into the account
 /// roots and the others. `*` is not counted here.
 fn listed_identities(principals: &Principals, req: &Request, ids: &[String]) -> (bool, bool) {

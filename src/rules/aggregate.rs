@@ -53,6 +53,7 @@ pub(super) fn aggregate(
     Finding {
         rule,
         severity,
+        authorization: None,
         event_id: sy.get(event_id).to_string(),
         event_time: time,
         event_name: sy.get(event_name).to_string(),

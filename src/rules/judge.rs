@@ -2,6 +2,7 @@
 //! each judged by one small function per rule (testdata/RULES.md, section 4).
 
 use super::aggregate::{aggregate, Dependents};
+use super::authz::{Authorization, Policies, Verdict};
 use super::grants::{self, Grant, GrantLife};
 use super::states::{Effective, KeyStates};
 use super::{advice, format_time, order, Copies, Finding, Rule, Severity};
@@ -23,6 +24,7 @@ pub(super) struct Judge<'a> {
     copies: Copies<'a>,
     lives: BTreeMap<&'a str, GrantLife<'a>>,
     states: KeyStates<'a>,
+    policies: Policies<'a>,
     contexts: HashMap<Sym, BTreeMap<String, String>>,
     key_dependents: HashMap<Sym, Dependents>,
     grant_dependents: HashMap<&'a str, Dependents>,
@@ -40,13 +42,16 @@ impl<'a> Judge<'a> {
         let copies = Copies::new(tl);
         let lives = grants::lives_of(tl, &copies);
         let states = KeyStates::new(tl, &copies);
+        let grace = grace_seconds.saturating_mul(1000);
+        let policies = Policies::new(tl, &copies, grace);
         Judge {
             tl,
-            grace: grace_seconds.saturating_mul(1000),
+            grace,
             grace_seconds,
             copies,
             lives,
             states,
+            policies,
             contexts: HashMap::new(),
             key_dependents: HashMap::new(),
             grant_dependents: HashMap::new(),
@@ -125,6 +130,7 @@ impl<'a> Judge<'a> {
         Finding {
             rule,
             severity,
+            authorization: None,
             event_id: sy.get(u.event_id).to_string(),
             event_time: u.time,
             event_name: sy.get(u.event_name).to_string(),
@@ -262,7 +268,8 @@ impl<'a> Judge<'a> {
         }
         let sy = &self.tl.symbols;
         let text = self.text(u);
-        let f = match retired {
+        let auth = self.policies.judge(u);
+        let (rule, related, message, advice) = match retired {
             Some(g) => {
                 let r = g.removal.expect("a retired grant has a removal");
                 let message = format!(
@@ -274,19 +281,15 @@ impl<'a> Judge<'a> {
                     format_time(r.time),
                     g.source_arn_note(self.tl)
                 );
-                self.finding(
-                    u,
+                (
                     Rule::UseAfterGrantRetired,
-                    Severity::High,
                     vec![sy.get(r.event_id).to_string()],
                     message,
-                    advice::USE_AFTER_GRANT_RETIRED.into(),
+                    advice::USE_AFTER_GRANT_RETIRED.to_string(),
                 )
             }
-            None => self.finding(
-                u,
+            None => (
                 Rule::UseWithoutGrant,
-                Severity::High,
                 vec![],
                 format!(
                     "{} used {} and no grant in the input covers it.",
@@ -295,7 +298,37 @@ impl<'a> Judge<'a> {
                 advice::use_without_grant(t),
             ),
         };
+        let f = self.authorized(u, rule, related, message, advice, auth);
         self.out.push(f);
+    }
+
+    /// A coverage finding with its authorization verdict (RULES.md section 6.5): the
+    /// severity, one more sentence, the policy version among the related events, and the
+    /// advice of a use the key policy explains.
+    fn authorized(
+        &self,
+        u: &UseItem,
+        rule: Rule,
+        mut related: Vec<String>,
+        message: String,
+        advice: String,
+        auth: Authorization,
+    ) -> Finding {
+        let sy = &self.tl.symbols;
+        let severity = match auth.verdict {
+            Verdict::Unexplained => Severity::High,
+            Verdict::Unknown => Severity::Medium,
+            Verdict::IamDelegated | Verdict::KeyPolicy => Severity::Low,
+        };
+        let advice = match auth.verdict {
+            Verdict::KeyPolicy => advice::KEY_POLICY_ALLOWS.to_string(),
+            Verdict::IamDelegated => advice::IAM_DELEGATED.to_string(),
+            Verdict::Unknown | Verdict::Unexplained => advice,
+        };
+        related.extend(auth.version_event.map(|e| sy.get(e).to_string()));
+        let mut f = self.finding(u, rule, severity, related, message + &auth.sentence, advice);
+        f.authorization = Some(auth.verdict);
+        f
     }
 
     /// `denied-by-key-state`: high when the key's state explains a lasting loss, medium

@@ -89,9 +89,9 @@ def check_quick_start():
             if " analyze " in cmd:
                 out = os.path.join(clone, cmd.split("--out", 1)[1].split()[0])
                 tables = sorted(d for d in os.listdir(out) if not d.startswith("_"))
-                want = ["findings", "grants", "key_states", "kms_events", "proton_usage"]
+                want = ["findings", "grants", "key_policies", "key_states", "kms_events", "proton_usage"]
                 if tables != want:
-                    fail(f"`{cmd}` wrote {tables}, not the five tables")
+                    fail(f"`{cmd}` wrote {tables}, not the six tables")
                 claimed = re.search(r"reads the (\d+) sample log files", section)
                 if claimed and f"files: {int(claimed.group(1)) - 3} read, 3 skipped" not in r.stdout:
                     # 3 of the sample files are the digest and insight files it skips.

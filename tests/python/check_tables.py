@@ -28,7 +28,10 @@ ATHENA_TO_DUCKDB = {
     "timestamp": "TIMESTAMP WITH TIME ZONE",
     "array<string>": "VARCHAR[]",
     "map<string,string>": "MAP(VARCHAR, VARCHAR)",
+    "array<struct<operator:string,key:string,values:array<string>>>":
+        'STRUCT("operator" VARCHAR, "key" VARCHAR, "values" VARCHAR[])[]',
 }
+CONDITIONS = "array<struct<operator:string,key:string,values:array<string>>>"
 
 
 def arrow_type_ok(athena: str, t: pa.DataType) -> bool:
@@ -38,6 +41,9 @@ def arrow_type_ok(athena: str, t: pa.DataType) -> bool:
         return pa.types.is_list(t) and t.value_type == pa.string()
     if athena == "map<string,string>":
         return pa.types.is_map(t) and t.key_type == pa.string() and t.item_type == pa.string()
+    if athena == CONDITIONS:
+        want = pa.struct([("operator", pa.string()), ("key", pa.string()), ("values", pa.list_(pa.string()))])
+        return pa.types.is_list(t) and t.value_type == want
     return False
 
 
@@ -79,7 +85,7 @@ def main() -> None:
         for col in columns:
             assert duck[col["name"]] == ATHENA_TO_DUCKDB[col["type"]], f"{table}.{col['name']}: DuckDB {duck[col['name']]}"
         checked += 1
-    assert checked == 5
+    assert checked == 6
 
     con = duckdb.connect()
 
@@ -92,11 +98,11 @@ def main() -> None:
     # The findings table holds exactly the expected findings.
     want = [json.loads(line) for line in expected.read_text().splitlines() if line.strip()]
     rows = q(
-        f"SELECT rule, event_id, strftime(event_time AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ'), key_arn, related_event_ids FROM {src('findings')} ORDER BY 3, 2, 1, 4"
+        f"SELECT rule, event_id, strftime(event_time AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ'), key_arn, related_event_ids, severity, \"authorization\" FROM {src('findings')} ORDER BY 3, 2, 1, 4"
     )
-    got = [(r[0], r[1], r[2], r[3], sorted(r[4])) for r in rows]
+    got = [(r[0], r[1], r[2], r[3], sorted(r[4]), r[5], r[6]) for r in rows]
     exp = sorted(
-        [(w["rule"], w["event_id"], w["event_time"], w["key_arn"], sorted(w["related_event_ids"])) for w in want],
+        [(w["rule"], w["event_id"], w["event_time"], w["key_arn"], sorted(w["related_event_ids"]), w["severity"], w["authorization"]) for w in want],
         key=lambda r: (r[2], r[1], r[0], r[3] or ""),
     )
     assert got == exp, f"findings differ:\n{got}\n{exp}"
@@ -105,6 +111,19 @@ def main() -> None:
     counts = json.loads((expected.parent / "counts.json").read_text())
     (n, distinct) = q(f"SELECT count(*), count(DISTINCT event_id) FROM {src('kms_events')}")[0]
     assert n == distinct == counts["kms_records"], (n, distinct, counts["kms_records"])
+    # key_policies: one row per policy version and statement, as counted by hand; the
+    # conditions are structured rows a query can unnest.
+    (n,) = q(f"SELECT count(*) FROM {src('key_policies')}")[0]
+    assert n == counts["key_policies_rows"], (n, counts["key_policies_rows"])
+    (versions, defaults) = q(
+        f"SELECT count(DISTINCT event_id), count(DISTINCT event_id) FILTER (WHERE source = 'default') FROM {src('key_policies')}"
+    )[0]
+    assert versions > defaults > 0, (versions, defaults)
+    conds = q(
+        f"SELECT c.operator, c.key, c.values FROM (SELECT unnest(conditions) AS c FROM {src('key_policies')}) "
+        "WHERE c.key ILIKE 'kms:EncryptionContext:%' LIMIT 1"
+    )
+    assert conds and conds[0][0] and conds[0][2], conds
     # event_date partitions follow the event time, not the delivery day.
     bad = q(
         f"SELECT count(*) FROM {src('kms_events')} WHERE event_time IS NOT NULL AND strftime(event_time AT TIME ZONE 'UTC', '%Y-%m-%d') <> event_date"
