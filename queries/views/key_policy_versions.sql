@@ -21,7 +21,8 @@ rows_once AS (
 versions AS (
   SELECT key_arn, event_time, event_id, source, event_name,
          coalesce(event_id, concat(key_arn, ' ', CAST(event_time AS varchar), ' ', source)) AS version_id,
-         concat(date_format(event_time, '%Y-%m-%d %H:%i:%s.%f'), ' ', coalesce(event_id, '')) AS version_key
+         -- A snapshot's version (no eventID) sorts after a version of the same time.
+         concat(date_format(event_time, '%Y-%m-%d %H:%i:%s.%f'), ' ', coalesce(event_id, '~')) AS version_key
   FROM rows_once
   WHERE copy_number = 1
   GROUP BY key_arn, event_time, event_id, source, event_name
@@ -45,7 +46,7 @@ SELECT o.version_id, o.version_n, o.version_key, o.next_time, o.version_text,
        CASE WHEN p.statement_index IS NULL THEN NULL
             WHEN o.source = 'default' THEN 'the default key policy'
             WHEN p.sid IS NULL OR trim(p.sid) = '' THEN concat('statement ', CAST(p.statement_index AS varchar), ' of ', o.version_text)
-            ELSE concat('statement "', p.sid, '" of ', o.version_text) END AS statement_text,
+            ELSE concat('statement "', trim(p.sid), '" of ', o.version_text) END AS statement_text,
        p.policy, p.account_id, p.region, p.event_date
 FROM rows_once p
 JOIN ordered o
