@@ -160,7 +160,8 @@ CONDITIONS = [
     ("ForAnyValue:StringNotEquals", f"kms:EncryptionContext:{T}", ["TEMPLATE"]), ("StringEquals", "kms:GrantIsForAWSResource", ["true"]),
     ("ArnLike", "aws:PrincipalArn", ["arn:aws:iam::*"]), ("ForAnyValue:StringEquals", "kms:CallerAccount", [PA, PB]),
     ("StringLike", f"kms:EncryptionContext:{T}", ["arn:aws:proton:*_*", "*web%1"]), ("StringEquals", "kms:ViaService", ["ec2.eu-west-1.amazonaws.com"]),
-    ("StringEquals", "aws:PrincipalServiceName", ["AWS Internal"]), ("ArnEquals", "aws:PrincipalArn", [f"arn:aws:iam::{PA}:role/team/App"]),
+    ("StringEquals", "aws:PrincipalServiceName", ["AWS Internal"]), ("ForAllValues:StringEquals", "kms:ViaService", ["x"]),
+    ("ForAnyValue:StringLike", "kms:ViaService", ["ec2.*"]), ("ForAllValues:StringNotEqualsIfExists", "aws:PrincipalType", ["User"]), ("ArnEquals", "aws:PrincipalArn", [f"arn:aws:iam::{PA}:role/team/App"]),
 ]
 
 
@@ -182,7 +183,7 @@ def policy_trail(path, seed):
     def statement():
         st = {"Effect": rng.choice(["Allow"] * 8 + ["Deny", "allow"])}
         if rng.random() < 0.7:
-            st["Sid"] = rng.choice(["Use", "Deny others", "", " ", "Key admins"])
+            st["Sid"] = rng.choice(["Use", "Deny others", "", " ", "Key admins", " padded "])
         st["NotPrincipal" if rng.random() < 0.15 else "Principal"] = rng.choice(PRINCIPALS)
         name, action = rng.choice(ACTIONS)
         st[name] = action
@@ -201,6 +202,24 @@ def policy_trail(path, seed):
                                           "operations": ["Decrypt"]}, {"grantId": f"g{seed}", "keyId": spare})
     rec("DisableKey", t0, admin, spare, {"keyId": spare})
     rec("EnableKey", t0 + timedelta(hours=1), admin, spare, {"keyId": spare})
+    # Every condition, principal and action of the pools alone in one Allow statement (the
+    # others "*" or kms:*), used by every caller; then keys with random policies.
+    singles = [({"Principal": "*", "Action": "kms:*", "Condition": {op: {key: values}}}, ["Decrypt"]) for op, key, values in CONDITIONS]
+    singles += [({side: p, "Action": "kms:*"}, ["Decrypt"]) for p in PRINCIPALS for side in ("Principal", "NotPrincipal")]
+    singles += [({"Principal": "*", name: action}, ["Decrypt", "Encrypt", "GenerateDataKey", "ReEncrypt"]) for name, action in ACTIONS]
+    contexts = [{T: f"arn:aws:proton:us-east-1:{PA}:service-template/web%1"}, {T: "TEMPLATE", R: "x", "Extra": "y"}, {"aws:PROTON:template": "t", T: "u"}]
+    for k, (st, ops) in enumerate(singles):
+        key = f"arn:aws:kms:us-east-1:{PA}:key/{seed:02d}{k:06d}-1111-4000-8000-000000000000"
+        when = t0 - timedelta(days=400 - k)
+        rec("CreateKey", when, admin, key, {"policy": json.dumps({"Statement": [dict(st, Effect="Allow")]})},
+            {"keyMetadata": {"arn": key, "keyId": key.split("/")[1]}})
+        for c, caller in enumerate(CALLERS):
+            ctx = contexts[(c + k) % len(contexts)]
+            op = ops[c % len(ops)]
+            req = {"keyId": key, "encryptionContext": ctx}
+            if op == "ReEncrypt":
+                req = {"sourceEncryptionContext": ctx, "destinationKeyId": key, "destinationEncryptionContext": ctx}
+            rec(op, when + timedelta(seconds=600 + c), caller, key, req)
     for k in range(60):
         region = rng.choice(["us-east-1", "eu-west-1"])
         key = f"arn:aws:kms:{region}:{PA}:key/{seed:02d}{k:06d}-0000-4000-8000-000000000000"
@@ -224,7 +243,7 @@ def policy_trail(path, seed):
                 ctx[R] = f"arn:aws:proton:{region}:{PA}:service/s{u}"
             if rng.random() < 0.2:
                 ctx["Extra"] = "x"
-            offset = rng.choice([0, 100, 250, 299, 300, 301, 450, 3600])
+            offset = rng.choice([0, 100, 250, 299, 300, 301, 450, 499, 500, 501, 3600])
             req = {"keyId": key, "encryptionContext": ctx}
             if op == "ReEncrypt":
                 req = {"sourceEncryptionContext": ctx, "destinationKeyId": key, "destinationEncryptionContext": dict(ctx)}
