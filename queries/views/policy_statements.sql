@@ -37,9 +37,9 @@ conds AS (
   FROM (
     SELECT s.event_id, s.operation, s.version_id, s.statement_index, s.ctx, s.via_state, s.via, s.account_state,
            s.account, s.principal_arn, s.principal_type_state, s.principal_type, s.service_name,
-           s.conditions[i].operator AS op, s.conditions[i].key AS ck, s.conditions[i]."values" AS vals,
-           CASE WHEN substr(s.conditions[i].operator, 1, 12) = 'ForAnyValue:' THEN 'ForAnyValue:'
-                WHEN substr(s.conditions[i].operator, 1, 13) = 'ForAllValues:' THEN 'ForAllValues:' END AS set_op
+           element_at(s.conditions, i).operator AS op, element_at(s.conditions, i).key AS ck, element_at(s.conditions, i)."values" AS vals,
+           CASE WHEN substr(element_at(s.conditions, i).operator, 1, 12) = 'ForAnyValue:' THEN 'ForAnyValue:'
+                WHEN substr(element_at(s.conditions, i).operator, 1, 13) = 'ForAllValues:' THEN 'ForAllValues:' END AS set_op
     FROM stmts s
     CROSS JOIN UNNEST(sequence(1, greatest(coalesce(cardinality(s.conditions), 0), 1))) AS t(i)
     WHERE i <= coalesce(cardinality(s.conditions), 0)

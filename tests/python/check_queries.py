@@ -328,13 +328,14 @@ def main():
     authz = {"unexplained": "high", "unknown": "medium", "iam-delegated": "low", "key-policy": "low"}
     two = ("use-without-grant", "use-after-grant-retired")
     verdicts = {}
-    for e, k, a in con.sql("SELECT event_id, key_arn, \"authorization\" FROM keytrail.policy_verdicts").fetchall():
-        verdicts.setdefault((e, k), set()).add(a)
+    for e, k, o, a in con.sql("SELECT event_id, key_arn, operation, \"authorization\" FROM keytrail.policy_verdicts").fetchall():
+        verdicts.setdefault((e, k, o), []).append(a)
     mine = [f for f in cli if f["rule"] in two]
     check(all(f["authorization"] is None for f in cli if f["rule"] not in two) and all(f["authorization"] in authz for f in mine),
           "the CLI gives an authorization to use-without-grant and use-after-grant-retired only")
-    bad = [(f["event_id"], f["authorization"], verdicts.get((f["event_id"], f["key_arn"]))) for f in mine
-           if verdicts.get((f["event_id"], f["key_arn"])) != {f["authorization"]}]
+    # A use side is named by its event, key and operation (the message's first word).
+    side = lambda f: (f["event_id"], f["key_arn"], f["message"].split(" ", 1)[0])
+    bad = [(side(f), f["authorization"], verdicts.get(side(f))) for f in mine if verdicts.get(side(f)) != [f["authorization"]]]
     check(not bad and mine, f"policy_verdicts equals the CLI's authorization on its {len(mine)} findings ({bad})")
     check(all(authz[f["authorization"]] == f["severity"] for f in mine), "the two rules' severity follows the authorization")
     by = {}
