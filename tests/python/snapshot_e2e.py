@@ -2,7 +2,8 @@
 
 - moto's KMS server on 127.0.0.1 (started here, stopped by PID), behind a small HTTP proxy
   that answers GetKeyPolicy and ListGrants for one key with AccessDeniedException (moto
-  enforces no permissions);
+  enforces no permissions) and serves ListKeys, ListGrants and ListAliases one item per
+  page (moto ignores Limit and never pages), so every page must be followed;
 - keys, policies, grants and aliases made with boto3; the built `keytrail snapshot` writes
   the file, which is checked against what was made, then read back by keytrail itself
   (`keytrail snapshot --check FILE --json`, the model of `keytrail::snapshot::load`);
@@ -71,11 +72,17 @@ def wait_port(port, timeout=60):
     raise RuntimeError(f"port {port} did not open")
 
 
+# The list each paged operation returns.
+PAGED = {"ListKeys": "Keys", "ListGrants": "Grants", "ListAliases": "Aliases"}
+
+
 class DenyingProxy:
-    """HTTP proxy to moto that denies GetKeyPolicy and ListGrants on the keys in `denied`."""
+    """HTTP proxy to moto that denies GetKeyPolicy and ListGrants on the keys in `denied`,
+    and pages the lists one item at a time (`Marker` is the next item's index)."""
 
     def __init__(self, target_port):
         self.denied = set()
+        self.pages = {op: 0 for op in PAGED}
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -88,9 +95,10 @@ class DenyingProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 op = (self.headers.get("X-Amz-Target") or "").rsplit(".", 1)[-1]
                 try:
-                    key = json.loads(body or b"{}").get("KeyId")
+                    request = json.loads(body or b"{}")
                 except ValueError:
-                    key = None
+                    request = {}
+                key = request.get("KeyId")
                 if op in ("GetKeyPolicy", "ListGrants") and key in proxy.denied:
                     out = json.dumps({"__type": "AccessDeniedException",
                                       "message": f"User: arn:aws:iam::{ACCOUNT}:user/auditor is not authorized to perform: kms:{op}"}).encode()
@@ -105,6 +113,15 @@ class DenyingProxy:
                 up.request("POST", self.path, body=body, headers=headers)
                 r = up.getresponse()
                 data = r.read()
+                if op in PAGED and r.status == 200:
+                    whole = json.loads(data)
+                    items = whole.get(PAGED[op]) or []
+                    at = int(request.get("Marker") or 0)
+                    page = {PAGED[op]: items[at:at + 1], "Truncated": at + 1 < len(items)}
+                    if page["Truncated"]:
+                        page["NextMarker"] = str(at + 1)
+                    proxy.pages[op] += 1
+                    data = json.dumps(page).encode()
                 self.send_response(r.status)
                 for k, v in r.getheaders():
                     if k.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
@@ -214,6 +231,8 @@ def run(work, port, proxy):
     check(r.returncode == 0, f"snapshot exits 0 though one key's calls are denied (exit {r.returncode}: {r.stderr.strip()})")
     check(r.stdout.startswith(f"snapshot of 4 keys (3 grants, 3 aliases) in {ACCOUNT} {REGION} written to {out}"),
           f"the summary line counts the keys, grants and aliases: {r.stdout.strip()}")
+    check(proxy.pages["ListKeys"] == 4 and proxy.pages["ListGrants"] == 3 + 1 + 1 and proxy.pages["ListAliases"] >= 3,
+          f"every page was read, one item a page (ListGrants: A's 3 grants, one empty page each for B and C, D denied): {proxy.pages}")
     notes = r.stderr.strip().splitlines()
     check(len(notes) == 2 and all(n.startswith(f"note: {d['Arn']}: ") for n in notes)
           and "GetKeyPolicy: AccessDeniedException" in notes[0] and "ListGrants: AccessDeniedException" in notes[1],
