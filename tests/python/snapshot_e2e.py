@@ -237,6 +237,7 @@ def run(work, port, proxy):
     check(len(notes) == 2 and all(n.startswith(f"note: {d['Arn']}: ") for n in notes)
           and "GetKeyPolicy: AccessDeniedException" in notes[0] and "ListGrants: AccessDeniedException" in notes[1],
           f"each denied call is one note line naming the key: {notes}")
+    check(out.stat().st_mode & 0o777 == 0o600, f"the file is readable by its owner only ({oct(out.stat().st_mode & 0o777)})")
     doc = json.loads(out.read_text())
     check(set(doc) == {"snapshot_time", "account_id", "region", "keys"}, f"top-level fields {sorted(doc)}")
     from datetime import datetime
