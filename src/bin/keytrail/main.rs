@@ -121,6 +121,12 @@ struct Common {
     /// effect and to disappear.
     #[arg(long, value_name = "SECONDS", default_value_t = keytrail::rules::DEFAULT_GRACE_SECONDS)]
     grace: i64,
+    /// A snapshot of today's keys (`keytrail snapshot` output, or a folder of `aws kms`
+    /// outputs) as a baseline: its grants cover uses whose CreateGrant predates the input,
+    /// its policy decides uses no policy event explains, and grants or states the input
+    /// contradicts become findings (repeatable).
+    #[arg(long, value_name = "FILE")]
+    baseline: Vec<PathBuf>,
     /// Exit with status 1 when a finding at or above this severity exists.
     #[arg(long, value_enum, value_name = "SEVERITY")]
     fail_on: Option<Level>,
