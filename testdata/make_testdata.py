@@ -2350,6 +2350,21 @@ def representative(tag):
     return min((e for e in STORY_ORDER if e.shared == ev.shared), key=lambda e: e.id).tag
 
 
+def finding_row(x):
+    """The findings.jsonl row of one expect()."""
+    ev = EVENTS[x["tag"]]
+    return {
+        "rule": x["rule"], "severity": x["severity"], "authorization": x["authorization"],
+        "event_id": ev.id, "event_time": iso(ev.t),
+        "event_name": ev.rec["eventName"], "key_arn": x["key"].arn, "proton_template": x["template"],
+        "proton_resource": x["resource"],
+        # the rule's own related events (ascending), then the key policy version the verdict comes
+        # from (RULES.md 6.5), then the other copies of the call (ascending)
+        "related_event_ids": (sorted(E(r) for r in x["related"]) + ([E(x["policy"])] if x["policy"] else [])
+                              + sorted(E(c) for c in x["copies"])),
+    }
+
+
 findings = []
 for x in EXPECT:
     ev = EVENTS[x["tag"]]
@@ -2365,16 +2380,7 @@ for x in EXPECT:
         assert pe.rec["eventName"] in ("CreateKey", "ReplicateKey", "PutKeyPolicy") and pe.t <= ev.t, x
     assert sorted(x["copies"]) == sorted(e.tag for e in STORY_ORDER
                                          if ev.shared and e.shared == ev.shared and e is not ev), x
-    findings.append({
-        "rule": x["rule"], "severity": x["severity"], "authorization": x["authorization"],
-        "event_id": ev.id, "event_time": iso(ev.t),
-        "event_name": ev.rec["eventName"], "key_arn": x["key"].arn, "proton_template": x["template"],
-        "proton_resource": x["resource"],
-        # the rule's own related events (ascending), then the key policy version the verdict comes
-        # from (RULES.md 6.5), then the other copies of the call (ascending)
-        "related_event_ids": (sorted(E(r) for r in x["related"]) + ([E(x["policy"])] if x["policy"] else [])
-                              + sorted(E(c) for c in x["copies"])),
-    })
+    findings.append(finding_row(x))
 findings.sort(key=lambda f: (f["event_time"], f["event_id"], f["rule"], f["key_arn"]))
 with open(EXPECTED / "findings.jsonl", "w") as fh:
     for f in findings:
