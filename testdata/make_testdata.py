@@ -14,6 +14,7 @@ Writes, next to this script:
   formats/   the same 5 KMS records in every accepted input format (lookup-events.json and
              lake-query-results.json there are written by hand, and kept)
   expected/  findings.jsonl (hand-derived oracle over trail/, grace 300 s) and counts.json
+  baseline/  snapshots of today's keys (`keytrail snapshot` format), taken after the trail
   README.md  every story, event by event
 
 All data is synthetic: accounts, keys, principals, addresses and ids are made up.
@@ -2000,6 +2001,165 @@ expect("use-without-grant", "S28-03", K29, T28, R28, severity="low", authorizati
 expect("use-without-grant", "S28-04", K29, T28, R28, severity="medium", authorization="unknown", policy="S28-02")
 
 # ===========================================================================
+# BASELINE — snapshots of today's keys (RULES.md 6.6, `keytrail findings trail/ --baseline FILE`,
+# repeatable), in the format of `keytrail snapshot` (README "Snapshot of today's keys"), taken
+# after the last event of the trail. Three files: A us-east-1, B us-east-1, B eu-west-1. Each lists
+# only the keys a case needs (the rules reconcile the keys a snapshot lists, nothing else).
+# None of this draws from a random stream: trail/ and findings.jsonl stay byte-identical.
+# ===========================================================================
+BASELINE = HERE / "baseline"
+
+
+def epoch(t: dt.datetime) -> int:
+    """Snapshot dates are written as the AWS CLI writes them: epoch seconds."""
+    return int(t.timestamp())
+
+
+def default_policy_text(acct):
+    """The default key policy as GetKeyPolicy returns it (RULES.md 6.1: root of the key's account, kms:*)."""
+    return policy_text({"Version": "2012-10-17", "Id": "key-default-1", "Statement": [
+        {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
+         "Action": "kms:*", "Resource": "*"}]})
+
+
+def snap_grant(k: Key, gid, name, created, grantee, ops, *, retiring=None, subset=None, equals=None):
+    """A ListGrants entry (GrantListEntry, the API's field names); `created` is "YYYY-MM-DD HH:MM:SS" UTC."""
+    g = {"KeyId": k.arn, "GrantId": gid}
+    if name:
+        g["Name"] = name
+    g["CreationDate"] = epoch(ts(created))
+    g["GranteePrincipal"] = grantee
+    if retiring:
+        g["RetiringPrincipal"] = retiring
+    g["IssuingAccount"] = f"arn:aws:iam::{k.acct}:root"
+    g["Operations"] = list(ops)
+    if subset is not None:
+        g["Constraints"] = {"EncryptionContextSubset": subset}
+    elif equals is not None:
+        g["Constraints"] = {"EncryptionContextEquals": equals}
+    return g
+
+
+def snap_key(k: Key, created, state, desc, *, policy, grants, aliases=(), origin="AWS_KMS", usage="ENCRYPT_DECRYPT",
+             spec="SYMMETRIC_DEFAULT", meta_extra=None, errors=None):
+    """One key of a snapshot: DescribeKey's KeyMetadata, GetKeyPolicy's text (None: the call failed), ListGrants'
+    entries, the aliases ListAliases gives it."""
+    meta = {"AWSAccountId": k.acct, "KeyId": k.id, "Arn": k.arn, "CreationDate": epoch(ts(created)),
+            "Enabled": state == "Enabled", "Description": desc, "KeyUsage": usage, "KeyState": state,
+            "Origin": origin, "KeyManager": "CUSTOMER", "KeySpec": spec}
+    if usage == "ENCRYPT_DECRYPT":
+        meta["EncryptionAlgorithms"] = ["SYMMETRIC_DEFAULT"]
+    meta["MultiRegion"] = False
+    meta.update(meta_extra or {})
+    entry = {"key_arn": k.arn, "describe_key": meta, "key_policy": policy, "grants": list(grants),
+             "aliases": [{"AliasName": a, "AliasArn": f"arn:aws:kms:{k.region}:{k.acct}:{a}", "TargetKeyId": k.id,
+                          "CreationDate": epoch(ts(at)), "LastUpdatedDate": epoch(ts(at))} for a, at in aliases]}
+    if errors:
+        entry["errors"] = list(errors)
+    return entry
+
+
+SNAPSHOTS = []  # dicts: file, doc (the snapshot as written), keys (Key objects it lists)
+
+
+def snapshot(file, when, acct, region, keys):
+    assert all(e["key_arn"].split(":")[3:5] == [region, acct] for e in keys), file
+    doc = {"snapshot_time": iso(ts(when)), "account_id": acct, "region": region,
+           "keys": sorted(keys, key=lambda e: e["key_arn"])}  # keys are in ARN order
+    SNAPSHOTS.append({"file": file, "doc": doc, "time": ts(when)})
+    return doc
+
+
+SNAP_A_USE1 = "2026-09-01 12:00:00"
+SNAP_B_USE1 = "2026-09-01 12:20:00"
+SNAP_B_EUW1 = "2026-09-01 12:40:00"
+G6S = hexid("grant:G6s-snapshot-only")        # K7: created after story 6, its CreateGrant not in the trail
+G14_AUDIT = hexid("grant:K14-audit")           # K14: created at the first KMS event of A us-east-1
+G14_AUDIT_EARLY = hexid("grant:K14-audit-early")  # K14: one second before it
+G4S = hexid("grant:G4s-snapshot-only")         # K4: created 2 min before the denial S4-08, not in the trail
+G24P, G24E = hexid("grant:G24p"), hexid("grant:G24e")  # K25: created before the trail begins
+P11_SNAP = policy_text(policy_doc(
+    "ledger-svc-key",
+    {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": ROOT_A}, "Action": "kms:*",
+     "Resource": "*"},
+    {"Sid": "AllowProtonLedger", "Effect": "Allow", "Principal": {"Service": PROTON},
+     "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], "Resource": "*",
+     "Condition": {"StringEquals": {"kms:EncryptionContext:aws:proton:template": T9}}}))
+P14_SNAP = policy_text(policy_doc(
+    "shared-svc-key",
+    {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": ROOT_A}, "Action": "kms:*",
+     "Resource": "*"},
+    {"Sid": "AllowOrdersAccountDecrypt", "Effect": "Allow", "Principal": {"AWS": B}, "Action": "kms:Decrypt",
+     "Resource": "*"}))
+AUDIT_ROLE_A = role_arn(A, "KeyAuditRole")
+
+snapshot("snapshot-111122223333-us-east-1.json", SNAP_A_USE1, A, USE1, [
+    # K1: CreateKey S1-01 (no policy: the default); today the same default policy, and G1c (S1-21) is its only
+    # grant. G1c's CreationDate here is a day EARLIER than its CreateGrant (synthetic): the trail's CreateGrant
+    # is the creation (6.6), so G1c still covers nothing before 2025-02-13 09:00 (not S1-17, not S1-20).
+    snap_key(K1, "2025-02-11 09:00:12", "Enabled", "Proton web-svc data", policy=default_policy_text(A),
+             grants=[snap_grant(K1, G1C, None, "2025-02-12 09:00:00", PROTON, PROTON_OPS, retiring=PROTON,
+                                subset={"aws:proton:template": T1})],
+             aliases=[("alias/proton-key", "2025-02-11 09:01:40")]),
+    # K2: the trail leaves it Enabled (EnableKey S2-23); the snapshot says Disabled. GetKeyPolicy failed: no policy.
+    snap_key(K2, "2024-06-03 14:00:00", "Disabled", "Proton base-env data", policy=None,
+             grants=[snap_grant(K2, G2, None, "2025-03-03 10:00:02", PROTON_USE1, PROTON_OPS, retiring=PROTON_USE1,
+                                subset={"aws:proton:template": T2})],
+             errors=[f"GetKeyPolicy: AccessDeniedException: User: arn:aws:sts::{A}:assumed-role/KeyAuditRole/snapshot "
+                     f"is not authorized to perform: kms:GetKeyPolicy on resource: {K2.arn} because no resource-based "
+                     "policy allows the kms:GetKeyPolicy action"]),
+    # K7: no state change in the trail, pending deletion today; the default policy; G6 (S6-01) and G6s, whose
+    # CreateGrant the trail does not have.
+    snap_key(K7, "2025-10-06 08:00:00", "PendingDeletion", "Proton gateway-svc data", policy=default_policy_text(A),
+             grants=[snap_grant(K7, G6, None, "2026-02-09 09:00:00", PROTON, PROTON_OPS, retiring=PROTON,
+                                subset={"aws:proton:template": T6}),
+                     snap_grant(K7, G6S, "gateway-reader", "2026-03-16 10:00:00", role_arn(A, "GatewayReaderRole"),
+                                ["Decrypt"], subset={"aws:proton:template": T6})],
+             meta_extra={"DeletionDate": epoch(ts("2026-09-27 16:00:00")), "PendingDeletionWindowInDays": 30}),
+    # K11: no policy event in the trail; the snapshot policy allows proton (conditioned on ledger-svc) and
+    # delegates to A's IAM. G9b (S9-05) is live; G9 was revoked (S9-07), so it is not listed.
+    snap_key(K11, "2025-12-01 10:00:00", "Enabled", "Proton ledger data", policy=P11_SNAP,
+             grants=[snap_grant(K11, G9B, "ledger-worker-account", "2026-04-06 10:00:00", A, ["Decrypt", "GenerateDataKey"],
+                                subset={"aws:proton:template": T9W})]),
+    # K14: no policy event in the trail; the snapshot policy names account B (a bare account id). Two
+    # DescribeKey-only grants whose CreateGrant is not in the trail: one created exactly at the first KMS event of
+    # A us-east-1 (S1-01, 2025-02-11 09:00:12), one a second before it.
+    snap_key(K14, "2024-09-16 09:00:00", "Enabled", "Proton shared-svc data", policy=P14_SNAP,
+             grants=[snap_grant(K14, G14_AUDIT_EARLY, "key-audit-early", "2025-02-11 09:00:11", AUDIT_ROLE_A,
+                                ["DescribeKey"]),
+                     snap_grant(K14, G14_AUDIT, "key-audit", "2025-02-11 09:00:12", AUDIT_ROLE_A, ["DescribeKey"])]),
+    # K18: the trail's last change is ConnectCustomKeyStore S16-07 (back to Enabled); the snapshot agrees.
+    snap_key(K18, "2026-06-01 08:00:00", "Enabled", "hsm-env keys in CloudHSM", policy=default_policy_text(A),
+             grants=[snap_grant(K18, G16, None, "2026-06-01 08:10:00", PROTON, PROTON_OPS, retiring=PROTON,
+                                subset={"aws:proton:template": T16})],
+             origin="AWS_CLOUDHSM",
+             meta_extra={"CustomKeyStoreId": STORE16,
+                         "CloudHsmClusterId": "cluster-" + alnum("hsm:" + STORE16, 11, string.ascii_lowercase + string.digits)}),
+])
+snapshot("snapshot-444455556666-us-east-1.json", SNAP_B_USE1, B, USE1, [
+    # K4: G4s, a grant to proton for api-svc created at 2025-11-03 14:03:00, whose CreateGrant the trail does not
+    # have; still live today (G4 was revoked, S4-12). GetKeyPolicy failed: no policy.
+    snap_key(K4, "2025-08-04 09:00:00", "Enabled", "Proton api-svc data", policy=None,
+             grants=[snap_grant(K4, G4S, None, "2025-11-03 14:03:00", PROTON, PROTON_OPS, retiring=PROTON,
+                                subset={"aws:proton:template": T4})],
+             errors=[f"GetKeyPolicy: AccessDeniedException: User: arn:aws:sts::{B}:assumed-role/KeyAuditRole/snapshot "
+                     f"is not authorized to perform: kms:GetKeyPolicy on resource: {K4.arn} because no resource-based "
+                     "policy allows the kms:GetKeyPolicy action"]),
+])
+snapshot("snapshot-444455556666-eu-west-1.json", SNAP_B_EUW1, B, EUW1, [
+    # K19: the trail's last change is DisableKey S17-02; the snapshot agrees (Disabled).
+    snap_key(K19, "2025-05-05 09:00:00", "Disabled", "device pairing ECDH key", policy=default_policy_text(B), grants=[],
+             usage="KEY_AGREEMENT", spec="ECC_NIST_P256", meta_extra={"KeyAgreementAlgorithms": ["ECDH"]}),
+    # K25 (story 24): the two grants that predate the trail, one to proton (subset: legacy-etl), one to account B
+    # as a bare account id (equals: legacy-etl and legacy-etl-jobs); the default key policy of B.
+    snap_key(K25, "2024-11-18 09:00:00", "Enabled", "legacy-etl data", policy=default_policy_text(B),
+             grants=[snap_grant(K25, G24P, "proton-legacy-etl", "2024-12-02 10:00:00", PROTON, PROTON_OPS,
+                                retiring=PROTON, subset={"aws:proton:template": T24}),
+                     snap_grant(K25, G24E, "legacy-etl-account", "2024-12-02 10:05:00", B, ["GenerateDataKey", "Decrypt"],
+                                equals={"aws:proton:template": T24, "aws:proton:resource": R24})]),
+])
+
+# ===========================================================================
 # Background noise (non-KMS), synthetic, shaped after real CloudTrail records.
 # ===========================================================================
 NOISE_COUNT = [0]
@@ -2452,6 +2612,11 @@ assert set(KEY_POLICY_ROWS) == {ev.tag for ev in STORY_ORDER if ev.rec["eventSou
                                 and not ev.rec.get("errorCode")}, "KEY_POLICY_ROWS misses a version"
 assert not any(r["eventName"] in ("CreateKey", "ReplicateKey", "PutKeyPolicy") and r["eventID"] not in
                {EVENTS[t].id for t in KEY_POLICY_ROWS} for r in kms_recs), "a policy-setting record outside the stories"
+# ---- baseline/: the snapshots (RULES.md 6.6) ----
+reset(BASELINE)
+for snap in SNAPSHOTS:
+    (BASELINE / snap["file"]).write_text(json.dumps(snap["doc"], indent=2) + "\n")
+
 counts = {
     "record_files": len(LOGFILES),
     "skipped_files": {"digest": len(DIGESTS), "insight": 1, "total": len(DIGESTS) + 1},
