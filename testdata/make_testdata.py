@@ -13,7 +13,8 @@ Writes, next to this script:
   broken/    truncated.json.gz, not-json.json (error paths)
   formats/   the same 5 KMS records in every accepted input format (lookup-events.json and
              lake-query-results.json there are written by hand, and kept)
-  expected/  findings.jsonl (hand-derived oracle over trail/, grace 300 s) and counts.json
+  expected/  findings.jsonl (hand-derived oracle over trail/, grace 300 s), findings_with_baseline.jsonl
+             (the same with baseline/ as `--baseline` snapshots, RULES.md 6.6) and counts.json
   baseline/  snapshots of today's keys (`keytrail snapshot` format), taken after the trail
   README.md  every story, event by event
 
@@ -2159,6 +2160,139 @@ snapshot("snapshot-444455556666-eu-west-1.json", SNAP_B_EUW1, B, EUW1, [
                                 equals={"aws:proton:template": T24, "aws:proton:resource": R24})]),
 ])
 
+# ---------------------------------------------------------------------------
+# Expected findings of `keytrail findings trail/ --baseline <the three files>`, derived BY HAND from
+# RULES.md 6.6: the findings above, minus the ones the baseline removes, with the verdicts it changes,
+# plus its reconciliation findings. (A snapshot's policy version adds no eventID to related_event_ids.)
+# ---------------------------------------------------------------------------
+BASELINE_GONE: set = set()      # (rule, tag) of findings the baseline removes
+BASELINE_CHANGED: dict = {}     # (rule, tag) -> the fields that change (severity, authorization, policy)
+BASELINE_NEW: list = []         # reconciliation findings
+
+
+def _expected(rule, tag):
+    hits = [x for x in EXPECT if x["rule"] == rule and x["tag"] == tag]
+    assert len(hits) == 1, (rule, tag)  # bookkeeping: it names one finding of findings.jsonl
+    return hits[0]
+
+
+BASELINE_NOTES: dict = {}       # (rule, tag) -> why (for the README)
+
+
+def baseline_gone(rule, tag, *, note):
+    _expected(rule, tag)
+    BASELINE_GONE.add((rule, tag))
+    BASELINE_NOTES[(rule, tag)] = note
+
+
+def baseline_change(rule, tag, *, severity, authorization=None, policy=None, note):
+    """The finding stays, with this severity / verdict; `policy` the tag of the trail version the verdict
+    comes from (None: it comes from a snapshot's policy, or there is none)."""
+    x = _expected(rule, tag)
+    assert severity in SEVERITIES[rule], (rule, severity)
+    if rule in AUTHORIZED_RULES:
+        assert severity == VERDICT_SEVERITY[authorization], (tag, severity, authorization)
+    else:
+        assert authorization is None and policy is None, (rule, tag)
+    new = {"severity": severity, "authorization": authorization, "policy": policy}
+    assert new != {k: x[k] for k in new}, (rule, tag, "nothing changes")
+    BASELINE_CHANGED[(rule, tag)] = new
+    BASELINE_NOTES[(rule, tag)] = note
+
+
+RECONCILE_SEVERITY = {"grant-missing-from-trail": "low", "state-disagrees-with-snapshot": "medium"}
+RECONCILE_EVENT = {"grant-missing-from-trail": "CreateGrant", "state-disagrees-with-snapshot": "DescribeKey"}
+
+
+def expect_reconcile(rule, key: Key, when, related=(), *, note, trail_state=None):
+    """A reconciliation finding (RULES.md 6.6): no event of its own; `when` its event_time; `trail_state` the
+    state the trail leaves the key in (state-disagrees-with-snapshot, for its message)."""
+    assert (trail_state is not None) == (rule == "state-disagrees-with-snapshot"), rule
+    BASELINE_NEW.append({"rule": rule, "severity": RECONCILE_SEVERITY[rule], "key": key, "t": ts(when),
+                         "related": list(related), "note": note, "trail_state": trail_state})
+
+
+# First and last KMS event of each account and region (6.6 grant-missing-from-trail), read off the stories:
+# A us-east-1 S1-01 2025-02-11 09:00:12 .. S27-03 2026-08-04 09:45:00; B us-east-1 S4-01 2025-11-03 13:00:00 ..
+# S26-05 2026-08-03 09:50:00; B eu-west-1 S3-01 2025-06-16 08:00:00 .. S28-04 2026-08-10 10:00:00.
+INPUT_SPAN = {(A, USE1): ("S1-01", "S27-03"), (B, USE1): ("S4-01", "S26-05"), (B, EUW1): ("S3-01", "S28-04")}
+
+# --- A us-east-1 (snapshot at 2026-09-01 12:00:00) ---
+# K1: versions S1-01 (default) then the snapshot's (in force from S1-01's time, sorted after it). Every
+#   coverage finding of K1 is hours after S1-01 + grace, so only the snapshot version is in force: the same
+#   statement gives the same verdict, but it is the snapshot's, so S1-01 leaves related_event_ids.
+# S1-07: alice (IAM, A), root delegation in the snapshot's default policy -> still low, iam-delegated; related [] (was [S1-01]).
+baseline_change("use-without-grant", "S1-07", severity="low", authorization="iam-delegated",
+                note="only the snapshot's version of K1 is in force (S1-01 + grace is long past): the same root delegation, but from the snapshot, so S1-01 leaves related")
+# S1-17: G1c's creation is S1-21 (2025-02-13 09:00), not its snapshot CreationDate -> still retired-use, unexplained; related [S1-15].
+baseline_change("use-after-grant-retired", "S1-17", severity="high", authorization="unexplained",
+                note="G1c still starts at its CreateGrant S1-21 (the snapshot's earlier CreationDate adds nothing); verdict from the snapshot's default policy: S1-01 leaves related")
+# S1-18: as S1-07 -> low, iam-delegated, related [] (was [S1-01]).
+baseline_change("use-without-grant", "S1-18", severity="low", authorization="iam-delegated",
+                note="as S1-07")
+# S1-20: as S1-17 (T 08:00 before G1c's CreateGrant at 09:00) -> high, unexplained, related [S1-15] (was [S1-15, S1-01]).
+baseline_change("use-after-grant-retired", "S1-20", severity="high", authorization="unexplained",
+                note="as S1-17 (08:00, before G1c's CreateGrant at 09:00)")
+# K2: effective changes S2-09, 16, 18, 21, 23: the last before the snapshot is EnableKey S2-23 (Enabled); the
+#   snapshot says Disabled -> state-disagrees-with-snapshot, medium, related S2-23. K2's policy was not recorded
+#   (null): S2-05 keeps medium, unknown.
+expect_reconcile("state-disagrees-with-snapshot", K2, SNAP_A_USE1, ["S2-23"], trail_state="Enabled",
+                 note="K2: the snapshot says Disabled, the trail leaves it Enabled (EnableKey S2-23 at 2025-03-05T10:00:00Z).")
+# K7: PendingDeletion in the snapshot, but no state change of K7 in the trail -> no state finding.
+# S6-04: the snapshot's default policy (root of A) is in force from K7's CreationDate (2025-10-06) on; AWSService
+#   proton has no root: no statement allows it -> high, unexplained (was medium, unknown); related stays [].
+baseline_change("use-without-grant", "S6-04", severity="high", authorization="unexplained",
+                note="the snapshot's default policy of K7 (root of A) is in force throughout; AWSService proton has no root: no statement allows it")
+# G6s: CreationDate 2026-03-16 10:00:00 in [S1-01, S27-03], no CreateGrant of it -> grant-missing-from-trail. It
+#   covers nothing (no use of K7 after 2026-02-09). G6 has its CreateGrant S6-01: nothing.
+expect_reconcile("grant-missing-from-trail", K7, "2026-03-16 10:00:00",
+                 note="G6s on K7, created 2026-03-16T10:00:00Z, inside A us-east-1's span; no CreateGrant in the trail.")
+# K11: no policy event; the snapshot's policy is in force throughout the input.
+# S9-04: AWSService proton, kms:Decrypt, template ledger-svc: "AllowProtonLedger" (Service proton) holds -> step 4,
+#   low, key-policy (was medium, unknown); no eventID added.
+baseline_change("use-without-grant", "S9-04", severity="low", authorization="key-policy",
+                note="the snapshot's policy of K11: \"AllowProtonLedger\" (Service proton, template ledger-svc) allows it; no eventID added")
+# S9-08: LedgerAppRole (IAM, A): "AllowProtonLedger" does not name it; "Enable IAM User Permissions" holds through
+#   the root only -> step 6, low, iam-delegated (was medium, unknown); related stays [S9-07].
+baseline_change("use-after-grant-retired", "S9-08", severity="low", authorization="iam-delegated",
+                note="LedgerAppRole (IAM, A): only \"Enable IAM User Permissions\" (root of A) matches: delegated")
+# K14: no policy event. S12-05: OrdersServiceRole of B (IAM): "AllowOrdersAccountDecrypt" names the bare
+#   account id 444455556666 = the root of B, matched through the root only -> step 6, low, iam-delegated (was
+#   medium, unknown); related stays [S12-04, S12-06] (the copy after; no version eventID).
+baseline_change("use-after-grant-retired", "S12-05", severity="low", authorization="iam-delegated",
+                note="the snapshot's policy of K14: \"AllowOrdersAccountDecrypt\" names the bare account id of B, matched through B's root only: delegated; related keeps S12-04 then the copy S12-06")
+# G14-audit: CreationDate 2025-02-11 09:00:12 = the first KMS event of A us-east-1 (S1-01): in the closed span,
+#   no CreateGrant -> grant-missing-from-trail. G14-audit-early (09:00:11) is before the span: nothing. Both are
+#   DescribeKey-only grants to KeyAuditRole: they cover no use.
+expect_reconcile("grant-missing-from-trail", K14, "2025-02-11 09:00:12",
+                 note="G14-audit on K14, created exactly at the first KMS event of A us-east-1 (S1-01): inside the "
+                      "closed span. G14-audit-early, one second earlier, gives nothing.")
+# K18: last effective change ConnectCustomKeyStore S16-07 -> its last own counted state (none: Enabled); the
+#   snapshot says Enabled -> no finding. G16 has its CreateGrant S16-02: nothing.
+# --- B us-east-1 (snapshot at 2026-09-01 12:20:00) ---
+# G4s: CreationDate 2025-11-03 14:03:00 in [S4-01, S26-05], no CreateGrant -> grant-missing-from-trail.
+expect_reconcile("grant-missing-from-trail", K4, "2025-11-03 14:03:00",
+                 note="G4s on K4, created 2025-11-03T14:03:00Z, inside B us-east-1's span; no CreateGrant in the trail.")
+# S4-08: AWSService proton Decrypt api-svc denied at 14:05:00; G4s would cover it and was created 120 s before,
+#   in [CreationDate, + grace] -> denied-access low, with no related CreateGrant (G4, 13:10, is older) (was medium).
+baseline_change("denied-access", "S4-08", severity="low",
+                note="G4s (snapshot only, proton, api-svc) would cover it and was created 120 s before: low, no related CreateGrant")
+# S4-14: proton Decrypt api-svc at 2025-11-05 11:00: G4 is revoked, but G4s (never removed) covers it -> gone.
+baseline_gone("use-after-grant-retired", "S4-14",
+              note="covered by G4s, which no event removes")
+# S4-01 (before G4s), S4-06/S4-15 (worker-svc: G4s's constraint fails), S4-07/S4-16 (dev-erin) and S4-09 (a forward
+#   access session) are not covered by G4s: unchanged (K4's policy was not recorded: still unknown). S4-12's
+#   dependents are the uses G4 covered: unchanged.
+# --- B eu-west-1 (snapshot at 2026-09-01 12:40:00) ---
+# K19: last change DisableKey S17-02 (Disabled); the snapshot agrees -> no finding.
+# K25: G24p (proton, subset legacy-etl) covers S24-01; G24e (bare account id B = root of B, equals the exact
+#   context of S24-02, GenerateDataKey) covers S24-02 (EtlRole is an IAM principal of B). Both created in 2024,
+#   before B eu-west-1's span (2025-06-16): no grant-missing-from-trail.
+baseline_gone("use-without-grant", "S24-01",
+              note="covered by G24p (proton, subset legacy-etl), created 2024-12-02")
+baseline_gone("use-without-grant", "S24-02",
+              note="covered by G24e (grantee the bare account id of B = its root, equals the exact context), created 2024-12-02")
+
 # ===========================================================================
 # Background noise (non-KMS), synthetic, shaped after real CloudTrail records.
 # ===========================================================================
@@ -2612,10 +2746,50 @@ assert set(KEY_POLICY_ROWS) == {ev.tag for ev in STORY_ORDER if ev.rec["eventSou
                                 and not ev.rec.get("errorCode")}, "KEY_POLICY_ROWS misses a version"
 assert not any(r["eventName"] in ("CreateKey", "ReplicateKey", "PutKeyPolicy") and r["eventID"] not in
                {EVENTS[t].id for t in KEY_POLICY_ROWS} for r in kms_recs), "a policy-setting record outside the stories"
-# ---- baseline/: the snapshots (RULES.md 6.6) ----
+# ---- baseline/ and expected/findings_with_baseline.jsonl (RULES.md 6.6; the diff is derived by hand above) ----
 reset(BASELINE)
 for snap in SNAPSHOTS:
     (BASELINE / snap["file"]).write_text(json.dumps(snap["doc"], indent=2) + "\n")
+# bookkeeping: the spans named by hand are the first and last KMS records of each account and region, whether
+# a record's account is read as its recipientAccountId or as its key's account (the copies of story 12 are
+# in the middle of B us-east-1's span either way)
+for (acct, region), (first, last) in INPUT_SPAN.items():
+    for acct_of in (lambda r: r["recipientAccountId"],
+                    lambda r: next((x["ARN"].split(":")[4] for x in r.get("resources") or []), r["recipientAccountId"])):
+        times = sorted(EVENTS[t].t for t in EVENTS if EVENTS[t].t and EVENTS[t].rec["eventSource"] == "kms.amazonaws.com"
+                       and acct_of(EVENTS[t].rec) == acct and EVENTS[t].rec["awsRegion"] == region)
+        assert (times[0], times[-1]) == (EVENTS[first].t, EVENTS[last].t), (acct, region)
+    assert all(r["eventID"] in {e.id for e in STORY_ORDER} for r in kms_recs), "a KMS record outside the stories"
+snap_grants = {g["GrantId"]: (g, snap) for snap in SNAPSHOTS for e in snap["doc"]["keys"] for g in e["grants"] or []}
+trail_grant_ids = {r["responseElements"]["grantId"] for r in kms_recs
+                   if r["eventName"] == "CreateGrant" and not r.get("errorCode")}
+with_baseline = []
+for x in EXPECT:
+    if (x["rule"], x["tag"]) in BASELINE_GONE:
+        continue
+    with_baseline.append(finding_row({**x, **BASELINE_CHANGED.get((x["rule"], x["tag"]), {})}))
+for n in BASELINE_NEW:
+    if n["rule"] == "grant-missing-from-trail":
+        # bookkeeping: a snapshot grant of that key was created then, and the trail has no CreateGrant of it
+        assert any(g["KeyId"] == n["key"].arn and g["CreationDate"] == epoch(n["t"]) and gid not in trail_grant_ids
+                   for gid, (g, _) in snap_grants.items()), n
+    else:
+        # bookkeeping: the related event is a state event of that key, and the snapshot's time is the finding's
+        assert all(EVENTS[r].rec["eventName"] in STATE_NAMES and n["key"].arn in json.dumps(EVENTS[r].rec)
+                   for r in n["related"]), n
+        assert any(s["time"] == n["t"] and any(e["key_arn"] == n["key"].arn for e in s["doc"]["keys"])
+                   for s in SNAPSHOTS), n
+    with_baseline.append({
+        "rule": n["rule"], "severity": n["severity"], "authorization": None, "event_id": "",
+        "event_time": iso(n["t"]), "event_name": RECONCILE_EVENT[n["rule"]], "key_arn": n["key"].arn,
+        "proton_template": None, "proton_resource": None, "related_event_ids": sorted(E(r) for r in n["related"])})
+with_baseline.sort(key=lambda f: (f["event_time"], f["event_id"], f["rule"], f["key_arn"]))
+with open(EXPECTED / "findings_with_baseline.jsonl", "w") as fh:
+    for f in with_baseline:
+        fh.write(json.dumps(f) + "\n")
+baseline_by_rule = {rule: 0 for rule in list(SEVERITIES) + list(RECONCILE_SEVERITY)}
+for f in with_baseline:
+    baseline_by_rule[f["rule"]] += 1
 
 counts = {
     "record_files": len(LOGFILES),
@@ -2632,6 +2806,8 @@ counts = {
     "findings_by_rule": by_rule,
     "findings_by_severity": by_sev,
     "key_policies_rows": sum(KEY_POLICY_ROWS.values()),
+    "baseline": {"files": [f"baseline/{snap['file']}" for snap in sorted(SNAPSHOTS, key=lambda s: s["file"])],
+                 "findings": len(with_baseline), "by_rule": baseline_by_rule},
     "category_names": {"use": sorted(USE_NAMES), "grant": sorted(GRANT_NAMES), "key_state": sorted(STATE_NAMES),
                        "other": "every other kms.amazonaws.com eventName"},
 }
