@@ -2868,6 +2868,65 @@ notable += [f"- `trail/{k}`: digest over {len(listed)} log files (skip)" for k, 
 notable.append(f"- `trail/{INSIGHT_KEY}`: Insight records (skip)")
 file_list = "\n".join(notable)
 
+# the baseline section (RULES.md 6.6): what each snapshot lists, and the hand-derived difference
+SNAP_NOTES = {
+    K1.name: "default policy (as S1-01); G1c, listed with a CreationDate a day before its CreateGrant S1-21",
+    K2.name: "Disabled, though the trail leaves it Enabled (S2-23); GetKeyPolicy failed (`key_policy` null); G2",
+    K7.name: "PendingDeletion with no state change in the trail (no finding); default policy; G6 and G6s (no CreateGrant)",
+    K11.name: "a policy allowing proton for ledger-svc and delegating to A; G9b",
+    K14.name: "a policy delegating Decrypt to account B (bare id); two DescribeKey grants without CreateGrant, at "
+              "the first KMS event of A us-east-1 and one second before it",
+    K18.name: "Enabled, as ConnectCustomKeyStore S16-07 left it (agrees); default policy; G16",
+    K4.name: "GetKeyPolicy failed (`key_policy` null); G4s, a grant to proton for api-svc without CreateGrant",
+    K19.name: "Disabled, as DisableKey S17-02 left it (agrees); default policy; no grant",
+    K25.name: "default policy of B; G24p (proton, subset) and G24e (bare account id, equals), both from 2024",
+}
+KEY_BY_ARN = {k.arn: k for k in KEYS}
+snap_rows = []
+for snap in SNAPSHOTS:
+    for e in sorted(snap["doc"]["keys"], key=lambda e: KEYS.index(KEY_BY_ARN[e["key_arn"]])):
+        k = KEY_BY_ARN[e["key_arn"]]
+        snap_rows.append(f"| `{snap['file']}` | {snap['doc']['snapshot_time']} | {k.name} | "
+                         f"{e['describe_key']['KeyState']} | {SNAP_NOTES[k.name]} |")
+
+
+def verdict_text(x):
+    v = f"{x['severity']}" + (f", {x['authorization']}" if x["authorization"] else "")
+    rel = x["related"] + ([x["policy"]] if x["policy"] else []) + x["copies"]
+    return v + f" [{', '.join(rel)}]"
+
+
+diff_rows = []
+for x in EXPECT:
+    key = (x["rule"], x["tag"])
+    if key in BASELINE_GONE:
+        diff_rows.append(f"| {x['tag']} | {x['rule']} | {verdict_text(x)} | gone | {BASELINE_NOTES[key]} |")
+    elif key in BASELINE_CHANGED:
+        diff_rows.append(f"| {x['tag']} | {x['rule']} | {verdict_text(x)} | "
+                         f"{verdict_text({**x, **BASELINE_CHANGED[key]})} | {BASELINE_NOTES[key]} |")
+span_text = {ar: (iso(EVENTS[a].t), iso(EVENTS[b].t)) for ar, (a, b) in INPUT_SPAN.items()}
+new_rows = []
+for n in sorted(BASELINE_NEW, key=lambda n: n["t"]):
+    k = n["key"]
+    snap = next(s for s in SNAPSHOTS if any(e["key_arn"] == k.arn for e in s["doc"]["keys"]))
+    if n["rule"] == "grant-missing-from-trail":
+        gid = next(g["GrantId"] for e in snap["doc"]["keys"] for g in e["grants"] or []
+                   if g["KeyId"] == k.arn and g["CreationDate"] == epoch(n["t"]))
+        first, last = span_text[(k.acct, k.region)]
+        msg = (f"Grant {gid} on {k.arn}, which the snapshot taken at {snap['doc']['snapshot_time']} lists as created at "
+               f"{iso(n['t'])}, has no CreateGrant in the input, which covers {k.acct} {k.region} from {first} to {last}: "
+               "events were not logged, filtered out or lost.")
+    else:
+        ch = EVENTS[n["related"][0]]
+        state = next(e["describe_key"]["KeyState"] for e in snap["doc"]["keys"] if e["key_arn"] == k.arn)
+        msg = (f"The snapshot taken at {snap['doc']['snapshot_time']} says {k.arn} is {state}, but the input leaves it "
+               f"{n['trail_state']} ({ch.rec['eventName']} at {iso(ch.t)}): the input misses a key-state change.")
+    new_rows.append(f"| {n['rule']} ({n['severity']}) | {iso(n['t'])} | {k.name} | "
+                    f"{', '.join(n['related']) or '—'} | {n['note']} Message: `{msg}` |")
+baseline_cmd = " \\\n    ".join(["keytrail findings testdata/trail"] +
+                                [f"--baseline testdata/{f}" for f in counts["baseline"]["files"]])
+baseline_by_sev = {sev: sum(1 for f in with_baseline if f["severity"] == sev) for sev in ("high", "medium", "low")}
+
 README = f"""# keytrail test data
 
 **All data here is synthetic.** Account ids, key ids, grant ids, principals, addresses,
@@ -2913,6 +2972,11 @@ deterministic: re-running it rewrites byte-identical files):
 - `expected/counts.json` — files read and skipped, total / distinct records, duplicates, KMS records by category,
   and `key_policies_rows`: the rows of the `key_policies` table over `trail/` (RULES.md 6.1; derived by hand in
   `KEY_POLICY_ROWS`: one row per policy version and statement, one for a version that cannot be read).
+- `baseline/snapshot-<account>-<region>.json` — {len(SNAPSHOTS)} snapshots of today's keys in the format of `keytrail snapshot`
+  (the README's "Snapshot of today's keys"), taken after the trail; see "Baseline" below.
+- `expected/findings_with_baseline.jsonl` — the expected findings over `trail/` with those snapshots as baselines
+  (RULES.md 6.6), same fields and order as `findings.jsonl`; written BY HAND as the difference from it
+  (`baseline_gone`, `baseline_change`, `expect_reconcile`). `counts.json` gains `baseline` (its files, findings, by rule).
 
 ## Accounts, regions, keys
 
@@ -2982,6 +3046,60 @@ logged as a JSON object with NotAction and NotPrincipal (26), kms:ViaService and
 and a policy text that is not JSON (28).
 
 {(chr(10) + chr(10)).join(sections)}
+
+## Baseline: snapshots of today's keys (RULES.md 6.6)
+
+`baseline/` holds {len(SNAPSHOTS)} snapshots in the format of `keytrail snapshot` (KeyMetadata, key policy, ListGrants
+and ListAliases entries with the KMS API's field names, dates in epoch seconds), all taken after the trail's last
+event. Each lists only the keys a case needs: the rules reconcile the keys a snapshot lists and nothing else.
+`expected/findings_with_baseline.jsonl` is the expected output of
+
+    {baseline_cmd}
+
+with the default grace of 300 s: {len(with_baseline)} findings ({', '.join(f'{sev} {n}' for sev, n in baseline_by_sev.items())}).
+It is `findings.jsonl` with {len(BASELINE_GONE)} findings gone, {len(BASELINE_CHANGED)} changed and {len(BASELINE_NEW)} new, each derived
+by hand in `make_testdata.py` with a one-line reason. Reconciliation findings have no event of their own:
+`event_id` is `""`, `authorization`, `proton_template` and `proton_resource` are null.
+
+| file | snapshot_time | key | KeyState | what it holds |
+|---|---|---|---|---|
+{chr(10).join(snap_rows)}
+
+Findings that differ from `findings.jsonl` (severity, authorization [related: the rule's own, the policy
+version, the copies]):
+
+| tag | rule | without baseline | with baseline | why |
+|---|---|---|---|---|
+{chr(10).join(diff_rows)}
+
+New findings:
+
+| rule | event_time | key | related | why |
+|---|---|---|---|---|
+{chr(10).join(new_rows)}
+
+Nothing else changes. In particular: S2-05 keeps medium, unknown (K2's `key_policy` is null: no version);
+the uses of K4 that G4s does not serve (S4-01 before it, S4-06/S4-15 for worker-svc, S4-07/S4-16 by dev-erin)
+and S4-09 (a forward access session) stay as they are; S4-12 still lists the uses G4 covered; K7's
+PendingDeletion and the agreeing states of K18 and K19 give no finding; G1c, G2, G6, G9b and G16, which the
+trail creates, add nothing (no `grant-missing-from-trail`, and G1c keeps its CreateGrant's time); the grants of
+K25 and the earlier audit grant of K14 predate their account's span.
+
+Where RULES.md 6.6 left room (and how these fixtures read it, or avoid it):
+- A snapshot policy of a key with trail versions is in force from the key's latest version and sorts after
+  it, so within grace of that version both are in force (6.2). No use here falls in such a window (K1's only
+  use within grace of S1-01, S1-04, is covered; K18 has no coverage finding).
+- The span of `grant-missing-from-trail` ("the input's KMS events of the key's account and region") is the same
+  here whether a record's account is its recipientAccountId or its key's account, and its first and last
+  events are successful: the spans are {'; '.join(f'{a} {r} {f} to {l}' for (a, r), (f, l) in span_text.items())}.
+  The boundary is closed: a grant created exactly at the first event counts, one a second before does not.
+- A snapshot grant's CreationDate that disagrees with the trail's CreateGrant of the same id (G1c, synthetic)
+  is ignored: that CreateGrant is the grant's creation.
+- `key_policy` null (the GetKeyPolicy call failed) is not a version: the verdict stays as without the snapshot.
+- Aliases in a snapshot do not resolve a key: S1-11 (`alias/proton-key`, which K1's snapshot lists) stays
+  unresolved. It would give no finding either way (G1a covered it).
+- A snapshot's state is used only for `state-disagrees-with-snapshot`, not as a state change of section 3 (no
+  use follows any snapshot).
 
 ## Grace window
 
