@@ -457,8 +457,12 @@ impl<S: TableStore> Pipeline<S> {
                 .get(id)
                 .is_some_and(|sh| self.suppressed_shared.contains(sh))
         };
+        // A file judged against the ledgers (the Lambda) sees only part of the input: the
+        // reconciliation with a snapshot needs all of it (`findings --tables --baseline`).
+        let partial = self.opts.capture_ledger;
         findings.retain(|f| {
-            self.is_own(&f.event_id)
+            !(partial && f.rule.is_reconciliation())
+                && self.is_own(&f.event_id)
                 && !reported_elsewhere(&f.event_id)
                 && self.opts.window.contains(Some(f.event_time))
         });

@@ -117,6 +117,14 @@ impl Rule {
         }
     }
 
+    /// Whether the rule reconciles the input with a snapshot (it needs the whole input).
+    pub fn is_reconciliation(self) -> bool {
+        matches!(
+            self,
+            Rule::GrantMissingFromTrail | Rule::StateDisagreesWithSnapshot
+        )
+    }
+
     /// The highest severity the rule gives (some rules give less in some situations:
     /// README.md, "Findings").
     pub fn severity(self) -> Severity {

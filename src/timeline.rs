@@ -325,7 +325,10 @@ impl Timeline {
         let principal = s.intern_opt(ev.caller.principal.as_deref());
         let shared = s.intern_opt(ev.shared_event_id.as_deref());
         let key = s.intern_opt(ev.key.arn.as_deref());
-        let w = self.windows.entry((account, region)).or_insert((time, time));
+        let w = self
+            .windows
+            .entry((account, region))
+            .or_insert((time, time));
         *w = (w.0.min(time), w.1.max(time));
         if let (Some(k), Some(store)) = (key, ev.custom_key_store_id.as_deref()) {
             if ev.succeeded() && ev.category != Category::KeyStateChange {

@@ -251,7 +251,8 @@ fn version_phrase(tl: &Timeline, v: &PolicyVersion) -> String {
         PolicySource::Default => "the default key policy".to_string(),
         PolicySource::Snapshot => format!(
             "the policy in the snapshot taken at {}",
-            v.snapshot_time.map_or_else(|| "an unknown time".to_string(), format_time)
+            v.snapshot_time
+                .map_or_else(|| "an unknown time".to_string(), format_time)
         ),
         _ => format!(
             "the policy set by {} at {}",

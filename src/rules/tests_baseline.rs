@@ -83,11 +83,26 @@ fn a_grant_created_inside_the_input_without_a_create_grant_is_missing_from_the_t
     // u2 comes after the grant's creation: covered; u1 before it is not. The grant was
     // created inside the input's time, and the input has no CreateGrant for it.
     assert_eq!(f.len(), 2, "{f:?}");
-    assert_eq!((f[0].rule, f[0].event_id.as_str()), (Rule::UseWithoutGrant, "u1"));
+    assert_eq!(
+        (f[0].rule, f[0].event_id.as_str()),
+        (Rule::UseWithoutGrant, "u1")
+    );
     let m = &f[1];
     assert_eq!(
-        (m.rule, m.severity, m.event_id.as_str(), m.event_time, m.event_name.as_str()),
-        (Rule::GrantMissingFromTrail, Severity::Low, "", ms(20), "CreateGrant")
+        (
+            m.rule,
+            m.severity,
+            m.event_id.as_str(),
+            m.event_time,
+            m.event_name.as_str()
+        ),
+        (
+            Rule::GrantMissingFromTrail,
+            Severity::Low,
+            "",
+            ms(20),
+            "CreateGrant"
+        )
     );
     assert_eq!(m.key_arn.as_deref(), Some(KEY));
     assert_eq!(
@@ -103,7 +118,10 @@ fn a_grant_created_inside_the_input_without_a_create_grant_is_missing_from_the_t
     // Created outside the input's time: not a gap of the trail.
     let snap = snapshot(60, key("Enabled", vec![proton_grant("G5", 5)], None));
     let f = with(&uses, &[snap]);
-    assert!(f.iter().all(|x| x.rule != Rule::GrantMissingFromTrail), "{f:?}");
+    assert!(
+        f.iter().all(|x| x.rule != Rule::GrantMissingFromTrail),
+        "{f:?}"
+    );
     // With the CreateGrant in the input, the trail's creation counts and nothing is missing.
     let g = grant_rec("cg", 5, "G5", OPS, SUBSET, "proton.amazonaws.com");
     let snap = snapshot(60, key("Enabled", vec![proton_grant("G5", 20)], None));
@@ -113,13 +131,28 @@ fn a_grant_created_inside_the_input_without_a_create_grant_is_missing_from_the_t
 
 #[test]
 fn a_snapshot_state_the_trail_contradicts_is_a_medium_finding() {
-    let recs = [simple("d", 0, "DisableKey", ""), simple("e", 5, "EnableKey", "")];
+    let recs = [
+        simple("d", 0, "DisableKey", ""),
+        simple("e", 5, "EnableKey", ""),
+    ];
     let f = with(&recs, &[snapshot(60, key("Disabled", vec![], None))]);
     assert_eq!(f.len(), 1, "{f:?}");
     let m = &f[0];
     assert_eq!(
-        (m.rule, m.severity, m.event_id.as_str(), m.event_time, m.event_name.as_str()),
-        (Rule::StateDisagreesWithSnapshot, Severity::Medium, "", ms(60), "DescribeKey")
+        (
+            m.rule,
+            m.severity,
+            m.event_id.as_str(),
+            m.event_time,
+            m.event_name.as_str()
+        ),
+        (
+            Rule::StateDisagreesWithSnapshot,
+            Severity::Medium,
+            "",
+            ms(60),
+            "DescribeKey"
+        )
     );
     assert_eq!(m.related_event_ids, vec!["e".to_string()]);
     assert_eq!(
@@ -130,7 +163,11 @@ fn a_snapshot_state_the_trail_contradicts_is_a_medium_finding() {
     assert!(with(&recs, &[snapshot(60, key("Enabled", vec![], None))]).is_empty());
     assert!(with(&[], &[snapshot(60, key("Disabled", vec![], None))]).is_empty());
     // The state the trail leaves at the snapshot's time, not at its end.
-    let later = [recs[0].clone(), recs[1].clone(), simple("d2", 90, "DisableKey", "")];
+    let later = [
+        recs[0].clone(),
+        recs[1].clone(),
+        simple("d2", 90, "DisableKey", ""),
+    ];
     let f = with(&later, &[snapshot(60, key("Disabled", vec![], None))]);
     assert!(f.iter().any(|x| x.rule == Rule::StateDisagreesWithSnapshot));
 }

@@ -54,7 +54,10 @@ impl Timeline {
                 retiring_principal: g.retiring_principal.clone(),
                 operations: Some(g.operations.clone()),
                 constraint_kind: g.constraint_kind.cloudtrail_name().map(str::to_string),
-                constraint: g.constraint_kind.cloudtrail_name().map(|_| g.constraint.clone()),
+                constraint: g
+                    .constraint_kind
+                    .cloudtrail_name()
+                    .map(|_| g.constraint.clone()),
                 ..GrantFacts::default()
             };
             let (account, region) = self.place_of(key_arn);
