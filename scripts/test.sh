@@ -32,6 +32,8 @@ echo "== queries/: sqlglot (Trino/Athena), trino-sql-validator, DuckDB runs and 
 
 echo "== Lambda end to end: moto S3 on loopback + the real runtime loop under cargo lambda"
 PATH="$PWD/.venv/bin:$PATH" .venv/bin/python tests/python/lambda_e2e.py
+echo "== keytrail snapshot end to end: moto KMS on loopback, read back with --check, a failed run keeps the old file"
+PATH="$PWD/.venv/bin:$PATH" .venv/bin/python tests/python/snapshot_e2e.py
 
 echo "== template.yaml: cfn-lint, sam validate --lint, checkov"
 for v in iac checkov; do

@@ -128,6 +128,8 @@ fn write_grants<S: TableStore>(
     for (id, life) in rules::grant_lives(tl) {
         let c = life.creation;
         let r = life.removal;
+        // A snapshot's grant (no event) is written by runs that own everything, not by
+        // the Lambda's per-file runs.
         let mine = c.is_some_and(|c| own(sy.get(c.event_id)))
             || r.is_some_and(|r| own(sy.get(r.event_id)));
         if !mine {
@@ -149,12 +151,17 @@ fn write_grants<S: TableStore>(
             Value::StrMap(constraint.as_ref()),
             Value::Time(c.map(|c| c.time)),
             Value::Str(sy.get_opt(c.and_then(|c| c.principal))),
-            Value::Str(c.map(|c| sy.get(c.event_id))),
+            Value::Str(c.filter(|c| !c.from_snapshot).map(|c| sy.get(c.event_id))),
             Value::Time(r.map(|r| r.time)),
             Value::Str(sy.get_opt(r.and_then(|r| r.principal))),
             Value::Str(r.map(|r| sy.get(r.event_id))),
             Value::Str(r.map(|r| sy.get(r.event_name))),
             Value::Int(Some(life.removals as i64)),
+            Value::Str(Some(if c.is_some_and(|c| c.from_snapshot) {
+                "snapshot"
+            } else {
+                "trail"
+            })),
         ];
         let (account, region, time) = match (c, r) {
             (Some(c), _) => (c.account, c.region, c.time),

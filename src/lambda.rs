@@ -31,6 +31,9 @@ pub struct LambdaConfig {
     pub grace_seconds: i64,
     /// `KEYTRAIL_PROFILES`: an `s3://` or file location of a profiles TOML.
     pub profiles_location: Option<String>,
+    /// `KEYTRAIL_BASELINE`: `s3://` or file locations of snapshots (`keytrail snapshot`
+    /// files), comma-separated: the baseline every file's findings are judged with.
+    pub baseline_locations: Vec<String>,
     /// Stop taking new work when less than this remains before the deadline
     /// (`KEYTRAIL_DEADLINE_MARGIN_SECONDS`, default 20).
     pub deadline_margin: Duration,
@@ -82,6 +85,15 @@ impl LambdaConfig {
             output,
             grace_seconds,
             profiles_location: var("KEYTRAIL_PROFILES").filter(|p| !p.trim().is_empty()),
+            baseline_locations: var("KEYTRAIL_BASELINE")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
             deadline_margin,
         })
     }
@@ -105,11 +117,39 @@ pub async fn load_profiles(client: &Client, location: Option<&str>) -> Result<Pr
     Profiles::with_toml(&text, loc).map_err(|e| format!("KEYTRAIL_PROFILES: {e}"))
 }
 
+/// Loads the snapshots `KEYTRAIL_BASELINE` names (none when unset). A snapshot that cannot
+/// be read stops the function: judging without it would change findings silently.
+pub async fn load_baselines(
+    client: &Client,
+    locations: &[String],
+) -> Result<Vec<std::sync::Arc<crate::snapshot::Snapshot>>, String> {
+    let mut out = Vec::new();
+    for loc in locations {
+        let snap = if let Some(url) = S3Url::parse(loc) {
+            match s3::get_small(client, &url.bucket, &url.prefix).await {
+                Ok(Some((bytes, _))) => crate::snapshot::parse(loc, &bytes),
+                Ok(None) => return Err(format!("KEYTRAIL_BASELINE: {loc} does not exist")),
+                Err(e) => return Err(format!("KEYTRAIL_BASELINE: {e}")),
+            }
+        } else {
+            crate::snapshot::load(std::path::Path::new(loc))
+        };
+        let snap = snap.map_err(|e| format!("KEYTRAIL_BASELINE: {e}"))?;
+        for p in &snap.problems {
+            tracing::warn!(problem = %p, "baseline");
+        }
+        out.push(std::sync::Arc::new(snap));
+    }
+    Ok(out)
+}
+
 /// The running function: a client and the configuration.
 pub struct App {
     pub client: Client,
     pub config: LambdaConfig,
     pub profiles: Profiles,
+    /// The snapshots of `KEYTRAIL_BASELINE`.
+    pub baselines: Vec<std::sync::Arc<crate::snapshot::Snapshot>>,
 }
 
 /// Why a unit of work failed.
@@ -172,6 +212,7 @@ impl App {
                 ..WriteOptions::default()
             },
             capture_ledger: true,
+            baselines: self.baselines.clone(),
             ..PipelineOptions::default()
         }
     }

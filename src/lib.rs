@@ -23,5 +23,6 @@ pub mod report;
 pub mod rules;
 pub mod s3;
 pub mod schema;
+pub mod snapshot;
 pub mod timeline;
 pub mod trigger;

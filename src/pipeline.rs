@@ -41,6 +41,9 @@ pub struct PipelineOptions {
     pub filter: EventFilter,
     /// Which events' rows and findings are written and reported (after the rules).
     pub window: TimeWindow,
+    /// Snapshots of the keys taken as a baseline (`--baseline`): added to the timeline
+    /// before the rules run (RULES.md section 6.6).
+    pub baselines: Vec<std::sync::Arc<crate::snapshot::Snapshot>>,
 }
 
 impl Default for PipelineOptions {
@@ -53,6 +56,7 @@ impl Default for PipelineOptions {
             capture_ledger: false,
             filter: EventFilter::default(),
             window: TimeWindow::default(),
+            baselines: Vec::new(),
         }
     }
 }
@@ -443,6 +447,9 @@ impl<S: TableStore> Pipeline<S> {
     /// When context records were added, findings and derived rows are limited to this run's
     /// own events: the context only explains them.
     pub fn finish(mut self, store: &mut S) -> Result<RunReport, OutputError> {
+        for b in &self.opts.baselines {
+            self.timeline.add_baseline(b);
+        }
         let mut findings = rules::evaluate(&self.timeline, self.opts.grace_seconds);
         // A call whose other copy another source reported is not reported again.
         let reported_elsewhere = |id: &str| {
@@ -450,8 +457,12 @@ impl<S: TableStore> Pipeline<S> {
                 .get(id)
                 .is_some_and(|sh| self.suppressed_shared.contains(sh))
         };
+        // A file judged against the ledgers (the Lambda) sees only part of the input: the
+        // reconciliation with a snapshot needs all of it (`findings --tables --baseline`).
+        let partial = self.opts.capture_ledger;
         findings.retain(|f| {
-            self.is_own(&f.event_id)
+            !(partial && f.rule.is_reconciliation())
+                && self.is_own(&f.event_id)
                 && !reported_elsewhere(&f.event_id)
                 && self.opts.window.contains(Some(f.event_time))
         });

@@ -9,13 +9,14 @@
 //! `grants` owns grant lives and coverage, `states` each key's effective state changes,
 //! `judge` the sweep and one function per rule, `aggregate` the findings that list
 //! dependents, `advice` what each finding tells the user to do, `authz` the key policy's
-//! verdict on a use no grant covers.
+//! verdict on a use no grant covers, `reconcile` the findings a snapshot baseline adds.
 
 mod advice;
 mod aggregate;
 mod authz;
 mod grants;
 mod judge;
+mod reconcile;
 mod states;
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,8 @@ mod tests;
 mod tests_authz;
 #[cfg(test)]
 mod tests_aws;
+#[cfg(test)]
+mod tests_baseline;
 
 pub use authz::{default_policy_of, read_version, Authorization, Verdict};
 pub use grants::{grant_lives, GrantLife};
@@ -77,10 +80,12 @@ pub enum Rule {
     KeyDeletedWithDependents,
     GrantRemovedWithDependents,
     MalformedContext,
+    GrantMissingFromTrail,
+    StateDisagreesWithSnapshot,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 10] = [
+    pub const ALL: [Rule; 12] = [
         Rule::UseWithoutGrant,
         Rule::UseAfterGrantRetired,
         Rule::UseAfterKeyDisabled,
@@ -91,6 +96,8 @@ impl Rule {
         Rule::KeyDeletedWithDependents,
         Rule::GrantRemovedWithDependents,
         Rule::MalformedContext,
+        Rule::GrantMissingFromTrail,
+        Rule::StateDisagreesWithSnapshot,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,7 +112,17 @@ impl Rule {
             Rule::KeyDeletedWithDependents => "key-deleted-with-dependents",
             Rule::GrantRemovedWithDependents => "grant-removed-with-dependents",
             Rule::MalformedContext => "malformed-context",
+            Rule::GrantMissingFromTrail => "grant-missing-from-trail",
+            Rule::StateDisagreesWithSnapshot => "state-disagrees-with-snapshot",
         }
+    }
+
+    /// Whether the rule reconciles the input with a snapshot (it needs the whole input).
+    pub fn is_reconciliation(self) -> bool {
+        matches!(
+            self,
+            Rule::GrantMissingFromTrail | Rule::StateDisagreesWithSnapshot
+        )
     }
 
     /// The highest severity the rule gives (some rules give less in some situations:
@@ -120,8 +137,9 @@ impl Rule {
             | Rule::KeyDeletedWithDependents => Severity::High,
             Rule::DeniedAccess
             | Rule::KeyDisabledWithDependents
-            | Rule::GrantRemovedWithDependents => Severity::Medium,
-            Rule::MalformedContext => Severity::Low,
+            | Rule::GrantRemovedWithDependents
+            | Rule::StateDisagreesWithSnapshot => Severity::Medium,
+            Rule::MalformedContext | Rule::GrantMissingFromTrail => Severity::Low,
         }
     }
 }

@@ -424,6 +424,11 @@ pub const GRANTS: &[Column] = &[
         Int,
         "Successful removals seen (more than 1 means repeats).",
     ),
+    col(
+        "source",
+        Str,
+        "trail (a CreateGrant or removal in the input) or snapshot (a ListGrants entry of a --baseline snapshot the input has no CreateGrant for).",
+    ),
 ];
 
 pub const KEY_STATES: &[Column] = &[

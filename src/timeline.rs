@@ -6,6 +6,10 @@
 //! in a backfill), so memory grows with the number of key uses, by a few dozen bytes each,
 //! not with the size of the records.
 
+mod baseline;
+
+pub use baseline::SnapshotState;
+
 use crate::kms::{Caller, Category, KmsEvent, StateClass};
 use crate::profile::Profiles;
 use std::collections::{BTreeMap, HashMap};
@@ -158,6 +162,8 @@ pub struct PolicyVersion {
     /// carries none.
     pub text: Option<Sym>,
     pub shared: Option<Sym>,
+    /// For a snapshot's policy: when the snapshot was taken.
+    pub snapshot_time: Option<i64>,
 }
 
 /// A grant as created.
@@ -185,6 +191,10 @@ pub struct GrantCreation {
     pub constraint_kind: Option<Sym>,
     pub constraint: Option<Sym>,
     pub shared: Option<Sym>,
+    /// A grant a snapshot lists (its `event_id` is empty): RULES.md section 6.6.
+    pub from_snapshot: bool,
+    /// When that snapshot was taken, if it says.
+    pub snapshot_time: Option<i64>,
 }
 
 /// A successful RetireGrant or RevokeGrant.
@@ -264,6 +274,10 @@ pub struct Timeline {
     pub states: Vec<StateChange>,
     pub rotations: Vec<Rotation>,
     pub policies: Vec<PolicyVersion>,
+    /// Key states snapshots recorded (RULES.md section 6.6).
+    pub snapshot_states: Vec<SnapshotState>,
+    /// Per (account, region): the first and last event time of the KMS events pushed.
+    pub windows: HashMap<(Option<Sym>, Option<Sym>), (i64, i64)>,
     /// (key, custom key store) pairs seen (CreateKey, uses), possibly repeated.
     pub key_stores: Vec<(Sym, Sym)>,
     pub counts: TimelineCounts,
@@ -290,6 +304,8 @@ impl Timeline {
             states: Vec::new(),
             rotations: Vec::new(),
             policies: Vec::new(),
+            snapshot_states: Vec::new(),
+            windows: HashMap::new(),
             key_stores: Vec::new(),
             counts: TimelineCounts::default(),
         }
@@ -309,6 +325,11 @@ impl Timeline {
         let principal = s.intern_opt(ev.caller.principal.as_deref());
         let shared = s.intern_opt(ev.shared_event_id.as_deref());
         let key = s.intern_opt(ev.key.arn.as_deref());
+        let w = self
+            .windows
+            .entry((account, region))
+            .or_insert((time, time));
+        *w = (w.0.min(time), w.1.max(time));
         if let (Some(k), Some(store)) = (key, ev.custom_key_store_id.as_deref()) {
             if ev.succeeded() && ev.category != Category::KeyStateChange {
                 let store = s.intern(store);
@@ -329,6 +350,7 @@ impl Timeline {
                     source,
                     text,
                     shared,
+                    snapshot_time: None,
                 });
             }
         }
@@ -381,6 +403,8 @@ impl Timeline {
                             .as_ref()
                             .map(|c| s.intern(&canonical_context(c))),
                         shared,
+                        from_snapshot: false,
+                        snapshot_time: None,
                     });
                 } else {
                     if g.grant_id.is_none() {

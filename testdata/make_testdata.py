@@ -13,7 +13,9 @@ Writes, next to this script:
   broken/    truncated.json.gz, not-json.json (error paths)
   formats/   the same 5 KMS records in every accepted input format (lookup-events.json and
              lake-query-results.json there are written by hand, and kept)
-  expected/  findings.jsonl (hand-derived oracle over trail/, grace 300 s) and counts.json
+  expected/  findings.jsonl (hand-derived oracle over trail/, grace 300 s), findings_with_baseline.jsonl
+             (the same with baseline/ as `--baseline` snapshots, RULES.md 6.6) and counts.json
+  baseline/  snapshots of today's keys (`keytrail snapshot` format), taken after the trail
   README.md  every story, event by event
 
 All data is synthetic: accounts, keys, principals, addresses and ids are made up.
@@ -2000,6 +2002,298 @@ expect("use-without-grant", "S28-03", K29, T28, R28, severity="low", authorizati
 expect("use-without-grant", "S28-04", K29, T28, R28, severity="medium", authorization="unknown", policy="S28-02")
 
 # ===========================================================================
+# BASELINE — snapshots of today's keys (RULES.md 6.6, `keytrail findings trail/ --baseline FILE`,
+# repeatable), in the format of `keytrail snapshot` (README "Snapshot of today's keys"), taken
+# after the last event of the trail. Three files: A us-east-1, B us-east-1, B eu-west-1. Each lists
+# only the keys a case needs (the rules reconcile the keys a snapshot lists, nothing else).
+# None of this draws from a random stream: trail/ and findings.jsonl stay byte-identical.
+# ===========================================================================
+BASELINE = HERE / "baseline"
+
+
+def epoch(t: dt.datetime) -> int:
+    """Snapshot dates are written as the AWS CLI writes them: epoch seconds."""
+    return int(t.timestamp())
+
+
+def default_policy_text(acct):
+    """The default key policy as GetKeyPolicy returns it (RULES.md 6.1: root of the key's account, kms:*)."""
+    return policy_text({"Version": "2012-10-17", "Id": "key-default-1", "Statement": [
+        {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
+         "Action": "kms:*", "Resource": "*"}]})
+
+
+def snap_grant(k: Key, gid, name, created, grantee, ops, *, retiring=None, subset=None, equals=None):
+    """A ListGrants entry (GrantListEntry, the API's field names); `created` is "YYYY-MM-DD HH:MM:SS" UTC."""
+    g = {"KeyId": k.arn, "GrantId": gid}
+    if name:
+        g["Name"] = name
+    g["CreationDate"] = epoch(ts(created))
+    g["GranteePrincipal"] = grantee
+    if retiring:
+        g["RetiringPrincipal"] = retiring
+    g["IssuingAccount"] = f"arn:aws:iam::{k.acct}:root"
+    g["Operations"] = list(ops)
+    if subset is not None:
+        g["Constraints"] = {"EncryptionContextSubset": subset}
+    elif equals is not None:
+        g["Constraints"] = {"EncryptionContextEquals": equals}
+    return g
+
+
+def snap_key(k: Key, created, state, desc, *, policy, grants, aliases=(), origin="AWS_KMS", usage="ENCRYPT_DECRYPT",
+             spec="SYMMETRIC_DEFAULT", meta_extra=None, errors=None):
+    """One key of a snapshot: DescribeKey's KeyMetadata, GetKeyPolicy's text (None: the call failed), ListGrants'
+    entries, the aliases ListAliases gives it."""
+    meta = {"AWSAccountId": k.acct, "KeyId": k.id, "Arn": k.arn, "CreationDate": epoch(ts(created)),
+            "Enabled": state == "Enabled", "Description": desc, "KeyUsage": usage, "KeyState": state,
+            "Origin": origin, "KeyManager": "CUSTOMER", "KeySpec": spec}
+    if usage == "ENCRYPT_DECRYPT":
+        meta["EncryptionAlgorithms"] = ["SYMMETRIC_DEFAULT"]
+    meta["MultiRegion"] = False
+    meta.update(meta_extra or {})
+    entry = {"key_arn": k.arn, "describe_key": meta, "key_policy": policy, "grants": list(grants),
+             "aliases": [{"AliasName": a, "AliasArn": f"arn:aws:kms:{k.region}:{k.acct}:{a}", "TargetKeyId": k.id,
+                          "CreationDate": epoch(ts(at)), "LastUpdatedDate": epoch(ts(at))} for a, at in aliases]}
+    if errors:
+        entry["errors"] = list(errors)
+    return entry
+
+
+SNAPSHOTS = []  # dicts: file, doc (the snapshot as written), keys (Key objects it lists)
+
+
+def snapshot(file, when, acct, region, keys):
+    assert all(e["key_arn"].split(":")[3:5] == [region, acct] for e in keys), file
+    doc = {"snapshot_time": iso(ts(when)), "account_id": acct, "region": region,
+           "keys": sorted(keys, key=lambda e: e["key_arn"])}  # keys are in ARN order
+    SNAPSHOTS.append({"file": file, "doc": doc, "time": ts(when)})
+    return doc
+
+
+SNAP_A_USE1 = "2026-09-01 12:00:00"
+SNAP_B_USE1 = "2026-09-01 12:20:00"
+SNAP_B_EUW1 = "2026-09-01 12:40:00"
+G6S = hexid("grant:G6s-snapshot-only")        # K7: created after story 6, its CreateGrant not in the trail
+G14_AUDIT = hexid("grant:K14-audit")           # K14: created at the first KMS event of A us-east-1
+G14_AUDIT_EARLY = hexid("grant:K14-audit-early")  # K14: one second before it
+G4S = hexid("grant:G4s-snapshot-only")         # K4: created 2 min before the denial S4-08, not in the trail
+G24P, G24E = hexid("grant:G24p"), hexid("grant:G24e")  # K25: created before the trail begins
+P11_SNAP = policy_text(policy_doc(
+    "ledger-svc-key",
+    {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": ROOT_A}, "Action": "kms:*",
+     "Resource": "*"},
+    {"Sid": "AllowProtonLedger", "Effect": "Allow", "Principal": {"Service": PROTON},
+     "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], "Resource": "*",
+     "Condition": {"StringEquals": {"kms:EncryptionContext:aws:proton:template": T9}}}))
+P14_SNAP = policy_text(policy_doc(
+    "shared-svc-key",
+    {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": ROOT_A}, "Action": "kms:*",
+     "Resource": "*"},
+    {"Sid": "AllowOrdersAccountDecrypt", "Effect": "Allow", "Principal": {"AWS": B}, "Action": "kms:Decrypt",
+     "Resource": "*"}))
+AUDIT_ROLE_A = role_arn(A, "KeyAuditRole")
+
+snapshot("snapshot-111122223333-us-east-1.json", SNAP_A_USE1, A, USE1, [
+    # K1: CreateKey S1-01 (no policy: the default); today the same default policy, and G1c (S1-21) is its only
+    # grant. G1c's CreationDate here is a day EARLIER than its CreateGrant (synthetic): the trail's CreateGrant
+    # is the creation (6.6), so G1c still covers nothing before 2025-02-13 09:00 (not S1-17, not S1-20).
+    snap_key(K1, "2025-02-11 09:00:12", "Enabled", "Proton web-svc data", policy=default_policy_text(A),
+             grants=[snap_grant(K1, G1C, None, "2025-02-12 09:00:00", PROTON, PROTON_OPS, retiring=PROTON,
+                                subset={"aws:proton:template": T1})],
+             aliases=[("alias/proton-key", "2025-02-11 09:01:40")]),
+    # K2: the trail leaves it Enabled (EnableKey S2-23); the snapshot says Disabled. GetKeyPolicy failed: no policy.
+    snap_key(K2, "2024-06-03 14:00:00", "Disabled", "Proton base-env data", policy=None,
+             grants=[snap_grant(K2, G2, None, "2025-03-03 10:00:02", PROTON_USE1, PROTON_OPS, retiring=PROTON_USE1,
+                                subset={"aws:proton:template": T2})],
+             errors=[f"GetKeyPolicy: AccessDeniedException: User: arn:aws:sts::{A}:assumed-role/KeyAuditRole/snapshot "
+                     f"is not authorized to perform: kms:GetKeyPolicy on resource: {K2.arn} because no resource-based "
+                     "policy allows the kms:GetKeyPolicy action"]),
+    # K7: no state change in the trail, pending deletion today; the default policy; G6 (S6-01) and G6s, whose
+    # CreateGrant the trail does not have.
+    snap_key(K7, "2025-10-06 08:00:00", "PendingDeletion", "Proton gateway-svc data", policy=default_policy_text(A),
+             grants=[snap_grant(K7, G6, None, "2026-02-09 09:00:00", PROTON, PROTON_OPS, retiring=PROTON,
+                                subset={"aws:proton:template": T6}),
+                     snap_grant(K7, G6S, "gateway-reader", "2026-03-16 10:00:00", role_arn(A, "GatewayReaderRole"),
+                                ["Decrypt"], subset={"aws:proton:template": T6})],
+             meta_extra={"DeletionDate": epoch(ts("2026-09-27 16:00:00")), "PendingDeletionWindowInDays": 30}),
+    # K11: no policy event in the trail; the snapshot policy allows proton (conditioned on ledger-svc) and
+    # delegates to A's IAM. G9b (S9-05) is live; G9 was revoked (S9-07), so it is not listed.
+    snap_key(K11, "2025-12-01 10:00:00", "Enabled", "Proton ledger data", policy=P11_SNAP,
+             grants=[snap_grant(K11, G9B, "ledger-worker-account", "2026-04-06 10:00:00", A, ["Decrypt", "GenerateDataKey"],
+                                subset={"aws:proton:template": T9W})]),
+    # K14: no policy event in the trail; the snapshot policy names account B (a bare account id). Two
+    # DescribeKey-only grants whose CreateGrant is not in the trail: one created exactly at the first KMS event of
+    # A us-east-1 (S1-01, 2025-02-11 09:00:12), one a second before it.
+    snap_key(K14, "2024-09-16 09:00:00", "Enabled", "Proton shared-svc data", policy=P14_SNAP,
+             grants=[snap_grant(K14, G14_AUDIT_EARLY, "key-audit-early", "2025-02-11 09:00:11", AUDIT_ROLE_A,
+                                ["DescribeKey"]),
+                     snap_grant(K14, G14_AUDIT, "key-audit", "2025-02-11 09:00:12", AUDIT_ROLE_A, ["DescribeKey"])]),
+    # K18: the trail's last change is ConnectCustomKeyStore S16-07 (back to Enabled); the snapshot agrees.
+    snap_key(K18, "2026-06-01 08:00:00", "Enabled", "hsm-env keys in CloudHSM", policy=default_policy_text(A),
+             grants=[snap_grant(K18, G16, None, "2026-06-01 08:10:00", PROTON, PROTON_OPS, retiring=PROTON,
+                                subset={"aws:proton:template": T16})],
+             origin="AWS_CLOUDHSM",
+             meta_extra={"CustomKeyStoreId": STORE16,
+                         "CloudHsmClusterId": "cluster-" + alnum("hsm:" + STORE16, 11, string.ascii_lowercase + string.digits)}),
+])
+snapshot("snapshot-444455556666-us-east-1.json", SNAP_B_USE1, B, USE1, [
+    # K4: G4s, a grant to proton for api-svc created at 2025-11-03 14:03:00, whose CreateGrant the trail does not
+    # have; still live today (G4 was revoked, S4-12). GetKeyPolicy failed: no policy.
+    snap_key(K4, "2025-08-04 09:00:00", "Enabled", "Proton api-svc data", policy=None,
+             grants=[snap_grant(K4, G4S, None, "2025-11-03 14:03:00", PROTON, PROTON_OPS, retiring=PROTON,
+                                subset={"aws:proton:template": T4})],
+             errors=[f"GetKeyPolicy: AccessDeniedException: User: arn:aws:sts::{B}:assumed-role/KeyAuditRole/snapshot "
+                     f"is not authorized to perform: kms:GetKeyPolicy on resource: {K4.arn} because no resource-based "
+                     "policy allows the kms:GetKeyPolicy action"]),
+])
+snapshot("snapshot-444455556666-eu-west-1.json", SNAP_B_EUW1, B, EUW1, [
+    # K19: the trail's last change is DisableKey S17-02; the snapshot agrees (Disabled).
+    snap_key(K19, "2025-05-05 09:00:00", "Disabled", "device pairing ECDH key", policy=default_policy_text(B), grants=[],
+             usage="KEY_AGREEMENT", spec="ECC_NIST_P256", meta_extra={"KeyAgreementAlgorithms": ["ECDH"]}),
+    # K25 (story 24): the two grants that predate the trail, one to proton (subset: legacy-etl), one to account B
+    # as a bare account id (equals: legacy-etl and legacy-etl-jobs); the default key policy of B.
+    snap_key(K25, "2024-11-18 09:00:00", "Enabled", "legacy-etl data", policy=default_policy_text(B),
+             grants=[snap_grant(K25, G24P, "proton-legacy-etl", "2024-12-02 10:00:00", PROTON, PROTON_OPS,
+                                retiring=PROTON, subset={"aws:proton:template": T24}),
+                     snap_grant(K25, G24E, "legacy-etl-account", "2024-12-02 10:05:00", B, ["GenerateDataKey", "Decrypt"],
+                                equals={"aws:proton:template": T24, "aws:proton:resource": R24})]),
+])
+
+# ---------------------------------------------------------------------------
+# Expected findings of `keytrail findings trail/ --baseline <the three files>`, derived BY HAND from
+# RULES.md 6.6: the findings above, minus the ones the baseline removes, with the verdicts it changes,
+# plus its reconciliation findings. (A snapshot's policy version adds no eventID to related_event_ids.)
+# ---------------------------------------------------------------------------
+BASELINE_GONE: set = set()      # (rule, tag) of findings the baseline removes
+BASELINE_CHANGED: dict = {}     # (rule, tag) -> the fields that change (severity, authorization, policy)
+BASELINE_NEW: list = []         # reconciliation findings
+
+
+def _expected(rule, tag):
+    hits = [x for x in EXPECT if x["rule"] == rule and x["tag"] == tag]
+    assert len(hits) == 1, (rule, tag)  # bookkeeping: it names one finding of findings.jsonl
+    return hits[0]
+
+
+BASELINE_NOTES: dict = {}       # (rule, tag) -> why (for the README)
+
+
+def baseline_gone(rule, tag, *, note):
+    _expected(rule, tag)
+    BASELINE_GONE.add((rule, tag))
+    BASELINE_NOTES[(rule, tag)] = note
+
+
+def baseline_change(rule, tag, *, severity, authorization=None, policy=None, note):
+    """The finding stays, with this severity / verdict; `policy` the tag of the trail version the verdict
+    comes from (None: it comes from a snapshot's policy, or there is none)."""
+    x = _expected(rule, tag)
+    assert severity in SEVERITIES[rule], (rule, severity)
+    if rule in AUTHORIZED_RULES:
+        assert severity == VERDICT_SEVERITY[authorization], (tag, severity, authorization)
+    else:
+        assert authorization is None and policy is None, (rule, tag)
+    new = {"severity": severity, "authorization": authorization, "policy": policy}
+    assert new != {k: x[k] for k in new}, (rule, tag, "nothing changes")
+    BASELINE_CHANGED[(rule, tag)] = new
+    BASELINE_NOTES[(rule, tag)] = note
+
+
+RECONCILE_SEVERITY = {"grant-missing-from-trail": "low", "state-disagrees-with-snapshot": "medium"}
+RECONCILE_EVENT = {"grant-missing-from-trail": "CreateGrant", "state-disagrees-with-snapshot": "DescribeKey"}
+
+
+def expect_reconcile(rule, key: Key, when, related=(), *, note, trail_state=None):
+    """A reconciliation finding (RULES.md 6.6): no event of its own; `when` its event_time; `trail_state` the
+    state the trail leaves the key in (state-disagrees-with-snapshot, for its message)."""
+    assert (trail_state is not None) == (rule == "state-disagrees-with-snapshot"), rule
+    BASELINE_NEW.append({"rule": rule, "severity": RECONCILE_SEVERITY[rule], "key": key, "t": ts(when),
+                         "related": list(related), "note": note, "trail_state": trail_state})
+
+
+# First and last KMS event of each account and region (6.6 grant-missing-from-trail), read off the stories:
+# A us-east-1 S1-01 2025-02-11 09:00:12 .. S27-03 2026-08-04 09:45:00; B us-east-1 S4-01 2025-11-03 13:00:00 ..
+# S26-05 2026-08-03 09:50:00; B eu-west-1 S3-01 2025-06-16 08:00:00 .. S28-04 2026-08-10 10:00:00.
+INPUT_SPAN = {(A, USE1): ("S1-01", "S27-03"), (B, USE1): ("S4-01", "S26-05"), (B, EUW1): ("S3-01", "S28-04")}
+
+# --- A us-east-1 (snapshot at 2026-09-01 12:00:00) ---
+# K1: versions S1-01 (default) then the snapshot's (in force from S1-01's time, sorted after it). Every
+#   coverage finding of K1 is hours after S1-01 + grace, so only the snapshot version is in force: the same
+#   statement gives the same verdict, but it is the snapshot's, so S1-01 leaves related_event_ids.
+# S1-07: alice (IAM, A), root delegation in the snapshot's default policy -> still low, iam-delegated; related [] (was [S1-01]).
+baseline_change("use-without-grant", "S1-07", severity="low", authorization="iam-delegated",
+                note="only the snapshot's version of K1 is in force (S1-01 + grace is long past): the same root delegation, but from the snapshot, so S1-01 leaves related")
+# S1-17: G1c's creation is S1-21 (2025-02-13 09:00), not its snapshot CreationDate -> still retired-use, unexplained; related [S1-15].
+baseline_change("use-after-grant-retired", "S1-17", severity="high", authorization="unexplained",
+                note="G1c still starts at its CreateGrant S1-21 (the snapshot's earlier CreationDate adds nothing); verdict from the snapshot's default policy: S1-01 leaves related")
+# S1-18: as S1-07 -> low, iam-delegated, related [] (was [S1-01]).
+baseline_change("use-without-grant", "S1-18", severity="low", authorization="iam-delegated",
+                note="as S1-07")
+# S1-20: as S1-17 (T 08:00 before G1c's CreateGrant at 09:00) -> high, unexplained, related [S1-15] (was [S1-15, S1-01]).
+baseline_change("use-after-grant-retired", "S1-20", severity="high", authorization="unexplained",
+                note="as S1-17 (08:00, before G1c's CreateGrant at 09:00)")
+# K2: effective changes S2-09, 16, 18, 21, 23: the last before the snapshot is EnableKey S2-23 (Enabled); the
+#   snapshot says Disabled -> state-disagrees-with-snapshot, medium, related S2-23. K2's policy was not recorded
+#   (null): S2-05 keeps medium, unknown.
+expect_reconcile("state-disagrees-with-snapshot", K2, SNAP_A_USE1, ["S2-23"], trail_state="Enabled",
+                 note="K2: the snapshot says Disabled, the trail leaves it Enabled (EnableKey S2-23 at 2025-03-05T10:00:00Z).")
+# K7: PendingDeletion in the snapshot, but no state change of K7 in the trail -> no state finding.
+# S6-04: the snapshot's default policy (root of A) is in force from K7's CreationDate (2025-10-06) on; AWSService
+#   proton has no root: no statement allows it -> high, unexplained (was medium, unknown); related stays [].
+baseline_change("use-without-grant", "S6-04", severity="high", authorization="unexplained",
+                note="the snapshot's default policy of K7 (root of A) is in force throughout; AWSService proton has no root: no statement allows it")
+# G6s: CreationDate 2026-03-16 10:00:00 in [S1-01, S27-03], no CreateGrant of it -> grant-missing-from-trail. It
+#   covers nothing (no use of K7 after 2026-02-09). G6 has its CreateGrant S6-01: nothing.
+expect_reconcile("grant-missing-from-trail", K7, "2026-03-16 10:00:00",
+                 note="G6s on K7, created 2026-03-16T10:00:00Z, inside A us-east-1's span; no CreateGrant in the trail.")
+# K11: no policy event; the snapshot's policy is in force throughout the input.
+# S9-04: AWSService proton, kms:Decrypt, template ledger-svc: "AllowProtonLedger" (Service proton) holds -> step 4,
+#   low, key-policy (was medium, unknown); no eventID added.
+baseline_change("use-without-grant", "S9-04", severity="low", authorization="key-policy",
+                note="the snapshot's policy of K11: \"AllowProtonLedger\" (Service proton, template ledger-svc) allows it; no eventID added")
+# S9-08: LedgerAppRole (IAM, A): "AllowProtonLedger" does not name it; "Enable IAM User Permissions" holds through
+#   the root only -> step 6, low, iam-delegated (was medium, unknown); related stays [S9-07].
+baseline_change("use-after-grant-retired", "S9-08", severity="low", authorization="iam-delegated",
+                note="LedgerAppRole (IAM, A): only \"Enable IAM User Permissions\" (root of A) matches: delegated")
+# K14: no policy event. S12-05: OrdersServiceRole of B (IAM): "AllowOrdersAccountDecrypt" names the bare
+#   account id 444455556666 = the root of B, matched through the root only -> step 6, low, iam-delegated (was
+#   medium, unknown); related stays [S12-04, S12-06] (the copy after; no version eventID).
+baseline_change("use-after-grant-retired", "S12-05", severity="low", authorization="iam-delegated",
+                note="the snapshot's policy of K14: \"AllowOrdersAccountDecrypt\" names the bare account id of B, matched through B's root only: delegated; related keeps S12-04 then the copy S12-06")
+# G14-audit: CreationDate 2025-02-11 09:00:12 = the first KMS event of A us-east-1 (S1-01): in the closed span,
+#   no CreateGrant -> grant-missing-from-trail. G14-audit-early (09:00:11) is before the span: nothing. Both are
+#   DescribeKey-only grants to KeyAuditRole: they cover no use.
+expect_reconcile("grant-missing-from-trail", K14, "2025-02-11 09:00:12",
+                 note="G14-audit on K14, created exactly at the first KMS event of A us-east-1 (S1-01): inside the "
+                      "closed span. G14-audit-early, one second earlier, gives nothing.")
+# K18: last effective change ConnectCustomKeyStore S16-07 -> its last own counted state (none: Enabled); the
+#   snapshot says Enabled -> no finding. G16 has its CreateGrant S16-02: nothing.
+# --- B us-east-1 (snapshot at 2026-09-01 12:20:00) ---
+# G4s: CreationDate 2025-11-03 14:03:00 in [S4-01, S26-05], no CreateGrant -> grant-missing-from-trail.
+expect_reconcile("grant-missing-from-trail", K4, "2025-11-03 14:03:00",
+                 note="G4s on K4, created 2025-11-03T14:03:00Z, inside B us-east-1's span; no CreateGrant in the trail.")
+# S4-08: AWSService proton Decrypt api-svc denied at 14:05:00; G4s would cover it and was created 120 s before,
+#   in [CreationDate, + grace] -> denied-access low, with no related CreateGrant (G4, 13:10, is older) (was medium).
+baseline_change("denied-access", "S4-08", severity="low",
+                note="G4s (snapshot only, proton, api-svc) would cover it and was created 120 s before: low, no related CreateGrant")
+# S4-14: proton Decrypt api-svc at 2025-11-05 11:00: G4 is revoked, but G4s (never removed) covers it -> gone.
+baseline_gone("use-after-grant-retired", "S4-14",
+              note="covered by G4s, which no event removes")
+# S4-01 (before G4s), S4-06/S4-15 (worker-svc: G4s's constraint fails), S4-07/S4-16 (dev-erin) and S4-09 (a forward
+#   access session) are not covered by G4s: unchanged (K4's policy was not recorded: still unknown). S4-12's
+#   dependents are the uses G4 covered: unchanged.
+# --- B eu-west-1 (snapshot at 2026-09-01 12:40:00) ---
+# K19: last change DisableKey S17-02 (Disabled); the snapshot agrees -> no finding.
+# K25: G24p (proton, subset legacy-etl) covers S24-01; G24e (bare account id B = root of B, equals the exact
+#   context of S24-02, GenerateDataKey) covers S24-02 (EtlRole is an IAM principal of B). Both created in 2024,
+#   before B eu-west-1's span (2025-06-16): no grant-missing-from-trail.
+baseline_gone("use-without-grant", "S24-01",
+              note="covered by G24p (proton, subset legacy-etl), created 2024-12-02")
+baseline_gone("use-without-grant", "S24-02",
+              note="covered by G24e (grantee the bare account id of B = its root, equals the exact context), created 2024-12-02")
+
+# ===========================================================================
 # Background noise (non-KMS), synthetic, shaped after real CloudTrail records.
 # ===========================================================================
 NOISE_COUNT = [0]
@@ -2350,6 +2644,21 @@ def representative(tag):
     return min((e for e in STORY_ORDER if e.shared == ev.shared), key=lambda e: e.id).tag
 
 
+def finding_row(x):
+    """The findings.jsonl row of one expect()."""
+    ev = EVENTS[x["tag"]]
+    return {
+        "rule": x["rule"], "severity": x["severity"], "authorization": x["authorization"],
+        "event_id": ev.id, "event_time": iso(ev.t),
+        "event_name": ev.rec["eventName"], "key_arn": x["key"].arn, "proton_template": x["template"],
+        "proton_resource": x["resource"],
+        # the rule's own related events (ascending), then the key policy version the verdict comes
+        # from (RULES.md 6.5), then the other copies of the call (ascending)
+        "related_event_ids": (sorted(E(r) for r in x["related"]) + ([E(x["policy"])] if x["policy"] else [])
+                              + sorted(E(c) for c in x["copies"])),
+    }
+
+
 findings = []
 for x in EXPECT:
     ev = EVENTS[x["tag"]]
@@ -2365,16 +2674,7 @@ for x in EXPECT:
         assert pe.rec["eventName"] in ("CreateKey", "ReplicateKey", "PutKeyPolicy") and pe.t <= ev.t, x
     assert sorted(x["copies"]) == sorted(e.tag for e in STORY_ORDER
                                          if ev.shared and e.shared == ev.shared and e is not ev), x
-    findings.append({
-        "rule": x["rule"], "severity": x["severity"], "authorization": x["authorization"],
-        "event_id": ev.id, "event_time": iso(ev.t),
-        "event_name": ev.rec["eventName"], "key_arn": x["key"].arn, "proton_template": x["template"],
-        "proton_resource": x["resource"],
-        # the rule's own related events (ascending), then the key policy version the verdict comes
-        # from (RULES.md 6.5), then the other copies of the call (ascending)
-        "related_event_ids": (sorted(E(r) for r in x["related"]) + ([E(x["policy"])] if x["policy"] else [])
-                              + sorted(E(c) for c in x["copies"])),
-    })
+    findings.append(finding_row(x))
 findings.sort(key=lambda f: (f["event_time"], f["event_id"], f["rule"], f["key_arn"]))
 with open(EXPECTED / "findings.jsonl", "w") as fh:
     for f in findings:
@@ -2446,6 +2746,51 @@ assert set(KEY_POLICY_ROWS) == {ev.tag for ev in STORY_ORDER if ev.rec["eventSou
                                 and not ev.rec.get("errorCode")}, "KEY_POLICY_ROWS misses a version"
 assert not any(r["eventName"] in ("CreateKey", "ReplicateKey", "PutKeyPolicy") and r["eventID"] not in
                {EVENTS[t].id for t in KEY_POLICY_ROWS} for r in kms_recs), "a policy-setting record outside the stories"
+# ---- baseline/ and expected/findings_with_baseline.jsonl (RULES.md 6.6; the diff is derived by hand above) ----
+reset(BASELINE)
+for snap in SNAPSHOTS:
+    (BASELINE / snap["file"]).write_text(json.dumps(snap["doc"], indent=2) + "\n")
+# bookkeeping: the spans named by hand are the first and last KMS records of each account and region, whether
+# a record's account is read as its recipientAccountId or as its key's account (the copies of story 12 are
+# in the middle of B us-east-1's span either way)
+for (acct, region), (first, last) in INPUT_SPAN.items():
+    for acct_of in (lambda r: r["recipientAccountId"],
+                    lambda r: next((x["ARN"].split(":")[4] for x in r.get("resources") or []), r["recipientAccountId"])):
+        times = sorted(EVENTS[t].t for t in EVENTS if EVENTS[t].t and EVENTS[t].rec["eventSource"] == "kms.amazonaws.com"
+                       and acct_of(EVENTS[t].rec) == acct and EVENTS[t].rec["awsRegion"] == region)
+        assert (times[0], times[-1]) == (EVENTS[first].t, EVENTS[last].t), (acct, region)
+    assert all(r["eventID"] in {e.id for e in STORY_ORDER} for r in kms_recs), "a KMS record outside the stories"
+snap_grants = {g["GrantId"]: (g, snap) for snap in SNAPSHOTS for e in snap["doc"]["keys"] for g in e["grants"] or []}
+trail_grant_ids = {r["responseElements"]["grantId"] for r in kms_recs
+                   if r["eventName"] == "CreateGrant" and not r.get("errorCode")}
+with_baseline = []
+for x in EXPECT:
+    if (x["rule"], x["tag"]) in BASELINE_GONE:
+        continue
+    with_baseline.append(finding_row({**x, **BASELINE_CHANGED.get((x["rule"], x["tag"]), {})}))
+for n in BASELINE_NEW:
+    if n["rule"] == "grant-missing-from-trail":
+        # bookkeeping: a snapshot grant of that key was created then, and the trail has no CreateGrant of it
+        assert any(g["KeyId"] == n["key"].arn and g["CreationDate"] == epoch(n["t"]) and gid not in trail_grant_ids
+                   for gid, (g, _) in snap_grants.items()), n
+    else:
+        # bookkeeping: the related event is a state event of that key, and the snapshot's time is the finding's
+        assert all(EVENTS[r].rec["eventName"] in STATE_NAMES and n["key"].arn in json.dumps(EVENTS[r].rec)
+                   for r in n["related"]), n
+        assert any(s["time"] == n["t"] and any(e["key_arn"] == n["key"].arn for e in s["doc"]["keys"])
+                   for s in SNAPSHOTS), n
+    with_baseline.append({
+        "rule": n["rule"], "severity": n["severity"], "authorization": None, "event_id": "",
+        "event_time": iso(n["t"]), "event_name": RECONCILE_EVENT[n["rule"]], "key_arn": n["key"].arn,
+        "proton_template": None, "proton_resource": None, "related_event_ids": sorted(E(r) for r in n["related"])})
+with_baseline.sort(key=lambda f: (f["event_time"], f["event_id"], f["rule"], f["key_arn"]))
+with open(EXPECTED / "findings_with_baseline.jsonl", "w") as fh:
+    for f in with_baseline:
+        fh.write(json.dumps(f) + "\n")
+baseline_by_rule = {rule: 0 for rule in list(SEVERITIES) + list(RECONCILE_SEVERITY)}
+for f in with_baseline:
+    baseline_by_rule[f["rule"]] += 1
+
 counts = {
     "record_files": len(LOGFILES),
     "skipped_files": {"digest": len(DIGESTS), "insight": 1, "total": len(DIGESTS) + 1},
@@ -2461,6 +2806,8 @@ counts = {
     "findings_by_rule": by_rule,
     "findings_by_severity": by_sev,
     "key_policies_rows": sum(KEY_POLICY_ROWS.values()),
+    "baseline": {"files": [f"baseline/{snap['file']}" for snap in sorted(SNAPSHOTS, key=lambda s: s["file"])],
+                 "findings": len(with_baseline), "by_rule": baseline_by_rule},
     "category_names": {"use": sorted(USE_NAMES), "grant": sorted(GRANT_NAMES), "key_state": sorted(STATE_NAMES),
                        "other": "every other kms.amazonaws.com eventName"},
 }
@@ -2521,6 +2868,65 @@ notable += [f"- `trail/{k}`: digest over {len(listed)} log files (skip)" for k, 
 notable.append(f"- `trail/{INSIGHT_KEY}`: Insight records (skip)")
 file_list = "\n".join(notable)
 
+# the baseline section (RULES.md 6.6): what each snapshot lists, and the hand-derived difference
+SNAP_NOTES = {
+    K1.name: "default policy (as S1-01); G1c, listed with a CreationDate a day before its CreateGrant S1-21",
+    K2.name: "Disabled, though the trail leaves it Enabled (S2-23); GetKeyPolicy failed (`key_policy` null); G2",
+    K7.name: "PendingDeletion with no state change in the trail (no finding); default policy; G6 and G6s (no CreateGrant)",
+    K11.name: "a policy allowing proton for ledger-svc and delegating to A; G9b",
+    K14.name: "a policy delegating Decrypt to account B (bare id); two DescribeKey grants without CreateGrant, at "
+              "the first KMS event of A us-east-1 and one second before it",
+    K18.name: "Enabled, as ConnectCustomKeyStore S16-07 left it (agrees); default policy; G16",
+    K4.name: "GetKeyPolicy failed (`key_policy` null); G4s, a grant to proton for api-svc without CreateGrant",
+    K19.name: "Disabled, as DisableKey S17-02 left it (agrees); default policy; no grant",
+    K25.name: "default policy of B; G24p (proton, subset) and G24e (bare account id, equals), both from 2024",
+}
+KEY_BY_ARN = {k.arn: k for k in KEYS}
+snap_rows = []
+for snap in SNAPSHOTS:
+    for e in sorted(snap["doc"]["keys"], key=lambda e: KEYS.index(KEY_BY_ARN[e["key_arn"]])):
+        k = KEY_BY_ARN[e["key_arn"]]
+        snap_rows.append(f"| `{snap['file']}` | {snap['doc']['snapshot_time']} | {k.name} | "
+                         f"{e['describe_key']['KeyState']} | {SNAP_NOTES[k.name]} |")
+
+
+def verdict_text(x):
+    v = f"{x['severity']}" + (f", {x['authorization']}" if x["authorization"] else "")
+    rel = x["related"] + ([x["policy"]] if x["policy"] else []) + x["copies"]
+    return v + f" [{', '.join(rel)}]"
+
+
+diff_rows = []
+for x in EXPECT:
+    key = (x["rule"], x["tag"])
+    if key in BASELINE_GONE:
+        diff_rows.append(f"| {x['tag']} | {x['rule']} | {verdict_text(x)} | gone | {BASELINE_NOTES[key]} |")
+    elif key in BASELINE_CHANGED:
+        diff_rows.append(f"| {x['tag']} | {x['rule']} | {verdict_text(x)} | "
+                         f"{verdict_text({**x, **BASELINE_CHANGED[key]})} | {BASELINE_NOTES[key]} |")
+span_text = {ar: (iso(EVENTS[a].t), iso(EVENTS[b].t)) for ar, (a, b) in INPUT_SPAN.items()}
+new_rows = []
+for n in sorted(BASELINE_NEW, key=lambda n: n["t"]):
+    k = n["key"]
+    snap = next(s for s in SNAPSHOTS if any(e["key_arn"] == k.arn for e in s["doc"]["keys"]))
+    if n["rule"] == "grant-missing-from-trail":
+        gid = next(g["GrantId"] for e in snap["doc"]["keys"] for g in e["grants"] or []
+                   if g["KeyId"] == k.arn and g["CreationDate"] == epoch(n["t"]))
+        first, last = span_text[(k.acct, k.region)]
+        msg = (f"Grant {gid} on {k.arn}, which the snapshot taken at {snap['doc']['snapshot_time']} lists as created at "
+               f"{iso(n['t'])}, has no CreateGrant in the input, which covers {k.acct} {k.region} from {first} to {last}: "
+               "events were not logged, filtered out or lost.")
+    else:
+        ch = EVENTS[n["related"][0]]
+        state = next(e["describe_key"]["KeyState"] for e in snap["doc"]["keys"] if e["key_arn"] == k.arn)
+        msg = (f"The snapshot taken at {snap['doc']['snapshot_time']} says {k.arn} is {state}, but the input leaves it "
+               f"{n['trail_state']} ({ch.rec['eventName']} at {iso(ch.t)}): the input misses a key-state change.")
+    new_rows.append(f"| {n['rule']} ({n['severity']}) | {iso(n['t'])} | {k.name} | "
+                    f"{', '.join(n['related']) or '—'} | {n['note']} Message: `{msg}` |")
+baseline_cmd = " \\\n    ".join(["keytrail findings testdata/trail"] +
+                                [f"--baseline testdata/{f}" for f in counts["baseline"]["files"]])
+baseline_by_sev = {sev: sum(1 for f in with_baseline if f["severity"] == sev) for sev in ("high", "medium", "low")}
+
 README = f"""# keytrail test data
 
 **All data here is synthetic.** Account ids, key ids, grant ids, principals, addresses,
@@ -2566,6 +2972,11 @@ deterministic: re-running it rewrites byte-identical files):
 - `expected/counts.json` — files read and skipped, total / distinct records, duplicates, KMS records by category,
   and `key_policies_rows`: the rows of the `key_policies` table over `trail/` (RULES.md 6.1; derived by hand in
   `KEY_POLICY_ROWS`: one row per policy version and statement, one for a version that cannot be read).
+- `baseline/snapshot-<account>-<region>.json` — {len(SNAPSHOTS)} snapshots of today's keys in the format of `keytrail snapshot`
+  (the README's "Snapshot of today's keys"), taken after the trail; see "Baseline" below.
+- `expected/findings_with_baseline.jsonl` — the expected findings over `trail/` with those snapshots as baselines
+  (RULES.md 6.6), same fields and order as `findings.jsonl`; written BY HAND as the difference from it
+  (`baseline_gone`, `baseline_change`, `expect_reconcile`). `counts.json` gains `baseline` (its files, findings, by rule).
 
 ## Accounts, regions, keys
 
@@ -2635,6 +3046,60 @@ logged as a JSON object with NotAction and NotPrincipal (26), kms:ViaService and
 and a policy text that is not JSON (28).
 
 {(chr(10) + chr(10)).join(sections)}
+
+## Baseline: snapshots of today's keys (RULES.md 6.6)
+
+`baseline/` holds {len(SNAPSHOTS)} snapshots in the format of `keytrail snapshot` (KeyMetadata, key policy, ListGrants
+and ListAliases entries with the KMS API's field names, dates in epoch seconds), all taken after the trail's last
+event. Each lists only the keys a case needs: the rules reconcile the keys a snapshot lists and nothing else.
+`expected/findings_with_baseline.jsonl` is the expected output of
+
+    {baseline_cmd}
+
+with the default grace of 300 s: {len(with_baseline)} findings ({', '.join(f'{sev} {n}' for sev, n in baseline_by_sev.items())}).
+It is `findings.jsonl` with {len(BASELINE_GONE)} findings gone, {len(BASELINE_CHANGED)} changed and {len(BASELINE_NEW)} new, each derived
+by hand in `make_testdata.py` with a one-line reason. Reconciliation findings have no event of their own:
+`event_id` is `""`, `authorization`, `proton_template` and `proton_resource` are null.
+
+| file | snapshot_time | key | KeyState | what it holds |
+|---|---|---|---|---|
+{chr(10).join(snap_rows)}
+
+Findings that differ from `findings.jsonl` (severity, authorization [related: the rule's own, the policy
+version, the copies]):
+
+| tag | rule | without baseline | with baseline | why |
+|---|---|---|---|---|
+{chr(10).join(diff_rows)}
+
+New findings:
+
+| rule | event_time | key | related | why |
+|---|---|---|---|---|
+{chr(10).join(new_rows)}
+
+Nothing else changes. In particular: S2-05 keeps medium, unknown (K2's `key_policy` is null: no version);
+the uses of K4 that G4s does not serve (S4-01 before it, S4-06/S4-15 for worker-svc, S4-07/S4-16 by dev-erin)
+and S4-09 (a forward access session) stay as they are; S4-12 still lists the uses G4 covered; K7's
+PendingDeletion and the agreeing states of K18 and K19 give no finding; G1c, G2, G6, G9b and G16, which the
+trail creates, add nothing (no `grant-missing-from-trail`, and G1c keeps its CreateGrant's time); the grants of
+K25 and the earlier audit grant of K14 predate their account's span.
+
+Where RULES.md 6.6 left room (and how these fixtures read it, or avoid it):
+- A snapshot policy of a key with trail versions is in force from the key's latest version and sorts after
+  it, so within grace of that version both are in force (6.2). No use here falls in such a window (K1's only
+  use within grace of S1-01, S1-04, is covered; K18 has no coverage finding).
+- The span of `grant-missing-from-trail` ("the input's KMS events of the key's account and region") is the same
+  here whether a record's account is its recipientAccountId or its key's account, and its first and last
+  events are successful: the spans are {'; '.join(f'{a} {r} {f} to {l}' for (a, r), (f, l) in span_text.items())}.
+  The boundary is closed: a grant created exactly at the first event counts, one a second before does not.
+- A snapshot grant's CreationDate that disagrees with the trail's CreateGrant of the same id (G1c, synthetic)
+  is ignored: that CreateGrant is the grant's creation.
+- `key_policy` null (the GetKeyPolicy call failed) is not a version: the verdict stays as without the snapshot.
+- Aliases in a snapshot do not resolve a key: S1-11 (`alias/proton-key`, which K1's snapshot lists) stays
+  unresolved. It would give no finding either way (G1a covered it).
+- A snapshot's state is used only for `state-disagrees-with-snapshot`, not as a state change of section 3 (no
+  use follows any snapshot).
 
 ## Grace window
 

@@ -448,3 +448,111 @@ fn summary_counts_calls_and_severities(summary: &str) {
         assert!(summary.lines().any(|l| l == line), "{line:?} in\n{summary}");
     }
 }
+
+/// `--baseline`: the snapshots' findings from the logs equal those from the written tables;
+/// the snapshot's grants are rows of `grants` with source `snapshot`; a snapshot that cannot
+/// be read is one line and exit 3, with nothing written.
+#[test]
+fn baselines_judge_logs_and_tables_alike_and_a_bad_one_stops_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let t = testdata("trail");
+    let mut snaps: Vec<PathBuf> = std::fs::read_dir(testdata("baseline"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    snaps.sort();
+    let mut flags: Vec<String> = Vec::new();
+    for s in &snaps {
+        flags.push("--baseline".into());
+        flags.push(s.display().to_string());
+    }
+    let with = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(flags.iter().map(String::as_str));
+        keytrail(&all)
+    };
+    let o = with(&[
+        "analyze",
+        t.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let summary = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        summary.contains("grant-missing-from-trail            3  low"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("state-disagrees-with-snapshot       1  medium"),
+        "{summary}"
+    );
+    let from_logs = with(&["findings", t.to_str().unwrap(), "--format", "json"]);
+    let from_tables = with(&[
+        "findings",
+        "--tables",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(from_tables.status.code(), Some(0));
+    assert_eq!(from_logs.stdout, from_tables.stdout);
+    let n = String::from_utf8_lossy(&from_logs.stdout).lines().count();
+    assert_eq!(
+        n, 96,
+        "testdata/expected/findings_with_baseline.jsonl has 96"
+    );
+    // Snapshot grants the trail never created are rows with source `snapshot`.
+    let mut sources: BTreeMap<String, usize> = BTreeMap::new();
+    for f in parquet_files(&out.join("grants")) {
+        let r = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&f).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        for b in r {
+            let b = b.unwrap();
+            let col = b.column_by_name("source").unwrap();
+            let col = col
+                .as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .unwrap();
+            for i in 0..arrow::array::Array::len(col) {
+                *sources.entry(col.value(i).to_string()).or_default() += 1;
+            }
+        }
+    }
+    assert!(
+        sources.get("snapshot").copied().unwrap_or(0) >= 3,
+        "{sources:?}"
+    );
+    assert!(
+        sources.get("trail").copied().unwrap_or(0) > 10,
+        "{sources:?}"
+    );
+    // A snapshot that cannot be read: one line naming it, exit 3, nothing written.
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, r#"{"keys": 5}"#).unwrap();
+    let out2 = tmp.path().join("out2");
+    let o = keytrail(&[
+        "analyze",
+        t.to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+        "--baseline",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    let lines = stderr_lines(&o);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("--baseline") && lines[0].contains("bad.json"),
+        "{lines:?}"
+    );
+    assert!(!out2.exists());
+}

@@ -494,6 +494,7 @@ fn app(client: aws_sdk_s3::Client, output: &str) -> App {
         config: LambdaConfig::from_vars(|k| (k == "KEYTRAIL_OUTPUT").then(|| output.to_string()))
             .unwrap(),
         profiles: Profiles::default(),
+        baselines: Vec::new(),
     }
 }
 

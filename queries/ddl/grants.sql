@@ -21,7 +21,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS keytrail.grants (
   `removed_by` string COMMENT 'Principal that removed it.',
   `removed_event_id` string COMMENT 'The removal event.',
   `removed_via` string COMMENT 'RetireGrant or RevokeGrant.',
-  `removal_count` bigint COMMENT 'Successful removals seen (more than 1 means repeats).'
+  `removal_count` bigint COMMENT 'Successful removals seen (more than 1 means repeats).',
+  `source` string COMMENT 'trail (a CreateGrant or removal in the input) or snapshot (a ListGrants entry of a --baseline snapshot the input has no CreateGrant for).'
 )
 PARTITIONED BY (
   `account_id` string COMMENT 'AWS account the event was recorded in (recipientAccountId).',

@@ -1,7 +1,7 @@
 //! The keytrail Lambda function: the `bootstrap` cargo-lambda packages. Configuration is
 //! read once at start; a missing or invalid setting stops the start with a message naming it.
 
-use keytrail::lambda::{load_profiles, App, LambdaConfig};
+use keytrail::lambda::{load_baselines, load_profiles, App, LambdaConfig};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use std::sync::Arc;
@@ -29,10 +29,17 @@ async fn main() -> Result<(), Error> {
             tracing::error!(error = %e, "invalid configuration");
             Error::from(e)
         })?;
+    let baselines = load_baselines(&client, &config.baseline_locations)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "invalid configuration");
+            Error::from(e)
+        })?;
     let app = Arc::new(App {
         client,
         config,
         profiles,
+        baselines,
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let app = app.clone();

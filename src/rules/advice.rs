@@ -6,6 +6,7 @@ use super::format_time;
 pub const USE_AFTER_GRANT_RETIRED: &str = "Recreate the grant (CreateGrant) if this caller still needs the key, or find the key policy or IAM statement that now allows the call.";
 pub const KEY_POLICY_ALLOWS: &str = "No grant is needed: the key policy allows this call; narrow that statement if this caller should not use the key.";
 pub const IAM_DELEGATED: &str = "Check this caller's IAM policies: the key policy lets them allow this call, which CloudTrail does not show.";
+pub const GRANT_MISSING: &str = "Check the trail's event selectors and delivery for that time: the input misses at least this CreateGrant.";
 pub const USE_AFTER_KEY_DISABLED: &str = "Check the key's state now (DescribeKey): a successful use of an unusable key means the input misses a state change.";
 pub const DENIED_AFTER_GRANT_REMOVED: &str =
     "Recreate the grant (CreateGrant) for this caller to restore access.";

@@ -83,8 +83,13 @@ impl<'a> Policies<'a> {
             });
         }
         for vs in by_key.values_mut() {
+            // A snapshot's policy sorts after the trail's version of the same time.
             vs.sort_by(|a, b| {
-                order(tl, a.v.time, a.v.event_id).cmp(&order(tl, b.v.time, b.v.event_id))
+                let key = |x: &Version<'_>| {
+                    let (t, id) = order(tl, x.v.time, x.v.event_id);
+                    (t, x.v.source == PolicySource::Snapshot, id)
+                };
+                key(a).cmp(&key(b))
             });
         }
         Policies {
@@ -137,9 +142,10 @@ impl<'a> Policies<'a> {
     fn judge_version(&self, version: &Version<'_>, req: &Request) -> Authorization {
         let tl = self.tl;
         let v = version_phrase(tl, version.v);
+        let event = (version.v.source != PolicySource::Snapshot).then_some(version.v.event_id);
         let from = |verdict, sentence| Authorization {
             verdict,
-            version_event: Some(version.v.event_id),
+            version_event: event,
             sentence,
         };
         let policy = match &version.policy {
@@ -243,6 +249,11 @@ pub fn default_policy_of(key_arn: &str) -> Result<Policy, PolicyError> {
 fn version_phrase(tl: &Timeline, v: &PolicyVersion) -> String {
     match v.source {
         PolicySource::Default => "the default key policy".to_string(),
+        PolicySource::Snapshot => format!(
+            "the policy in the snapshot taken at {}",
+            v.snapshot_time
+                .map_or_else(|| "an unknown time".to_string(), format_time)
+        ),
         _ => format!(
             "the policy set by {} at {}",
             tl.symbols.get(v.event_name),

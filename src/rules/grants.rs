@@ -43,10 +43,10 @@ pub(super) fn lives_of<'a>(
         .filter(|c| copies.stands(c.shared, c.event_id))
     {
         let life = out.entry(tl.symbols.get(c.grant_id)).or_insert_with(blank);
-        if life
-            .creation
-            .is_none_or(|p| order(tl, c.time, c.event_id) < order(tl, p.time, p.event_id))
-        {
+        // A CreateGrant of the trail is the creation; a snapshot's entry only stands in
+        // for one the input lacks (RULES.md section 6.6).
+        let rank = |c: &GrantCreation| (c.from_snapshot, order(tl, c.time, c.event_id));
+        if life.creation.is_none_or(|p| rank(c) < rank(p)) {
             life.creation = Some(c);
         }
     }

@@ -97,6 +97,10 @@ impl<'a> Judge<'a> {
             }
         }
         self.out
+            .extend(super::reconcile::missing_grants(tl, &self.lives));
+        self.out
+            .extend(super::reconcile::state_disagreements(tl, &self.states));
+        self.out
     }
 
     /// The grants that would cover the use (every condition but the end of their life),
@@ -463,7 +467,11 @@ impl<'a> Judge<'a> {
                             u,
                             Rule::DeniedAccess,
                             Severity::Low,
-                            vec![sy.get(g.creation.event_id).to_string()],
+                            // A snapshot's grant has no CreateGrant to name.
+                            (!g.creation.from_snapshot)
+                                .then(|| sy.get(g.creation.event_id).to_string())
+                                .into_iter()
+                                .collect(),
                             message,
                             advice::denied_access_just_granted(g.creation.time),
                         )

@@ -8,6 +8,7 @@
 //! - `progress.rs`: the progress bar (bytes, rate, ETA, phases);
 //! - `interrupt.rs`: Ctrl-C and SIGTERM (the staging is removed, the output untouched);
 //! - `summary.rs`: what `analyze` prints at the end;
+//! - `snapshot.rs`: `keytrail snapshot` (today's keys through the KMS API, and `--check`);
 //! - `exit.rs`: the exit statuses and the one-line error.
 
 mod exit;
@@ -16,6 +17,7 @@ mod interrupt;
 mod options;
 mod outputs;
 mod progress;
+mod snapshot;
 mod summary;
 
 use anyhow::{Context, Result};
@@ -69,6 +71,9 @@ enum Command {
         #[arg(long, value_enum, value_name = "SEVERITY")]
         severity: Option<Level>,
     },
+    /// Record today's keys of one account and region (state, key policy, grants, aliases)
+    /// into a JSON file through the KMS API, or read a snapshot back with --check.
+    Snapshot(snapshot::SnapshotArgs),
     /// Print the schema of the tables keytrail writes (from the one definition in the code).
     Schema {
         /// markdown (the README's column reference), json, or glue (template.yaml's tables).
@@ -116,6 +121,12 @@ struct Common {
     /// effect and to disappear.
     #[arg(long, value_name = "SECONDS", default_value_t = keytrail::rules::DEFAULT_GRACE_SECONDS)]
     grace: i64,
+    /// A snapshot of today's keys (`keytrail snapshot` output, or a folder of `aws kms`
+    /// outputs) as a baseline: its grants cover uses whose CreateGrant predates the input,
+    /// its policy decides uses no policy event explains, and grants or states the input
+    /// contradicts become findings (repeatable).
+    #[arg(long, value_name = "FILE")]
+    baseline: Vec<PathBuf>,
     /// Exit with status 1 when a finding at or above this severity exists.
     #[arg(long, value_enum, value_name = "SEVERITY")]
     fail_on: Option<Level>,
@@ -290,6 +301,7 @@ fn run(cli: Cli) -> Result<u8> {
             )?;
             Ok(exit::OK)
         }
+        Command::Snapshot(args) => snapshot::run(&args),
         Command::Schema { format } => {
             let mut o = std::io::stdout().lock();
             match format {

@@ -42,6 +42,16 @@ pub fn pipeline_options(common: &Common) -> Result<PipelineOptions> {
         window,
         ..PipelineOptions::default()
     };
+    for path in &common.baseline {
+        let snap = keytrail::snapshot::load(path)
+            .map_err(|e| anyhow::anyhow!("--baseline {}: {e}", path.display()))?;
+        if !common.quiet {
+            for p in &snap.problems {
+                eprintln!("note: --baseline {p}");
+            }
+        }
+        opts.baselines.push(std::sync::Arc::new(snap));
+    }
     opts.read.max_source_bytes = common.max_source_bytes;
     opts.read.max_inflation = common.max_inflation;
     Ok(opts)
