@@ -50,14 +50,60 @@ changes AS (
 ),
 
 -- Section 2: grants. A grant's life is its earliest creation and its first removal.
-creations AS (
+trail_creations AS (
   SELECT grant_id, key_arn, grantee_normalized AS grantee, retiring_normalized AS retiring,
          grant_operations AS ops, grant_constraint_kind AS ckind, grant_constraint AS c,
          grant_source_arn AS source_arn, event_time AS created_time, time_text AS created_txt,
-         event_id AS created_id, sort_key AS created_key,
-         row_number() OVER (PARTITION BY grant_id ORDER BY sort_key) AS creation_n
+         event_id AS created_id, sort_key AS created_key
   FROM keytrail.kms_calls
   WHERE event_name = 'CreateGrant' AND error_code IS NULL AND grant_id IS NOT NULL
+),
+-- A --baseline snapshot's grants (section 6.6) the input has no CreateGrant for: created at
+-- their CreationDate, by no event; grantee and retiring principal normalised as in section 1.
+snapshot_grants AS (
+  SELECT g.*, split_part(key_arn, ':', 2) AS key_partition,
+         row_number() OVER (PARTITION BY grant_id ORDER BY created_time) AS n
+  FROM (SELECT grant_id, key_arn, operations, constraint_kind, constraint_context, source_arn, created_time,
+               trim(coalesce(grantee_principal, grantee_service_principal)) AS g,
+               trim(coalesce(retiring_principal, retiring_service_principal)) AS r
+        FROM keytrail.grants
+        WHERE source = 'snapshot' AND grant_id IS NOT NULL AND created_time IS NOT NULL
+          AND grant_id NOT IN (SELECT grant_id FROM trail_creations)) g
+),
+creations AS (
+  SELECT t.*, row_number() OVER (PARTITION BY grant_id ORDER BY created_key) AS creation_n
+  FROM (
+    SELECT * FROM trail_creations
+    UNION ALL
+    SELECT grant_id, key_arn,
+           CASE WHEN regexp_like(g, '^[0-9]{12}$') THEN concat('arn:', key_partition, ':iam::', g, ':root')
+                WHEN regexp_like(g, '^arn:[^:]*:iam::[^:]*:role/') THEN concat(regexp_extract(g, '^arn:[^:]*:iam::[^:]*:role/'), regexp_extract(g, '[^/]*$'))
+                WHEN regexp_like(g, '^[^:/]+\.amazonaws\.com(\.cn)?$') THEN concat(
+                  CASE WHEN regexp_like(regexp_extract(g, '^(.+)\.amazonaws\.com(\.cn)?$', 1), '^.+\.[a-z]+(-[a-z]+)+-[0-9]+$')
+                         THEN regexp_extract(g, '^(.+)\.[^.]+\.amazonaws\.com(\.cn)?$', 1)
+                       WHEN regexp_like(regexp_extract(g, '^(.+)\.amazonaws\.com(\.cn)?$', 1), '^[a-z]+(-[a-z]+)+-[0-9]+\..+$')
+                         THEN regexp_extract(g, '^[^.]+\.(.+)\.amazonaws\.com(\.cn)?$', 1)
+                       ELSE regexp_extract(g, '^(.+)\.amazonaws\.com(\.cn)?$', 1) END,
+                  '.', regexp_extract(g, '(amazonaws\.com(\.cn)?)$', 1))
+                ELSE g END,
+           CASE WHEN regexp_like(r, '^[0-9]{12}$') THEN concat('arn:', key_partition, ':iam::', r, ':root')
+                WHEN regexp_like(r, '^arn:[^:]*:iam::[^:]*:role/') THEN concat(regexp_extract(r, '^arn:[^:]*:iam::[^:]*:role/'), regexp_extract(r, '[^/]*$'))
+                WHEN regexp_like(r, '^[^:/]+\.amazonaws\.com(\.cn)?$') THEN concat(
+                  CASE WHEN regexp_like(regexp_extract(r, '^(.+)\.amazonaws\.com(\.cn)?$', 1), '^.+\.[a-z]+(-[a-z]+)+-[0-9]+$')
+                         THEN regexp_extract(r, '^(.+)\.[^.]+\.amazonaws\.com(\.cn)?$', 1)
+                       WHEN regexp_like(regexp_extract(r, '^(.+)\.amazonaws\.com(\.cn)?$', 1), '^[a-z]+(-[a-z]+)+-[0-9]+\..+$')
+                         THEN regexp_extract(r, '^[^.]+\.(.+)\.amazonaws\.com(\.cn)?$', 1)
+                       ELSE regexp_extract(r, '^(.+)\.amazonaws\.com(\.cn)?$', 1) END,
+                  '.', regexp_extract(r, '(amazonaws\.com(\.cn)?)$', 1))
+                ELSE r END,
+           operations, constraint_kind, constraint_context, source_arn, created_time,
+           concat(date_format(created_time, '%Y-%m-%dT%H:%i:%s'),
+                  CASE WHEN millisecond(created_time) % 1000 = 0 THEN ''
+                       ELSE concat('.', lpad(CAST(millisecond(created_time) % 1000 AS varchar), 3, '0')) END, 'Z'),
+           CAST(NULL AS varchar), concat(date_format(created_time, '%Y-%m-%d %H:%i:%s.%f'), ' ')
+    FROM snapshot_grants
+    WHERE n = 1
+  ) t
 ),
 removals AS (
   SELECT grant_id, key_arn, sort_key, event_time AS removed_time, time_text AS removed_txt,
@@ -242,7 +288,7 @@ use_findings AS (
          CASE WHEN NOT c.any_live THEN 'high' WHEN c.fresh THEN 'low' ELSE 'medium' END,
          u.event_id, u.operation,
          CASE WHEN NOT c.any_live THEN ARRAY[c.removed_id]
-              WHEN c.fresh THEN ARRAY[c.created_id] ELSE CAST(ARRAY[] AS array(varchar)) END,
+              WHEN c.fresh AND c.created_id IS NOT NULL THEN ARRAY[c.created_id] ELSE CAST(ARRAY[] AS array(varchar)) END,
          concat(what, ' was denied access to ', key_txt, ' (', u.error_code, ')',
                 CASE WHEN NOT c.any_live
                        THEN concat(' after grant ', c.grant_id, ' was removed by ', c.removed_name, ' at ', c.removed_txt,
