@@ -31,7 +31,10 @@ ordered AS (
   SELECT v.*,
          row_number() OVER (PARTITION BY key_arn ORDER BY version_key) AS version_n,
          lead(event_time) OVER (PARTITION BY key_arn ORDER BY version_key) AS next_time,
+         -- A snapshot's version: the table does not hold the snapshot's time, which section
+         -- 6.6 puts after "taken at".
          CASE WHEN source = 'default' THEN 'the default key policy'
+              WHEN source = 'snapshot' THEN 'the policy in the snapshot'
               ELSE concat('the policy set by ', coalesce(event_name, source), ' at ',
                           date_format(event_time, '%Y-%m-%dT%H:%i:%s'),
                           CASE WHEN millisecond(event_time) % 1000 = 0 THEN ''
