@@ -6,7 +6,11 @@ transpilation, no hand edits) against the Parquet `keytrail analyze` writes from
 with asserted results; findings_recomputed equals `keytrail findings --format json` exactly
 (every column, advice included, related_event_ids in order) and the hand-derived
 testdata/expected/findings.jsonl, for several shuffled ingestion orders and for a trail
-ingested in two --append runs. Missing test data fails the run: nothing is skipped.
+ingested in two --append runs; every table reads through its DDL (key_policies with the row
+count of counts.json); policy_verdicts equals the CLI's authorization column; and
+findings_recomputed equals the CLI with the testdata baseline snapshots (the reconciliation
+rules left out) and over generated trails of key policies (RULES.md section 6). Missing test
+data fails the run: nothing is skipped.
 
 Usage: check_queries.py KEYTRAIL_BIN
 """
