@@ -126,7 +126,9 @@ fn write_grants<S: TableStore>(
             .map(|v| v.iter().map(|s| sy.get(*s).to_string()).collect::<Vec<_>>())
     };
     for (id, life) in rules::grant_lives(tl) {
-        let c = life.creation;
+        // The row shows the input's CreateGrant when there is one; a snapshot's entry only
+        // for a grant the input never created.
+        let c = life.trail_creation.or(life.creation);
         let r = life.removal;
         // A snapshot's grant (no event) is written by runs that own everything, not by
         // the Lambda's per-file runs.
@@ -270,13 +272,15 @@ fn write_key_policies<S: TableStore>(
             .as_ref()
             .map(|p| p.statements.as_slice())
             .unwrap_or(&[]);
+        // A snapshot's policy assumed in force throughout the input has no time.
+        let time = Some(v.time).filter(|t| *t != i64::MIN);
         let part = Partition {
             account_id: sy.get_opt(v.account),
             region: sy.get_opt(v.region),
-            time: Some(v.time),
+            time,
         };
         let common = [
-            Value::Time(Some(v.time)),
+            Value::Time(time),
             Value::Str(Some(id).filter(|_| v.source != PolicySource::Snapshot)),
             Value::Str(Some(sy.get(v.event_name)).filter(|_| v.source != PolicySource::Snapshot)),
             Value::Str(Some(key)),

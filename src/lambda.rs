@@ -117,14 +117,37 @@ pub async fn load_profiles(client: &Client, location: Option<&str>) -> Result<Pr
     Profiles::with_toml(&text, loc).map_err(|e| format!("KEYTRAIL_PROFILES: {e}"))
 }
 
-/// Loads the snapshots `KEYTRAIL_BASELINE` names (none when unset). A snapshot that cannot
-/// be read stops the function: judging without it would change findings silently.
+/// Loads the snapshots `KEYTRAIL_BASELINE` names (none when unset): files, local folders
+/// of CLI outputs, and `s3://bucket/prefix/` (ending in `/`: every `*.json` object under
+/// it, none being fine). A snapshot that cannot be read stops the function: judging
+/// without it would change findings silently.
 pub async fn load_baselines(
     client: &Client,
     locations: &[String],
 ) -> Result<Vec<std::sync::Arc<crate::snapshot::Snapshot>>, String> {
-    let mut out = Vec::new();
+    let mut all: Vec<String> = Vec::new();
     for loc in locations {
+        match S3Url::parse(loc) {
+            Some(url) if loc.ends_with('/') => {
+                let prefix = if url.prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}/", url.prefix)
+                };
+                let keys = s3::list(client, &url.bucket, &prefix)
+                    .await
+                    .map_err(|e| format!("KEYTRAIL_BASELINE: {e}"))?;
+                all.extend(
+                    keys.into_iter()
+                        .filter(|(k, _)| k.ends_with(".json"))
+                        .map(|(k, _)| format!("s3://{}/{k}", url.bucket)),
+                );
+            }
+            _ => all.push(loc.clone()),
+        }
+    }
+    let mut out = Vec::new();
+    for loc in &all {
         let snap = if let Some(url) = S3Url::parse(loc) {
             match s3::get_small(client, &url.bucket, &url.prefix).await {
                 Ok(Some((bytes, _))) => crate::snapshot::parse(loc, &bytes),

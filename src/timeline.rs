@@ -162,8 +162,28 @@ pub struct PolicyVersion {
     /// carries none.
     pub text: Option<Sym>,
     pub shared: Option<Sym>,
-    /// For a snapshot's policy: when the snapshot was taken.
-    pub snapshot_time: Option<i64>,
+    /// For a snapshot's policy: when the snapshot was taken, and since when it is assumed
+    /// in force.
+    pub snapshot: Option<SnapshotPolicy>,
+}
+
+/// When a snapshot's policy was recorded and why it is assumed in force from its time
+/// (RULES.md section 6.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotPolicy {
+    pub taken: i64,
+    pub since: PolicySince,
+}
+
+/// Since when a snapshot's policy is assumed in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicySince {
+    /// The key's latest policy event at or before the snapshot.
+    LatestVersion,
+    /// The key's creation (no policy event in the input).
+    KeyCreation,
+    /// Neither is known: throughout the input.
+    Always,
 }
 
 /// A grant as created.
@@ -350,7 +370,7 @@ impl Timeline {
                     source,
                     text,
                     shared,
-                    snapshot_time: None,
+                    snapshot: None,
                 });
             }
         }

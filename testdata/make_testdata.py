@@ -2096,8 +2096,8 @@ AUDIT_ROLE_A = role_arn(A, "KeyAuditRole")
 
 snapshot("snapshot-111122223333-us-east-1.json", SNAP_A_USE1, A, USE1, [
     # K1: CreateKey S1-01 (no policy: the default); today the same default policy, and G1c (S1-21) is its only
-    # grant. G1c's CreationDate here is a day EARLIER than its CreateGrant (synthetic): the trail's CreateGrant
-    # is the creation (6.6), so G1c still covers nothing before 2025-02-13 09:00 (not S1-17, not S1-20).
+    # grant. G1c's CreationDate here is a day EARLIER than its CreateGrant (synthetic): the earliest creation
+    # counts (6.6: CreateGrant is idempotent), so G1c covers K1's proton uses from 2025-02-12 09:00 on.
     snap_key(K1, "2025-02-11 09:00:12", "Enabled", "Proton web-svc data", policy=default_policy_text(A),
              grants=[snap_grant(K1, G1C, None, "2025-02-12 09:00:00", PROTON, PROTON_OPS, retiring=PROTON,
                                 subset={"aws:proton:template": T1})],
@@ -2224,15 +2224,16 @@ INPUT_SPAN = {(A, USE1): ("S1-01", "S27-03"), (B, USE1): ("S4-01", "S26-05"), (B
 # S1-07: alice (IAM, A), root delegation in the snapshot's default policy -> still low, iam-delegated; related [] (was [S1-01]).
 baseline_change("use-without-grant", "S1-07", severity="low", authorization="iam-delegated",
                 note="only the snapshot's version of K1 is in force (S1-01 + grace is long past): the same root delegation, but from the snapshot, so S1-01 leaves related")
-# S1-17: G1c's creation is S1-21 (2025-02-13 09:00), not its snapshot CreationDate -> still retired-use, unexplained; related [S1-15].
-baseline_change("use-after-grant-retired", "S1-17", severity="high", authorization="unexplained",
-                note="G1c still starts at its CreateGrant S1-21 (the snapshot's earlier CreationDate adds nothing); verdict from the snapshot's default policy: S1-01 leaves related")
+# S1-17 (2025-02-12 15:05, Decrypt by AWSService proton, template T1): G1c exists from its snapshot CreationDate
+#   2025-02-12 09:00 (earlier than S1-21), grantee proton, Decrypt in PROTON_OPS, subset template=T1 holds -> covered.
+baseline_gone("use-after-grant-retired", "S1-17",
+              note="covered by G1c, which exists since its snapshot CreationDate 2025-02-12 09:00 (before its CreateGrant S1-21)")
 # S1-18: as S1-07 -> low, iam-delegated, related [] (was [S1-01]).
 baseline_change("use-without-grant", "S1-18", severity="low", authorization="iam-delegated",
                 note="as S1-07")
-# S1-20: as S1-17 (T 08:00 before G1c's CreateGrant at 09:00) -> high, unexplained, related [S1-15] (was [S1-15, S1-01]).
-baseline_change("use-after-grant-retired", "S1-20", severity="high", authorization="unexplained",
-                note="as S1-17 (08:00, before G1c's CreateGrant at 09:00)")
+# S1-20 (2025-02-13 08:00, AWSService proton, template T1): as S1-17, covered by G1c since 2025-02-12 09:00.
+baseline_gone("use-after-grant-retired", "S1-20",
+              note="as S1-17: covered by G1c since its snapshot CreationDate")
 # K2: effective changes S2-09, 16, 18, 21, 23: the last before the snapshot is EnableKey S2-23 (Enabled); the
 #   snapshot says Disabled -> state-disagrees-with-snapshot, medium, related S2-23. K2's policy was not recorded
 #   (null): S2-05 keeps medium, unknown.
@@ -3082,7 +3083,8 @@ Nothing else changes. In particular: S2-05 keeps medium, unknown (K2's `key_poli
 the uses of K4 that G4s does not serve (S4-01 before it, S4-06/S4-15 for worker-svc, S4-07/S4-16 by dev-erin)
 and S4-09 (a forward access session) stay as they are; S4-12 still lists the uses G4 covered; K7's
 PendingDeletion and the agreeing states of K18 and K19 give no finding; G1c, G2, G6, G9b and G16, which the
-trail creates, add nothing (no `grant-missing-from-trail`, and G1c keeps its CreateGrant's time); the grants of
+trail creates, are not missing from it (no `grant-missing-from-trail`); G1c, listed a day before its
+CreateGrant, exists from that earlier date (the earliest creation counts), which removes S1-17 and S1-20; the grants of
 K25 and the earlier audit grant of K14 predate their account's span.
 
 Where RULES.md 6.6 left room (and how these fixtures read it, or avoid it):
@@ -3093,8 +3095,8 @@ Where RULES.md 6.6 left room (and how these fixtures read it, or avoid it):
   here whether a record's account is its recipientAccountId or its key's account, and its first and last
   events are successful: the spans are {'; '.join(f'{a} {r} {f} to {l}' for (a, r), (f, l) in span_text.items())}.
   The boundary is closed: a grant created exactly at the first event counts, one a second before does not.
-- A snapshot grant's CreationDate that disagrees with the trail's CreateGrant of the same id (G1c, synthetic)
-  is ignored: that CreateGrant is the grant's creation.
+- A snapshot grant's CreationDate earlier than the trail's CreateGrant of the same id (G1c, synthetic) is the
+  grant's creation: CreateGrant is idempotent, and CreationDate is when the grant was first created.
 - `key_policy` null (the GetKeyPolicy call failed) is not a version: the verdict stays as without the snapshot.
 - Aliases in a snapshot do not resolve a key: S1-11 (`alias/proton-key`, which K1's snapshot lists) stays
   unresolved. It would give no finding either way (G1a covered it).

@@ -8,7 +8,9 @@ use crate::policy::{
     principal_type, via_service, Effect, Outcome, Policy, PolicyError, PrincipalKind,
     PrincipalMatch, Request, Statement,
 };
-use crate::timeline::{parse_context, PolicySource, PolicyVersion, Sym, Timeline, UseItem};
+use crate::timeline::{
+    parse_context, PolicySince, PolicySource, PolicyVersion, Sym, Timeline, UseItem,
+};
 use std::collections::HashMap;
 
 /// What the key policy says of a use, most permissive first.
@@ -249,11 +251,22 @@ pub fn default_policy_of(key_arn: &str) -> Result<Policy, PolicyError> {
 fn version_phrase(tl: &Timeline, v: &PolicyVersion) -> String {
     match v.source {
         PolicySource::Default => "the default key policy".to_string(),
-        PolicySource::Snapshot => format!(
-            "the policy in the snapshot taken at {}",
-            v.snapshot_time
-                .map_or_else(|| "an unknown time".to_string(), format_time)
-        ),
+        PolicySource::Snapshot => match v.snapshot {
+            Some(s) => format!(
+                "the policy in the snapshot taken at {} ({})",
+                format_time(s.taken),
+                match s.since {
+                    PolicySince::LatestVersion =>
+                        format!("assumed in force since {}", format_time(v.time)),
+                    PolicySince::KeyCreation => format!(
+                        "assumed in force since the key's creation at {}",
+                        format_time(v.time)
+                    ),
+                    PolicySince::Always => "assumed in force throughout the input".to_string(),
+                }
+            ),
+            None => "the policy in a snapshot".to_string(),
+        },
         _ => format!(
             "the policy set by {} at {}",
             tl.symbols.get(v.event_name),

@@ -13,8 +13,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// The life of one grant as the input shows it.
 #[derive(Debug, Clone)]
 pub struct GrantLife<'a> {
-    /// The earliest creation seen (CreateGrant is idempotent: repeats return the same id).
+    /// The earliest creation seen (CreateGrant is idempotent: repeats return the same id),
+    /// a snapshot's `CreationDate` included.
     pub creation: Option<&'a GrantCreation>,
+    /// The earliest CreateGrant of the input (not a snapshot's entry).
+    pub trail_creation: Option<&'a GrantCreation>,
     /// The first successful RetireGrant or RevokeGrant.
     pub removal: Option<&'a GrantRemoval>,
     /// How many successful removals named this grant.
@@ -34,6 +37,7 @@ pub(super) fn lives_of<'a>(
     let mut out: BTreeMap<&str, GrantLife<'_>> = BTreeMap::new();
     let blank = || GrantLife {
         creation: None,
+        trail_creation: None,
         removal: None,
         removals: 0,
     };
@@ -43,11 +47,17 @@ pub(super) fn lives_of<'a>(
         .filter(|c| copies.stands(c.shared, c.event_id))
     {
         let life = out.entry(tl.symbols.get(c.grant_id)).or_insert_with(blank);
-        // A CreateGrant of the trail is the creation; a snapshot's entry only stands in
-        // for one the input lacks (RULES.md section 6.6).
-        let rank = |c: &GrantCreation| (c.from_snapshot, order(tl, c.time, c.event_id));
+        // The earliest creation, a snapshot's CreationDate included (it is when the grant
+        // was first created); at the same time the CreateGrant (RULES.md section 6.6).
+        let rank = |c: &GrantCreation| {
+            let (t, id) = order(tl, c.time, c.event_id);
+            (t, c.from_snapshot, id)
+        };
         if life.creation.is_none_or(|p| rank(c) < rank(p)) {
             life.creation = Some(c);
+        }
+        if !c.from_snapshot && life.trail_creation.is_none_or(|p| rank(c) < rank(p)) {
+            life.trail_creation = Some(c);
         }
     }
     for r in tl

@@ -34,6 +34,9 @@ pub(super) fn missing_grants(tl: &Timeline, lives: &BTreeMap<&str, GrantLife<'_>
     let sy = &tl.symbols;
     let mut out = Vec::new();
     for (id, life) in lives {
+        if life.trail_creation.is_some() {
+            continue;
+        }
         let Some(c) = life.creation.filter(|c| c.from_snapshot) else {
             continue;
         };

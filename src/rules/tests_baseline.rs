@@ -122,6 +122,12 @@ fn a_grant_created_inside_the_input_without_a_create_grant_is_missing_from_the_t
         f.iter().all(|x| x.rule != Rule::GrantMissingFromTrail),
         "{f:?}"
     );
+    // A CreationDate earlier than the input's CreateGrant: the grant exists since then
+    // (CreateGrant is idempotent), covers u1, and is not missing from the trail.
+    let late = grant_rec("cg", 30, "G5", OPS, SUBSET, "proton.amazonaws.com");
+    let snap = snapshot(60, key("Enabled", vec![proton_grant("G5", 5)], None));
+    let f = with(&[late, uses[0].clone(), uses[1].clone()], &[snap]);
+    assert!(f.is_empty(), "{f:?}");
     // With the CreateGrant in the input, the trail's creation counts and nothing is missing.
     let g = grant_rec("cg", 5, "G5", OPS, SUBSET, "proton.amazonaws.com");
     let snap = snapshot(60, key("Enabled", vec![proton_grant("G5", 20)], None));
@@ -186,7 +192,7 @@ fn the_snapshot_policy_decides_uses_no_policy_event_explains() {
     );
     assert!(f[0].related_event_ids.is_empty(), "{f:?}");
     assert!(f[0].message.ends_with(&format!(
-        " Key policy: statement \"Proton\" of the policy in the snapshot taken at {} allows it.",
+        " Key policy: statement \"Proton\" of the policy in the snapshot taken at {} (assumed in force throughout the input) allows it.",
         time(60)
     )));
 }

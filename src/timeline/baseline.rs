@@ -5,7 +5,10 @@
 //! Add baselines after every event is pushed: a snapshot's policy is placed after the
 //! latest policy event of its key at or before the snapshot time.
 
-use super::{canonical_context, GrantCreation, PolicySource, PolicyVersion, Sym, Timeline};
+use super::{
+    canonical_context, GrantCreation, PolicySince, PolicySource, PolicyVersion, SnapshotPolicy,
+    Sym, Timeline,
+};
 use crate::arn;
 use crate::kms::GrantFacts;
 use crate::snapshot::{Snapshot, SnapshotKey};
@@ -105,7 +108,11 @@ impl Timeline {
             .filter(|v| v.key == key && v.source != PolicySource::Snapshot && v.time <= t)
             .map(|v| v.time)
             .max();
-        let from = latest.or(k.creation_date).unwrap_or(i64::MIN);
+        let (from, since) = match (latest, k.creation_date) {
+            (Some(t), _) => (t, PolicySince::LatestVersion),
+            (None, Some(c)) => (c, PolicySince::KeyCreation),
+            (None, None) => (i64::MIN, PolicySince::Always),
+        };
         let (account, region) = self.place_of(&k.key_arn);
         let s = &mut self.symbols;
         self.policies.push(PolicyVersion {
@@ -119,7 +126,7 @@ impl Timeline {
             source: PolicySource::Snapshot,
             text: Some(s.intern(text)),
             shared: None,
-            snapshot_time: Some(t),
+            snapshot: Some(SnapshotPolicy { taken: t, since }),
         });
     }
 

@@ -139,9 +139,9 @@ class Proxy:
 class Function:
     """The function under `cargo lambda watch`, invoked with `cargo lambda invoke`."""
 
-    def __init__(self, endpoint, output, log_path):
+    def __init__(self, endpoint, output, log_path, extra_env=None):
         self.port = free_port()
-        env = dict(os.environ, **CREDS, AWS_ENDPOINT_URL=endpoint, KEYTRAIL_OUTPUT=output)
+        env = dict(os.environ, **CREDS, AWS_ENDPOINT_URL=endpoint, KEYTRAIL_OUTPUT=output, **(extra_env or {}))
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(
             ["cargo", "lambda", "watch", "--bin", "keytrail-lambda", "--invoke-port", str(self.port), "--ignore-changes"],
@@ -419,6 +419,33 @@ def main():
         download(s3, "out", "reverse/findings/", rev / "findings")
         at_ingest = finding_keys(table(rev, "findings").to_pylist())
         print(f"  note: findings at ingest in reverse order: {len(at_ingest)} (authoritative recomputation: {len(recomputed)})")
+
+        # 6b. A baseline: the snapshots of testdata/baseline under s3://out/base/baseline/
+        # (KEYTRAIL_BASELINE, as the template sets it). Files in event order give the CLI's
+        # findings with --baseline, but the reconciliation ones, which findings --tables
+        # --baseline gives (it sees the whole input).
+        snaps = sorted((ROOT / "testdata" / "baseline").glob("*.json"))
+        check(len(snaps) == 3, f"testdata/baseline holds {len(snaps)} snapshots (3 expected)")
+        for s in snaps:
+            s3.upload_file(str(s), "out", f"base/baseline/{s.name}")
+        fb = Function(via_proxy, "s3://out/base", work / "lambda-baseline.log", {"KEYTRAIL_BASELINE": "s3://out/base/baseline/"})
+        functions.append(fb)
+        for i, p in enumerate(ordered):
+            ok, resp, _ = fb.invoke(payload("sqs-s3", "trail", keys[p], msg_id=f"b-{i}"))
+            if not succeeded("sqs-s3", ok, resp):
+                raise AssertionError(f"baseline {keys[p]}: {resp}")
+        flags = [x for s in snaps for x in ("--baseline", str(s))]
+        with_base = cli_findings(str(TRAIL), *flags)
+        expected_base = [l for l in (ROOT / "testdata" / "expected" / "findings_with_baseline.jsonl").read_text().splitlines() if l.strip()]
+        check(len(with_base) == len(expected_base), f"the CLI with the three snapshots gives {len(with_base)} findings ({len(expected_base)} expected)")
+        base_dir = work / "base"
+        download(s3, "out", "base/findings/", base_dir / "findings")
+        streamed = without_copies(finding_keys(table(base_dir, "findings").to_pylist()))
+        want = without_copies(finding_keys([f for f in with_base if f["event_id"]]))
+        check(streamed == want, f"Lambda findings with KEYTRAIL_BASELINE equal the CLI's with --baseline, reconciliation aside ({len(want)})")
+        env = dict(os.environ, **CREDS, AWS_ENDPOINT_URL=direct)
+        recomputed = finding_keys(cli_findings("--tables", "s3://out/base", *flags, env=env))
+        check(recomputed == finding_keys(with_base), f"and findings --tables s3://... --baseline gives all {len(with_base)}, reconciliation included")
 
         # 7. Workstation use: the CLI reads and writes S3 directly.
         env = dict(os.environ, **CREDS, AWS_ENDPOINT_URL=direct)
