@@ -8,38 +8,47 @@
 CREATE OR REPLACE VIEW keytrail.key_policy_versions AS
 WITH
 rows_once AS (
-  SELECT p.*,
-         row_number() OVER (
-           PARTITION BY coalesce(p.event_id, concat(p.key_arn, ' ', CAST(p.event_time AS varchar), ' ', p.source)),
-                        p.statement_index
-           ORDER BY p.account_id, p.region
-         ) AS copy_number
-  FROM keytrail.key_policies p
-  WHERE p.event_time IS NOT NULL AND p.key_arn IS NOT NULL
-    AND (p.event_id IS NULL OR p.event_id IN (SELECT event_id FROM keytrail.kms_calls WHERE error_code IS NULL))
+  SELECT r.*,
+         row_number() OVER (PARTITION BY version_id, statement_index ORDER BY account_id, region) AS copy_number
+  FROM (
+    SELECT p.*,
+           coalesce(p.event_id, concat(p.key_arn, ' ', coalesce(CAST(p.event_time AS varchar), ''), ' ', p.source)) AS version_id
+    FROM keytrail.key_policies p
+    -- A snapshot's policy assumed in force throughout the input has no time.
+    WHERE (p.event_time IS NOT NULL OR p.source = 'snapshot') AND p.key_arn IS NOT NULL
+      AND (p.event_id IS NULL OR p.event_id IN (SELECT event_id FROM keytrail.kms_calls WHERE error_code IS NULL))
+  ) r
 ),
 versions AS (
-  SELECT key_arn, event_time, event_id, source, event_name,
-         coalesce(event_id, concat(key_arn, ' ', CAST(event_time AS varchar), ' ', source)) AS version_id,
-         -- A snapshot's version (no eventID) sorts after a version of the same time.
-         concat(date_format(event_time, '%Y-%m-%d %H:%i:%s.%f'), ' ', coalesce(event_id, '~')) AS version_key
+  SELECT key_arn, event_time, event_id, source, event_name, version_id,
+         -- A snapshot's version (no eventID) sorts after a version of the same time, and
+         -- first without one.
+         CASE WHEN event_time IS NULL THEN '0'
+              ELSE concat(date_format(event_time, '%Y-%m-%d %H:%i:%s.%f'), ' ', coalesce(event_id, '~')) END AS version_key,
+         CASE WHEN event_time IS NULL THEN NULL
+              ELSE concat(date_format(event_time, '%Y-%m-%dT%H:%i:%s'),
+                          CASE WHEN millisecond(event_time) % 1000 = 0 THEN ''
+                               ELSE concat('.', lpad(CAST(millisecond(event_time) % 1000 AS varchar), 3, '0')) END,
+                          'Z') END AS time_text
   FROM rows_once
   WHERE copy_number = 1
-  GROUP BY key_arn, event_time, event_id, source, event_name
+  GROUP BY key_arn, event_time, event_id, source, event_name, version_id
 ),
 ordered AS (
   SELECT v.*,
          row_number() OVER (PARTITION BY key_arn ORDER BY version_key) AS version_n,
          lead(event_time) OVER (PARTITION BY key_arn ORDER BY version_key) AS next_time,
-         -- A snapshot's version: the table does not hold the snapshot's time, which section
-         -- 6.6 puts after "taken at".
+         -- A snapshot's version is in force since the key's latest policy version at or
+         -- before the snapshot (one of the same time), else since the key's creation, else
+         -- throughout. The table does not hold the snapshot's time, which section 6.6 puts
+         -- after "taken at".
          CASE WHEN source = 'default' THEN 'the default key policy'
-              WHEN source = 'snapshot' THEN 'the policy in the snapshot'
-              ELSE concat('the policy set by ', coalesce(event_name, source), ' at ',
-                          date_format(event_time, '%Y-%m-%dT%H:%i:%s'),
-                          CASE WHEN millisecond(event_time) % 1000 = 0 THEN ''
-                               ELSE concat('.', lpad(CAST(millisecond(event_time) % 1000 AS varchar), 3, '0')) END,
-                          'Z') END AS version_text
+              WHEN source = 'snapshot' AND event_time IS NULL THEN 'the policy in the snapshot (assumed in force throughout the input)'
+              WHEN source = 'snapshot'
+                THEN concat('the policy in the snapshot (assumed in force since ',
+                            CASE WHEN count(*) OVER (PARTITION BY key_arn, event_time) > 1 THEN ''
+                                 ELSE 'the key''s creation at ' END, time_text, ')')
+              ELSE concat('the policy set by ', coalesce(event_name, source), ' at ', time_text) END AS version_text
   FROM versions v
 )
 SELECT o.version_id, o.version_n, o.version_key, o.next_time, o.version_text,
@@ -52,7 +61,5 @@ SELECT o.version_id, o.version_n, o.version_key, o.next_time, o.version_text,
             ELSE concat('statement "', trim(p.sid), '" of ', o.version_text) END AS statement_text,
        p.policy, p.account_id, p.region, p.event_date
 FROM rows_once p
-JOIN ordered o
-  ON o.key_arn = p.key_arn AND o.event_time = p.event_time AND o.source = p.source
- AND coalesce(o.event_id, '') = coalesce(p.event_id, '')
+JOIN ordered o ON o.version_id = p.version_id
 WHERE p.copy_number = 1

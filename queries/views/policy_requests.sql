@@ -62,5 +62,5 @@ SELECT r.event_id, r.operation, r.event_time, r.key_arn, r.action, r.ctx, r.ids,
 FROM req r
 LEFT JOIN keytrail.key_policy_versions v
   ON v.key_arn = r.key_arn AND coalesce(v.statement_index, 1) = 1
- AND v.event_time <= r.event_time
+ AND (v.event_time IS NULL OR v.event_time <= r.event_time)
  AND (v.next_time IS NULL OR v.next_time + INTERVAL '300' SECOND >= r.event_time)
