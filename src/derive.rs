@@ -228,6 +228,7 @@ fn write_key_states<S: TableStore>(
                     .then_some(s.key_material_id.is_none()),
             ),
             Value::Str(sy.get_opt(s.store)),
+            Value::Str(Some("trail")),
         ];
         let part = Partition {
             account_id: sy.get_opt(s.account),
@@ -235,6 +236,36 @@ fn write_key_states<S: TableStore>(
             time: Some(s.time),
         };
         w.append(store, &part, &row)?;
+    }
+    // What snapshots recorded, for the reconciliation (written by runs that own everything).
+    if own("") {
+        for s in &tl.snapshot_states {
+            let state = sy.get(s.state);
+            let class = StateClass::of(state);
+            let row = [
+                Value::Time(Some(s.time)),
+                Value::Str(None),
+                Value::Str(Some(sy.get(s.key))),
+                Value::Str(Some("DescribeKey")),
+                Value::Str(Some(state)),
+                Value::Bool(Some(class == StateClass::Usable)),
+                Value::Str(Some(class.as_str())),
+                Value::Str(None),
+                Value::Str(None),
+                Value::Str(None),
+                Value::Str(None),
+                Value::Str(None),
+                Value::Bool(None),
+                Value::Str(None),
+                Value::Str(Some("snapshot")),
+            ];
+            let part = Partition {
+                account_id: sy.get_opt(s.account),
+                region: sy.get_opt(s.region),
+                time: Some(s.time),
+            };
+            w.append(store, &part, &row)?;
+        }
     }
     w.finish(store)
 }

@@ -482,6 +482,11 @@ pub const KEY_STATES: &[Column] = &[
         Str,
         "Connect/DisconnectCustomKeyStore: the store.",
     ),
+    col(
+        "source",
+        Str,
+        "trail (a change the input logs) or snapshot (the state a --baseline snapshot recorded at its time, event_name DescribeKey, no event id; not a change).",
+    ),
 ];
 
 pub const KEY_POLICIES: &[Column] = &[

@@ -16,7 +16,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS keytrail.key_states (
   `pending_window_days` string COMMENT 'ScheduleKeyDeletion pendingWindowInDays.',
   `key_material_id` string COMMENT 'Key material the event names.',
   `material_assumed_current` boolean COMMENT 'DeleteImportedKeyMaterial naming no key material: assumed to delete the current one.',
-  `custom_key_store_id` string COMMENT 'Connect/DisconnectCustomKeyStore: the store.'
+  `custom_key_store_id` string COMMENT 'Connect/DisconnectCustomKeyStore: the store.',
+  `source` string COMMENT 'trail (a change the input logs) or snapshot (the state a --baseline snapshot recorded at its time, event_name DescribeKey, no event id; not a change).'
 )
 PARTITIONED BY (
   `account_id` string COMMENT 'AWS account the event was recorded in (recipientAccountId).',

@@ -13,6 +13,7 @@ Fails, never skips, when moto or the binary is missing. Usage: snapshot_e2e.py (
 the repository root, with .venv/bin on PATH, after `cargo build`).
 """
 
+import datetime as dt
 import http.client
 import http.server
 import json
@@ -143,6 +144,59 @@ class DenyingProxy:
 def policy(sid, principal):
     return json.dumps({"Version": "2012-10-17", "Id": f"e2e-{sid}", "Statement": [
         {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": principal}, "Action": "kms:*", "Resource": "*"}]})
+
+
+def trail_record(event_id, when, name, key_arn, ui, req, resp=None):
+    return {"eventVersion": "1.08", "eventSource": "kms.amazonaws.com", "eventName": name, "eventID": event_id,
+            "eventTime": when, "awsRegion": REGION, "recipientAccountId": ACCOUNT, "eventType": "AwsApiCall",
+            "userIdentity": ui, "requestParameters": req, "responseElements": resp,
+            "resources": [{"type": "AWS::KMS::Key", "ARN": key_arn, "accountId": ACCOUNT}]}
+
+
+def baseline_run(work, env, out, doc, a, b, subset):
+    """A trail written by hand around the keys moto made, judged with and without the snapshot
+    keytrail just wrote: the grant the snapshot lists covers Proton's use, the key policy it
+    records decides the role's, and B's state contradicts the trail's EnableKey."""
+    taken = doc["snapshot_time"][:19] + "Z"
+    t = dt.datetime.strptime(taken, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    at = lambda minutes: (t + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    proton = {"type": "AWSService", "invokedBy": "proton.amazonaws.com"}
+    role = {"type": "AssumedRole", "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/worker/s", "accountId": ACCOUNT,
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{ACCOUNT}:role/worker"}}}
+    admin = {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCOUNT}:user/admin", "accountId": ACCOUNT}
+    records = [
+        trail_record("e2e-0001", at(-30), "EnableKey", b["Arn"], admin, {"keyId": b["KeyId"]}),
+        trail_record("e2e-0002", at(60), "Decrypt", a["Arn"], proton, {"encryptionContext": subset}),
+        trail_record("e2e-0003", at(61), "Decrypt", a["Arn"], role, {"encryptionContext": subset}),
+    ]
+    trail = work / "trail" / "e2e.json"
+    trail.parent.mkdir()
+    trail.write_text(json.dumps({"Records": records}))
+
+    def findings(*extra):
+        r = keytrail(["findings", str(trail), "--format", "json", "--quiet", *extra], env)
+        check(r.returncode == 0, f"findings {' '.join(extra)} exits 0 ({r.stderr.strip()})")
+        return {(f["rule"], f["event_id"]): f for f in map(json.loads, r.stdout.splitlines())}
+
+    plain = findings()
+    check(set(plain) == {("use-without-grant", "e2e-0002"), ("use-without-grant", "e2e-0003")}
+          and all(f["severity"] == "medium" and f["authorization"] == "unknown" for f in plain.values()),
+          f"without the snapshot: two uses no grant covers, no key policy known (medium, unknown): {sorted(plain)}")
+    based = findings("--baseline", str(out))
+    check(("use-without-grant", "e2e-0002") not in based,
+          "with it: the grant ListGrants returned covers Proton's Decrypt (moto gives no CreationDate: from the snapshot time)")
+    w = based.get(("use-without-grant", "e2e-0003"), {})
+    check(w.get("severity") == "low" and w.get("authorization") == "iam-delegated"
+          and "the policy in the snapshot taken at" in w.get("message", ""),
+          f"the role's Decrypt: the recorded policy delegates to the account (low, iam-delegated): {w.get('message')}")
+    s = based.get(("state-disagrees-with-snapshot", ""), {})
+    check(s.get("severity") == "medium" and s.get("key_arn") == b["Arn"] and s.get("related_event_ids") == ["e2e-0001"],
+          f"B: the trail's EnableKey against the snapshot's Disabled (medium, related EnableKey): {s.get('message')}")
+    tables = work / "tables"
+    r = keytrail(["analyze", str(trail), "--out", str(tables), "--quiet", "--baseline", str(out)], env)
+    check(r.returncode == 0 and "state-disagrees-with-snapshot" in r.stdout, f"analyze --baseline writes the tables ({r.stderr.strip()})")
+    again = findings("--tables", str(tables), "--baseline", str(out))
+    check(again == based, "findings --tables --baseline gives the same findings")
 
 
 def keytrail(args, env):
@@ -316,6 +370,9 @@ def run(work, port, proxy):
     check(r.returncode == 0 and r.stdout.strip() == f"{out}: snapshot of {doc['snapshot_time']}, account {ACCOUNT}, region {REGION}: "
           "4 keys (2 enabled, 1 disabled, 1 pending deletion), 3 grants, 3 aliases, 1 keys with recorded errors, 0 problems",
           f"--check prints one summary line: {r.stdout.strip()}")
+
+    print("== the snapshot as the baseline of a trail (analyze --baseline)")
+    baseline_run(work, env, out, doc, a, b, subset)
 
     print("== a failed run leaves the existing file as it was")
     old = out.read_bytes()
