@@ -368,3 +368,8 @@ findings AS (
 SELECT rule, severity, authorization, event_id, event_time, event_name, key_arn, account_id, region, principal,
        proton_template, proton_resource, related_event_ids, message, advice
 FROM findings
+UNION ALL
+-- The reconciliation findings of a --baseline snapshot (section 6.6).
+SELECT rule, severity, authorization, event_id, event_time, event_name, key_arn, account_id, region, principal,
+       proton_template, proton_resource, related_event_ids, message, advice
+FROM keytrail.baseline_findings
