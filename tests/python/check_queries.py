@@ -8,8 +8,8 @@ with asserted results; findings_recomputed equals `keytrail findings --format js
 testdata/expected/findings.jsonl, for several shuffled ingestion orders and for a trail
 ingested in two --append runs; every table reads through its DDL (key_policies with the row
 count of counts.json); policy_verdicts equals the CLI's authorization column; and
-findings_recomputed equals the CLI with the testdata baseline snapshots (the reconciliation
-rules left out) and over generated trails of key policies (RULES.md section 6). Missing test
+findings_recomputed equals the CLI with the testdata baseline snapshots (reconciliation
+included) and over generated trails of key policies (RULES.md section 6). Missing test
 data fails the run: nothing is skipped.
 
 Usage: check_queries.py KEYTRAIL_BIN
@@ -39,7 +39,7 @@ TRAIL = ROOT / "testdata" / "trail"
 EXPECTED = ROOT / "testdata" / "expected"
 K1 = "arn:aws:kms:us-east-1:111122223333:key/a051d22f-b1fb-5e59-98e2-3cb56c46bc36"
 VIEWS = ["kms_events_dedup", "kms_calls", "grant_lifecycle", "key_state_timeline", "key_state_effective",
-         "key_policy_versions", "policy_requests", "policy_statements", "policy_verdicts", "findings_recomputed"]
+         "key_policy_versions", "policy_requests", "policy_statements", "policy_verdicts", "baseline_findings", "findings_recomputed"]
 TABLES = ["kms_events", "proton_usage", "grants", "key_states", "findings", "key_policies"]
 KEYS = ["rule", "severity", "authorization", "event_id", "event_time", "event_name", "key_arn", "account_id", "region",
         "principal", "proton_template", "proton_resource", "related_event_ids", "message", "advice"]
@@ -269,7 +269,7 @@ def main():
     # 1. Parsing and validation.
     ddl_columns = {}
     files = sorted(Q.rglob("*.sql"))
-    check(len(files) == 6 + 10 + 7, f"queries/ holds 6 DDL, 10 views, 7 investigations ({len(files)})")
+    check(len(files) == 6 + 11 + 7, f"queries/ holds 6 DDL, 11 views, 7 investigations ({len(files)})")
     for f in files:
         text = f.read_text()
         check(text.startswith("--"), f"{f.name} starts with a header comment")
@@ -392,21 +392,22 @@ def main():
     subprocess.run([keytrail, "analyze", *map(str, order[half:]), "--out", str(o), "--append"], check=True, capture_output=True)
     check(canon(recomputed(duck(o))) == canon(cli), "findings_recomputed equals the CLI with shuffled files ingested in two runs (--append)")
 
-    # 4. With a baseline (RULES.md 6.6): the snapshots' grants cover uses and their policies are
-    # versions. The tables hold no snapshot state or time, and a grant the input creates keeps
-    # its CreateGrant's time there even when the snapshot dates it earlier: so the SQL does not
-    # recompute the two reconciliation rules, names a snapshot's version without its time, and
-    # may report a use such a grant covers before its CreateGrant. Every other finding equals
-    # the CLI's on every column.
+    # 4. With a baseline (RULES.md 6.6): the snapshots' grants cover uses, their policies are
+    # versions, their states reconcile with the trail's. The tables hold no snapshot time for
+    # a policy, and a grant the input creates keeps its CreateGrant's time there even when
+    # the snapshot dates it earlier: so the SQL names a snapshot's version without its time
+    # and may report a use such a grant covers before its CreateGrant. Every other finding
+    # equals the CLI's on every column, the reconciliation findings included.
     baseline = sorted((ROOT / "testdata" / "baseline").glob("*.json"))
     flags = [a for b in baseline for a in ("--baseline", str(b))]
     o = work / "baseline"
     subprocess.run([keytrail, "analyze", str(TRAIL), *flags, "--out", str(o)], check=True, capture_output=True)
     recon = ("grant-missing-from-trail", "state-disagrees-with-snapshot")
     want = cli_findings(keytrail, TRAIL, *flags)
+    n_recon = sum(f["rule"] in recon for f in want)
     untimed = re.compile(r"(?<=the policy in the snapshot) taken at \S+Z")
     named = sum(bool(untimed.search(f["message"])) for f in want)
-    want = [dict(f, message=untimed.sub("", f["message"])) for f in want if f["rule"] not in recon]
+    want = [dict(f, message=untimed.sub("", f["message"])) for f in want]
     con = duck(o)
     created = dict(con.sql("SELECT grant_id, min(event_time) FROM keytrail.kms_calls "
                            "WHERE event_name = 'CreateGrant' AND error_code IS NULL GROUP BY grant_id").fetchall())
@@ -418,10 +419,10 @@ def main():
     got, want = set(canon(recomputed(con))), set(canon(want))
     iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
     extra = [json.loads(f) for f in got - want]
-    check(len(baseline) > 0 and named > 0 and not want - got
+    check(len(baseline) > 0 and named > 0 and n_recon > 0 and not want - got
           and all(any(f["key_arn"] == k and iso(a) <= f["event_time"] < iso(b) for k, a, b in early) for f in extra),
           f"findings_recomputed equals the CLI with {len(baseline)} baseline snapshots ({len(want)} findings, {named} verdicts from a snapshot's policy; "
-          f"reconciliation left out; {len(extra)} uses covered by {len(early)} grants the snapshots date before their CreateGrant)")
+          f"{n_recon} reconciliation findings; {len(extra)} uses covered by {len(early)} grants the snapshots date before their CreateGrant)")
 
     # 5. Generated policies: every verdict, sentence, severity and related event the CLI gives.
     for seed in (11, 12, 13):
