@@ -164,6 +164,7 @@ fn write_grants<S: TableStore>(
             } else {
                 "trail"
             })),
+            Value::Time(life.snapshot_creation.map(|s| s.time)),
         ];
         let (account, region, time) = match (c, r) {
             (Some(c), _) => (c.account, c.region, c.time),

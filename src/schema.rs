@@ -429,6 +429,11 @@ pub const GRANTS: &[Column] = &[
         Str,
         "trail (a CreateGrant or removal in the input) or snapshot (a ListGrants entry of a --baseline snapshot the input has no CreateGrant for).",
     ),
+    col(
+        "snapshot_created_time",
+        Time,
+        "The CreationDate a --baseline snapshot gives the grant (the grant exists from the earlier of it and created_time: CreateGrant is idempotent).",
+    ),
 ];
 
 pub const KEY_STATES: &[Column] = &[

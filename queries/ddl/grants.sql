@@ -22,7 +22,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS keytrail.grants (
   `removed_event_id` string COMMENT 'The removal event.',
   `removed_via` string COMMENT 'RetireGrant or RevokeGrant.',
   `removal_count` bigint COMMENT 'Successful removals seen (more than 1 means repeats).',
-  `source` string COMMENT 'trail (a CreateGrant or removal in the input) or snapshot (a ListGrants entry of a --baseline snapshot the input has no CreateGrant for).'
+  `source` string COMMENT 'trail (a CreateGrant or removal in the input) or snapshot (a ListGrants entry of a --baseline snapshot the input has no CreateGrant for).',
+  `snapshot_created_time` timestamp COMMENT 'The CreationDate a --baseline snapshot gives the grant (the grant exists from the earlier of it and created_time: CreateGrant is idempotent).'
 )
 PARTITIONED BY (
   `account_id` string COMMENT 'AWS account the event was recorded in (recipientAccountId).',

@@ -18,6 +18,8 @@ pub struct GrantLife<'a> {
     pub creation: Option<&'a GrantCreation>,
     /// The earliest CreateGrant of the input (not a snapshot's entry).
     pub trail_creation: Option<&'a GrantCreation>,
+    /// The earliest snapshot entry of the grant.
+    pub snapshot_creation: Option<&'a GrantCreation>,
     /// The first successful RetireGrant or RevokeGrant.
     pub removal: Option<&'a GrantRemoval>,
     /// How many successful removals named this grant.
@@ -38,6 +40,7 @@ pub(super) fn lives_of<'a>(
     let blank = || GrantLife {
         creation: None,
         trail_creation: None,
+        snapshot_creation: None,
         removal: None,
         removals: 0,
     };
@@ -56,8 +59,13 @@ pub(super) fn lives_of<'a>(
         if life.creation.is_none_or(|p| rank(c) < rank(p)) {
             life.creation = Some(c);
         }
-        if !c.from_snapshot && life.trail_creation.is_none_or(|p| rank(c) < rank(p)) {
-            life.trail_creation = Some(c);
+        let own = if c.from_snapshot {
+            &mut life.snapshot_creation
+        } else {
+            &mut life.trail_creation
+        };
+        if own.is_none_or(|p| rank(c) < rank(p)) {
+            *own = Some(c);
         }
     }
     for r in tl
