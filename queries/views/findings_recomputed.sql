@@ -70,10 +70,27 @@ snapshot_grants AS (
         WHERE source = 'snapshot' AND grant_id IS NOT NULL AND created_time IS NOT NULL
           AND grant_id NOT IN (SELECT grant_id FROM trail_creations)) g
 ),
+-- A snapshot's CreationDate of a grant the input creates (CreateGrant is idempotent): the
+-- grant exists from the earlier of the two (ties: the CreateGrant).
+snapshot_dates AS (
+  SELECT grant_id, min(snapshot_created_time) AS snapshot_created_time
+  FROM keytrail.grants
+  WHERE grant_id IS NOT NULL AND snapshot_created_time IS NOT NULL
+  GROUP BY grant_id
+),
 creations AS (
   SELECT t.*, row_number() OVER (PARTITION BY grant_id ORDER BY created_key) AS creation_n
   FROM (
     SELECT * FROM trail_creations
+    UNION ALL
+    SELECT c.grant_id, c.key_arn, c.grantee, c.retiring, c.ops, c.ckind, c.c, c.source_arn, d.snapshot_created_time,
+           concat(date_format(d.snapshot_created_time, '%Y-%m-%dT%H:%i:%s'),
+                  CASE WHEN millisecond(d.snapshot_created_time) % 1000 = 0 THEN ''
+                       ELSE concat('.', lpad(CAST(millisecond(d.snapshot_created_time) % 1000 AS varchar), 3, '0')) END, 'Z'),
+           CAST(NULL AS varchar), concat(date_format(d.snapshot_created_time, '%Y-%m-%d %H:%i:%s.%f'), ' ')
+    FROM trail_creations c
+    JOIN snapshot_dates d ON d.grant_id = c.grant_id
+    WHERE d.snapshot_created_time < c.created_time
     UNION ALL
     SELECT grant_id, key_arn,
            CASE WHEN regexp_like(g, '^[0-9]{12}$') THEN concat('arn:', key_partition, ':iam::', g, ':root')
