@@ -4,7 +4,8 @@
 -- eventID), when the next version was set, how messages name the version and the
 -- statement, and whether it can be read. Rows of a policy event are kept once, and only for
 -- the representative copy of a call (kms_calls); snapshot rows have no event and are kept
--- as they are.
+-- as they are; a snapshot's version is named with the time its snapshot recorded the key's
+-- state (key_states), and without one when the snapshot recorded none.
 CREATE OR REPLACE VIEW keytrail.key_policy_versions AS
 WITH
 rows_once AS (
@@ -34,22 +35,39 @@ versions AS (
   WHERE copy_number = 1
   GROUP BY key_arn, event_time, event_id, source, event_name, version_id
 ),
+-- When a snapshot's version was taken: the key's state its snapshot recorded (key_states
+-- rows with source snapshot), the first at or after the version's time.
+taken AS (
+  SELECT v.version_id, min(k.event_time) AS taken_time
+  FROM versions v
+  JOIN keytrail.key_states k
+    ON k.key_arn = v.key_arn AND k.source = 'snapshot' AND k.event_time IS NOT NULL
+   AND (v.event_time IS NULL OR k.event_time >= v.event_time)
+  WHERE v.source = 'snapshot'
+  GROUP BY v.version_id
+),
 ordered AS (
   SELECT v.*,
+         CASE WHEN t.taken_time IS NULL THEN ''
+              ELSE concat(' taken at ', date_format(t.taken_time, '%Y-%m-%dT%H:%i:%s'),
+                          CASE WHEN millisecond(t.taken_time) % 1000 = 0 THEN ''
+                               ELSE concat('.', lpad(CAST(millisecond(t.taken_time) % 1000 AS varchar), 3, '0')) END,
+                          'Z') END AS taken_text,
          row_number() OVER (PARTITION BY key_arn ORDER BY version_key) AS version_n,
          lead(event_time) OVER (PARTITION BY key_arn ORDER BY version_key) AS next_time,
          -- A snapshot's version is in force since the key's latest policy version at or
          -- before the snapshot (one of the same time), else since the key's creation, else
-         -- throughout. The table does not hold the snapshot's time, which section 6.6 puts
-         -- after "taken at".
+         -- throughout.
          CASE WHEN source = 'default' THEN 'the default key policy'
-              WHEN source = 'snapshot' AND event_time IS NULL THEN 'the policy in the snapshot (assumed in force throughout the input)'
+              WHEN source = 'snapshot' AND event_time IS NULL
+                THEN concat('the policy in the snapshot', taken_text, ' (assumed in force throughout the input)')
               WHEN source = 'snapshot'
-                THEN concat('the policy in the snapshot (assumed in force since ',
+                THEN concat('the policy in the snapshot', taken_text, ' (assumed in force since ',
                             CASE WHEN count(*) OVER (PARTITION BY key_arn, event_time) > 1 THEN ''
                                  ELSE 'the key''s creation at ' END, time_text, ')')
               ELSE concat('the policy set by ', coalesce(event_name, source), ' at ', time_text) END AS version_text
   FROM versions v
+  LEFT JOIN taken t ON t.version_id = v.version_id
 )
 SELECT o.version_id, o.version_n, o.version_key, o.next_time, o.version_text,
        p.event_time, p.event_id, p.event_name, p.key_arn, p.source, p.principal, p.policy_error,
