@@ -401,7 +401,13 @@ def main():
     want = cli_findings(keytrail, TRAIL, *flags)
     n_recon = sum(f["rule"] in ("grant-missing-from-trail", "state-disagrees-with-snapshot") for f in want)
     named = sum("the policy in the snapshot taken at" in f["message"] for f in want)
-    check(len(baseline) > 0 and named > 0 and n_recon > 0 and canon(recomputed(duck(o))) == canon(want),
+    con = duck(o)
+    got = sorted(con.sql("SELECT event_id, state, usable, previous_state FROM keytrail.key_state_timeline").fetchall())
+    states = table(o, "key_states")
+    trail_states = sorted((r["event_id"], r["state"], r["usable"], r["previous_state"]) for r in states if r["source"] == "trail")
+    check(got == trail_states and len(trail_states) < len(states),
+          f"key_state_timeline with the baseline: the key_states table's trail rows ({len(trail_states)}), not the snapshots' observations")
+    check(len(baseline) > 0 and named > 0 and n_recon > 0 and canon(recomputed(con)) == canon(want),
           f"findings_recomputed equals the CLI with {len(baseline)} baseline snapshots ({len(want)} findings, {named} verdicts "
           f"from a snapshot's policy, {n_recon} reconciliation findings)")
 
