@@ -103,6 +103,17 @@ pub async fn client_with(settings: &ClientSettings) -> Result<Client, S3Error> {
     if let Some(e) = &endpoint {
         check_endpoint(e)?;
     }
+    let shared = load_config(settings).await?;
+    let conf = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(endpoint.is_some())
+        .build();
+    Ok(Client::from_conf(conf))
+}
+
+/// The standard AWS configuration (credential chain, region, profile) with the settings'
+/// timeouts, retries and overrides, checked: no region or no credentials fails here, in one
+/// line. Every AWS client keytrail builds (S3, and KMS for `keytrail snapshot`) starts here.
+pub async fn load_config(settings: &ClientSettings) -> Result<aws_config::SdkConfig, S3Error> {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(settings.connect_timeout)
         .read_timeout(settings.read_timeout)
@@ -123,10 +134,7 @@ pub async fn client_with(settings: &ClientSettings) -> Result<Client, S3Error> {
     }
     let shared = loader.load().await;
     check_config(&shared).await?;
-    let conf = aws_sdk_s3::config::Builder::from(&shared)
-        .force_path_style(endpoint.is_some())
-        .build();
-    Ok(Client::from_conf(conf))
+    Ok(shared)
 }
 
 /// Fails early, in one line, when the configuration has no region or no credentials, rather
@@ -152,7 +160,7 @@ async fn check_config(shared: &aws_config::SdkConfig) -> Result<(), S3Error> {
 }
 
 /// An error and its sources, on one line.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![e.to_string()];
     let mut cur = e.source();
     while let Some(s) = cur {

@@ -30,6 +30,8 @@ from pathlib import Path
 import boto3
 import pyarrow.dataset as ds
 
+from harness import CHECKS, check, free_port, wait_port
+
 ROOT = Path(__file__).resolve().parents[2]
 TRAIL = ROOT / "testdata" / "trail"
 EVENTS = ROOT / "testdata" / "events"
@@ -37,31 +39,6 @@ KEYTRAIL = ROOT / "target" / "debug" / "keytrail"
 # A secret no log may show (checked at the end); moto accepts any credentials.
 SECRET = "keytrail-e2e-SECRET-never-logged"
 CREDS = {"AWS_ACCESS_KEY_ID": "AKIAKEYTRAILE2E", "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
-CHECKS = []
-
-
-def check(cond, what):
-    CHECKS.append(what)
-    if not cond:
-        raise AssertionError(what)
-    print(f"  ok: {what}", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=60):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"port {port} did not open")
 
 
 class Proxy:

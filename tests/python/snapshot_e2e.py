@@ -19,7 +19,6 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,12 +28,13 @@ from pathlib import Path
 
 import boto3
 
+from harness import CHECKS, check, free_port, wait_port
+
 ROOT = Path(__file__).resolve().parents[2]
 KEYTRAIL = ROOT / "target" / "debug" / "keytrail"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's account
 SECRET = "keytrail-snapshot-e2e-SECRET-never-logged"
-CHECKS = []
 
 # The names the KMS API gives the fields of each shape.
 KEY_METADATA = {"AWSAccountId", "KeyId", "Arn", "CreationDate", "Enabled", "Description", "KeyUsage",
@@ -47,30 +47,6 @@ GRANT_LIST_ENTRY = {"KeyId", "GrantId", "Name", "CreationDate", "GranteePrincipa
                     "IssuingAccount", "Operations", "Constraints", "GranteeServicePrincipal",
                     "RetiringServicePrincipal"}
 ALIAS_LIST_ENTRY = {"AliasName", "AliasArn", "TargetKeyId", "CreationDate", "LastUpdatedDate"}
-
-
-def check(cond, what):
-    CHECKS.append(what)
-    if not cond:
-        raise AssertionError(what)
-    print(f"  ok: {what}", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=60):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"port {port} did not open")
 
 
 # The list each paged operation returns.
@@ -370,6 +346,22 @@ def run(work, port, proxy):
     check(r.returncode == 0 and r.stdout.strip() == f"{out}: snapshot of {doc['snapshot_time']}, account {ACCOUNT}, region {REGION}: "
           "4 keys (2 enabled, 1 disabled, 1 pending deletion), 3 grants, 3 aliases, 1 keys with recorded errors, 0 problems",
           f"--check prints one summary line: {r.stdout.strip()}")
+
+    print("== --profile: region and credentials from a named profile only")
+    cfg, creds = home / "aws-config", home / "aws-credentials"
+    cfg.write_text(f"[profile e2e]\nregion = {REGION}\n")
+    creds.write_text(f"[e2e]\naws_access_key_id = AKIAKEYTRAILE2E\naws_secret_access_key = {SECRET}\n")
+    penv = {k: v for k, v in env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    penv.update(AWS_CONFIG_FILE=str(cfg), AWS_SHARED_CREDENTIALS_FILE=str(creds))
+    prof = work / "snap" / "by-profile.json"
+    r = keytrail(["snapshot", "--out", str(prof), "--profile", "e2e"], penv)
+    got = json.loads(prof.read_text()) if prof.exists() else {}
+    check(r.returncode == 0 and got.get("region") == REGION and sorted(k["key_arn"] for k in got.get("keys", [])) == sorted(made),
+          f"snapshot --profile e2e reads the region and keys through that profile ({r.stderr.strip()[:200]})")
+    r = keytrail(["snapshot", "--out", str(work / "snap" / "none.json"), "--profile", "missing"], penv)
+    check(r.returncode == 3 and len(r.stderr.strip().splitlines()) == 1 and not (work / "snap" / "none.json").exists(),
+          f"an unknown profile: exit 3, one line, nothing written ({r.stderr.strip()[:200]})")
+    prof.unlink()
 
     print("== the snapshot as the baseline of a trail (analyze --baseline)")
     baseline_run(work, env, out, doc, a, b, subset)

@@ -160,7 +160,6 @@ fn write_atomically(out: &Path, parent: &Path, doc: &Value) -> Result<()> {
 /// endpoint `AWS_ENDPOINT_URL_KMS`, else `AWS_ENDPOINT_URL`. Fails in one line without a
 /// region or credentials.
 async fn client(args: &SnapshotArgs) -> Result<(Client, String)> {
-    use aws_credential_types::provider::ProvideCredentials;
     let endpoint = std::env::var("AWS_ENDPOINT_URL_KMS")
         .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
         .ok()
@@ -168,51 +167,18 @@ async fn client(args: &SnapshotArgs) -> Result<(Client, String)> {
     if let Some(e) = &endpoint {
         keytrail::s3::check_endpoint(e)?;
     }
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .read_timeout(std::time::Duration::from_secs(30))
-        .build();
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(timeouts)
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4));
-    if let Some(p) = &args.profile {
-        loader = loader.profile_name(p);
-    }
-    if let Some(r) = &args.region {
-        loader = loader.region(aws_config::Region::new(r.clone()));
-    }
-    let shared = loader.load().await;
-    let Some(region) = shared.region().map(|r| r.to_string()) else {
-        anyhow::bail!("no AWS region: set AWS_REGION or pass --region");
+    let settings = keytrail::s3::ClientSettings {
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+        ..keytrail::s3::ClientSettings::default()
     };
-    let Some(provider) = shared.credentials_provider() else {
-        anyhow::bail!("no credentials provider configured");
-    };
-    if let Err(e) = provider.provide_credentials().await {
-        anyhow::bail!(
-            "no credentials found ({}): set AWS_PROFILE or pass --profile, set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`",
-            fit(error_chain(&e), 160)
-        );
-    }
+    let shared = keytrail::s3::load_config(&settings).await?;
+    let region = shared.region().map(|r| r.to_string()).unwrap_or_default();
     let mut conf = aws_sdk_kms::config::Builder::from(&shared);
     if let Some(e) = endpoint {
         conf = conf.endpoint_url(e);
     }
     Ok((Client::from_conf(conf.build()), region))
-}
-
-/// An error and its sources, on one line.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let t = s.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
-        }
-        cur = s.source();
-    }
-    fit(one_line(&parts.join(": ")), 300)
 }
 
 /// `Op: Code: message` for a failed call (`GetKeyPolicy: AccessDeniedException: ...`).
@@ -234,10 +200,10 @@ where
             "connection failed: {}",
             d.as_connector_error().map_or_else(
                 || "the request could not be sent".into(),
-                |c| error_chain(c)
+                |c| keytrail::s3::error_chain(c)
             )
         ),
-        other => error_chain(other),
+        other => keytrail::s3::error_chain(other),
     };
     fit(one_line(&format!("{op}: {why}")), 400)
 }
