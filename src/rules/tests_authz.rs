@@ -71,6 +71,20 @@ fn on(f: &[Finding], id: &str) -> Vec<(Rule, Severity, Option<Verdict>, Vec<Stri
         .collect()
 }
 
+/// The one finding on the App role's Decrypt 5 minutes after a CreateKey whose policy holds
+/// `statements`: its severity, verdict and message.
+fn under(statements: &str) -> (Severity, Option<Verdict>, String) {
+    let f = full(
+        &[
+            create_key("ck", 0, Some(&text(statements))),
+            role_use("u", 5, None),
+        ],
+        300,
+    );
+    assert_eq!(f.len(), 1, "{f:?}");
+    (f[0].severity, f[0].authorization, f[0].message.clone())
+}
+
 fn message(f: &[Finding], id: &str) -> String {
     f.iter()
         .find(|x| x.event_id == id)
@@ -233,34 +247,22 @@ fn a_first_put_key_policy_leaves_the_unknown_policy_before_it_in_force_for_grace
 fn an_explicit_deny_wins_and_an_unevaluable_one_is_unknown() {
     let deny = r#"{"Sid":"NoApp","Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":"kms:Decrypt","Resource":"*"}"#;
     let all = r#"{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}"#;
-    let f = full(
-        &[
-            create_key("ck", 0, Some(&text(&format!("{all},{deny}")))),
-            role_use("u", 5, None),
-        ],
-        300,
-    );
+    let (severity, verdict, message) = under(&format!("{all},{deny}"));
     assert_eq!(
-        (f[0].severity, f[0].authorization),
+        (severity, verdict),
         (Severity::High, Some(Verdict::Unexplained))
     );
-    assert!(f[0].message.ends_with(&format!(
+    assert!(message.ends_with(&format!(
         " Key policy: statement \"NoApp\" of the policy set by CreateKey at {} denies it.",
         time(0)
     )));
     let maybe = r#"{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}"#;
-    let f = full(
-        &[
-            create_key("ck", 0, Some(&text(&format!("{all},{maybe}")))),
-            role_use("u", 5, None),
-        ],
-        300,
-    );
+    let (severity, verdict, message) = under(&format!("{all},{maybe}"));
     assert_eq!(
-        (f[0].severity, f[0].authorization),
+        (severity, verdict),
         (Severity::Medium, Some(Verdict::Unknown))
     );
-    assert!(f[0].message.ends_with(&format!(
+    assert!(message.ends_with(&format!(
         " Key policy: statement 2 of the policy set by CreateKey at {} cannot be evaluated from the log.",
         time(0)
     )));
@@ -269,15 +271,9 @@ fn an_explicit_deny_wins_and_an_unevaluable_one_is_unknown() {
 #[test]
 fn unknown_condition_keys_and_unreadable_policies_are_unknown() {
     let cond = r#"{"Sid":"Grantable","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":"kms:Decrypt","Resource":"*","Condition":{"Bool":{"kms:GrantIsForAWSResource":"true"}}}"#;
-    let f = full(
-        &[
-            create_key("ck", 0, Some(&text(cond))),
-            role_use("u", 5, None),
-        ],
-        300,
-    );
+    let (severity, verdict, _) = under(cond);
     assert_eq!(
-        (f[0].severity, f[0].authorization),
+        (severity, verdict),
         (Severity::Medium, Some(Verdict::Unknown))
     );
     let bad = put_policy("put", 1, r#""{not json""#);
