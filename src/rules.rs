@@ -27,7 +27,7 @@ mod tests_aws;
 #[cfg(test)]
 mod tests_baseline;
 
-pub use authz::{default_policy_of, read_version, Authorization, Verdict};
+pub use authz::{read_version, Verdict};
 pub use grants::{grant_lives, GrantLife};
 
 use crate::timeline::{StateChange, Sym, Timeline};

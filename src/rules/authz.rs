@@ -27,13 +27,6 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 4] = [
-        Verdict::KeyPolicy,
-        Verdict::IamDelegated,
-        Verdict::Unknown,
-        Verdict::Unexplained,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::KeyPolicy => "key-policy",
@@ -41,10 +34,6 @@ impl Verdict {
             Verdict::Unknown => "unknown",
             Verdict::Unexplained => "unexplained",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<Verdict> {
-        Verdict::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -116,28 +105,27 @@ impl<'a> Policies<'a> {
         let Some(i) = versions.iter().rposition(|v| v.v.time <= t) else {
             return none();
         };
-        let mut in_force = vec![i];
-        let mut j = i;
-        while j > 0 && versions[j].v.time + self.grace >= t {
-            j -= 1;
-            in_force.push(j);
+        // Versions i, i-1, ... stay in force while their successor is within grace of T;
+        // they are contiguous, newest first (section 6.2).
+        let mut first = i;
+        while first > 0 && versions[first].v.time + self.grace >= t {
+            first -= 1;
         }
         let req = request(self.tl, u);
-        let mut best: Option<Authorization> = None;
-        for j in in_force.iter().copied() {
-            let a = self.judge_version(&versions[j], &req);
-            if best.as_ref().is_none_or(|b| a.verdict < b.verdict) {
-                best = Some(a);
-            }
-        }
-        let first = &versions[*in_force.last().expect("one version")];
-        let unknown_before = *in_force.last().expect("one version") == 0
-            && first.v.source == PolicySource::PutKeyPolicy
-            && t <= first.v.time + self.grace;
-        match best {
-            Some(b) if unknown_before && b.verdict > Verdict::Unknown => none(),
-            Some(b) => b,
-            None => none(),
+        // The most permissive verdict; among equals the newest (the first met).
+        let best = (first..=i)
+            .rev()
+            .map(|j| self.judge_version(&versions[j], &req))
+            .reduce(|b, a| if a.verdict < b.verdict { a } else { b })
+            .expect("version i is in force");
+        // The unknown policy before a first PutKeyPolicy is in force within its grace.
+        let v = versions[first].v;
+        let unknown_before =
+            first == 0 && v.source == PolicySource::PutKeyPolicy && t <= v.time + self.grace;
+        if unknown_before && best.verdict > Verdict::Unknown {
+            none()
+        } else {
+            best
         }
     }
 
@@ -238,7 +226,7 @@ pub fn read_version(tl: &Timeline, v: &PolicyVersion) -> Result<Policy, PolicyEr
 }
 
 /// The default key policy of a key (account and partition from its ARN).
-pub fn default_policy_of(key_arn: &str) -> Result<Policy, PolicyError> {
+fn default_policy_of(key_arn: &str) -> Result<Policy, PolicyError> {
     match arn::parse(key_arn).filter(|a| !a.account.is_empty()) {
         Some(a) => Ok(Policy::default_key_policy(a.partition, a.account)),
         None => Err(PolicyError::new(format!(
