@@ -235,6 +235,10 @@ impl App {
                 ..WriteOptions::default()
             },
             capture_ledger: true,
+            clock_ms: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_millis() as i64),
             baselines: self.baselines.clone(),
             ..PipelineOptions::default()
         }
@@ -370,6 +374,7 @@ impl App {
             kms_events = report.stats.kms_events,
             findings = report.findings.len(),
             high_findings = high,
+            deferred_findings = report.deferred_findings,
             files = store.uploaded.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "processed"

@@ -2,15 +2,30 @@
 //!
 //! A file's findings depend on grants and key states that may arrive in other files, in any
 //! order, through concurrent invocations. For every key the Lambda keeps one small ledger
-//! document (in S3, updated with conditional writes): the grant and key-state events seen
-//! for the key, and the latest successful profile-context use per template and resource (what
-//! a later DisableKey or RetireGrant would leave unreadable). Entries are the compact
-//! original records, keyed by eventID, so merging is idempotent and order-free, and the
-//! rules read them through the same code as any record. This module is pure: it merges
-//! documents; the S3 edge does the conditional writes.
+//! document (in S3, updated with conditional writes): the key-state events seen for the key,
+//! the grants that could cover a profile use and their removals, and the latest successful
+//! profile-context use per template and resource (what a later DisableKey or RetireGrant
+//! would leave unreadable). Entries are the compact original records, keyed by eventID, so
+//! merging is idempotent and order-free, and the rules read them through the same code as
+//! any record. Only state that can change a finding is kept (RULES.md section 7): grants
+//! constrained only on other services' context keys are left to the tables, a removal whose
+//! grant is not known yet is an *orphan* kept for [`ORPHAN_HORIZON_MS`] of event time, and
+//! the record of which events got findings for [`FLAGGED_TTL_MS`] of wall-clock time after
+//! it was written (the writer stamps its delta with its clock: this module never reads it).
+//! This module is pure: it merges documents; the S3 edge does the conditional writes.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How long (event time, behind the newest event the ledger holds) a removal of a grant the
+/// ledger does not know is kept for its CreateGrant to arrive: one day, far beyond
+/// CloudTrail's delivery delay (about 5 minutes on average).
+pub const ORPHAN_HORIZON_MS: i64 = 86_400_000;
+
+/// How long (wall-clock time after it was written) the ledger remembers which source
+/// reported an event's findings, so a duplicate delivery from another source is not
+/// reported again: seven days, far beyond CloudTrail's redelivery of a file.
+pub const FLAGGED_TTL_MS: i64 = 7 * 86_400_000;
 
 /// The ledger of one key (`key` is the key ARN, or `unkeyed` for grant removals that name
 /// no key).
@@ -35,6 +50,24 @@ pub struct KeyLedger {
     /// must not report them again. Bounded by the number of findings, not of events.
     #[serde(default)]
     pub flagged: BTreeMap<String, String>,
+    /// Until when (wall-clock ms) each `flagged` entry is kept (entries of older ledgers,
+    /// or written without a clock, have none and are kept).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub flagged_until: BTreeMap<String, i64>,
+    /// Removals of grants this ledger does not know, by eventID: (event time, grant id,
+    /// compact record). A CreateGrant that could serve a profile use, arriving later,
+    /// promotes them into `events`; otherwise they expire after [`ORPHAN_HORIZON_MS`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub orphans: BTreeMap<String, (i64, String, String)>,
+    /// Grant ids whose CreateGrant is in `events`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub created: BTreeSet<String>,
+    /// The newest event time the ledger has held: the orphans' horizon counts back from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<i64>,
+    /// The latest wall-clock time (ms) of a writer: `flagged_until` is compared with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<i64>,
 }
 
 /// What one file contributes to the ledgers, by key.
@@ -47,13 +80,44 @@ pub struct LedgerDelta {
 pub const UNKEYED: &str = "unkeyed";
 
 impl LedgerDelta {
-    /// Adds a grant or key-state event of `key`, delivered by `source`.
-    pub fn add_event(&mut self, key: &str, event_id: &str, record: &str, source: &str) {
+    /// Adds a grant or key-state event of `key` at `time`, delivered by `source`.
+    pub fn add_event(&mut self, key: &str, event_id: &str, time: i64, record: &str, source: &str) {
         let l = self.ledger(key);
         l.events.insert(event_id.to_string(), record.to_string());
+        l.orphans.remove(event_id);
         l.sources
             .entry(event_id.to_string())
             .or_insert_with(|| source.to_string());
+        l.see(time);
+    }
+
+    /// Records that the CreateGrant of `grant` is among `key`'s events.
+    pub fn add_created(&mut self, key: &str, grant: &str) {
+        self.ledger(key).created.insert(grant.to_string());
+    }
+
+    /// Adds the removal of a grant the run does not know (see [`KeyLedger::orphans`]).
+    pub fn add_orphan(
+        &mut self,
+        key: &str,
+        event_id: &str,
+        time: i64,
+        grant: &str,
+        record: &str,
+        source: &str,
+    ) {
+        let l = self.ledger(key);
+        if l.events.contains_key(event_id) {
+            return;
+        }
+        l.orphans.insert(
+            event_id.to_string(),
+            (time, grant.to_string(), record.to_string()),
+        );
+        l.sources
+            .entry(event_id.to_string())
+            .or_insert_with(|| source.to_string());
+        l.see(time);
     }
 
     /// Records that `source` reported findings for event `event_id` of `key`.
@@ -64,6 +128,19 @@ impl LedgerDelta {
             .or_insert_with(|| source.to_string());
     }
 
+    /// Stamps every ledger of the delta with the writer's wall-clock time (ms): its
+    /// `flagged` entries are kept for [`FLAGGED_TTL_MS`] from then.
+    pub fn stamp(&mut self, clock_ms: i64) {
+        for l in self.keys.values_mut() {
+            l.clock = Some(l.clock.map_or(clock_ms, |c| c.max(clock_ms)));
+            for id in l.flagged.keys() {
+                l.flagged_until
+                    .entry(id.clone())
+                    .or_insert(clock_ms.saturating_add(FLAGGED_TTL_MS));
+            }
+        }
+    }
+
     /// Adds a use of `key`; only the latest per slot is kept.
     pub fn add_use(&mut self, key: &str, slot: &str, time: i64, event_id: &str, record: &str) {
         let l = self.ledger(key);
@@ -72,6 +149,7 @@ impl LedgerDelta {
             slot,
             (time, event_id.to_string(), record.to_string()),
         );
+        l.see(time);
     }
 
     fn ledger(&mut self, key: &str) -> &mut KeyLedger {
@@ -118,23 +196,24 @@ fn merge_use((uses, tied): (&mut Uses, &mut Tied), slot: &str, new: (i64, String
 
 impl KeyLedger {
     /// Merges `delta` in; tells whether anything changed. Merging is commutative and
-    /// idempotent, so replays and any interleaving of writers give the same document.
+    /// idempotent, so replays and any interleaving of writers give the same document (up to
+    /// an orphan that expired before its CreateGrant came: arrival order beyond the horizon).
     pub fn merge(&mut self, delta: &KeyLedger) -> bool {
-        let mut changed = false;
+        let before = self.clone();
         for (id, rec) in &delta.events {
             if !self.events.contains_key(id) {
                 self.events.insert(id.clone(), rec.clone());
-                changed = true;
             }
+            self.orphans.remove(id);
         }
         for (slot, u) in &delta.uses {
-            changed |= merge_use((&mut self.uses, &mut self.tied), slot, u.clone());
+            merge_use((&mut self.uses, &mut self.tied), slot, u.clone());
         }
         for (slot, ties) in &delta.tied {
             let time = delta.uses.get(slot).map_or(i64::MIN, |u| u.0);
             for (id, rec) in ties {
                 let u = (time, id.clone(), rec.clone());
-                changed |= merge_use((&mut self.uses, &mut self.tied), slot, u);
+                merge_use((&mut self.uses, &mut self.tied), slot, u);
             }
         }
         for (mine, theirs) in [
@@ -142,20 +221,74 @@ impl KeyLedger {
             (&mut self.flagged, &delta.flagged),
         ] {
             for (id, src) in theirs {
-                if !mine.contains_key(id) {
-                    mine.insert(id.clone(), src.clone());
-                    changed = true;
-                }
+                mine.entry(id.clone()).or_insert_with(|| src.clone());
             }
         }
-        changed
+        for (id, t) in &delta.flagged_until {
+            let u = self.flagged_until.entry(id.clone()).or_insert(*t);
+            *u = (*u).min(*t);
+        }
+        if let Some(c) = delta.clock {
+            self.clock = Some(self.clock.map_or(c, |m| m.max(c)));
+        }
+        for (id, o) in &delta.orphans {
+            if !self.events.contains_key(id) {
+                self.orphans.entry(id.clone()).or_insert_with(|| o.clone());
+            }
+        }
+        self.created.extend(delta.created.iter().cloned());
+        if let Some(t) = delta.watermark {
+            self.see(t);
+        }
+        self.settle();
+        *self != before
     }
 
-    /// Every record the ledger holds (events, then uses).
+    /// Raises the watermark to `time`.
+    fn see(&mut self, time: i64) {
+        self.watermark = Some(self.watermark.map_or(time, |w| w.max(time)));
+    }
+
+    /// Promotes orphans whose grant is now known, and forgets what the horizons passed.
+    fn settle(&mut self) {
+        let events = &mut self.events;
+        let created = &self.created;
+        self.orphans.retain(|id, (_, grant, rec)| {
+            if created.contains(grant.as_str()) {
+                events.insert(id.clone(), std::mem::take(rec));
+                false
+            } else {
+                true
+            }
+        });
+        if let Some(w) = self.watermark {
+            let sources = &mut self.sources;
+            self.orphans.retain(|id, (t, _, _)| {
+                let keep = *t >= w.saturating_sub(ORPHAN_HORIZON_MS);
+                if !keep {
+                    sources.remove(id);
+                }
+                keep
+            });
+        }
+        if let Some(now) = self.clock {
+            let flagged = &mut self.flagged;
+            self.flagged_until.retain(|id, until| {
+                let keep = *until >= now;
+                if !keep {
+                    flagged.remove(id);
+                }
+                keep
+            });
+        }
+    }
+
+    /// Every record the ledger holds (events, orphans, then uses).
     pub fn records(&self) -> impl Iterator<Item = &str> {
         self.events
             .values()
             .map(String::as_str)
+            .chain(self.orphans.values().map(|(_, _, r)| r.as_str()))
             .chain(self.uses.values().map(|(_, _, r)| r.as_str()))
             .chain(
                 self.tied
@@ -195,7 +328,7 @@ mod tests {
     fn delta(events: &[(&str, &str)], uses: &[(&str, i64, &str)]) -> KeyLedger {
         let mut d = LedgerDelta::default();
         for (id, r) in events {
-            d.add_event("k", id, r, "src");
+            d.add_event("k", id, 0, r, "src");
         }
         for (slot, t, id) in uses {
             d.add_use("k", slot, *t, id, &format!("rec-{id}"));
@@ -234,6 +367,100 @@ mod tests {
         assert!(!z.tied.contains_key("s"));
         let back = KeyLedger::from_json(&x.to_json()).unwrap();
         assert_eq!(back, x);
+    }
+
+    const DAY: i64 = 86_400_000;
+
+    #[test]
+    fn orphans_are_promoted_by_their_creation_whatever_the_order() {
+        let mut removal = LedgerDelta::default();
+        removal.add_orphan("k", "r1", 5 * DAY, "g1", "rec-r1", "src-b");
+        let mut creation = LedgerDelta::default();
+        creation.add_event("k", "c1", 4 * DAY, "rec-c1", "src-a");
+        creation.add_created("k", "g1");
+        let (r, c) = (&removal.keys["k"], &creation.keys["k"]);
+        let mut x = KeyLedger::default();
+        x.merge(r);
+        assert_eq!(x.orphans.len(), 1);
+        x.merge(c);
+        let mut y = KeyLedger::default();
+        y.merge(c);
+        y.merge(r);
+        assert_eq!(x, y);
+        assert!(x.orphans.is_empty());
+        assert_eq!(x.events.keys().collect::<Vec<_>>(), ["c1", "r1"]);
+        assert_eq!(x.sources["r1"], "src-b");
+        assert!(!x.merge(r) && !x.merge(c), "replays change nothing");
+    }
+
+    #[test]
+    fn orphans_expire_behind_the_watermark() {
+        let mut d = LedgerDelta::default();
+        d.add_orphan("k", "old", DAY, "g-old", "rec", "s");
+        d.add_orphan("k", "edge", 2 * DAY, "g-edge", "rec", "s");
+        let mut x = KeyLedger::default();
+        x.merge(&d.keys["k"]);
+        assert_eq!(x.orphans.len(), 2);
+        // A use a day after the second orphan: the first is beyond the horizon, the
+        // second exactly at it (kept).
+        let mut later = LedgerDelta::default();
+        later.add_use("k", "slot", 3 * DAY, "u", "rec-u");
+        x.merge(&later.keys["k"]);
+        assert_eq!(x.orphans.keys().collect::<Vec<_>>(), ["edge"]);
+        assert!(!x.sources.contains_key("old") && x.sources.contains_key("edge"));
+        // An orphan arriving after the horizon passed is not kept at all.
+        let mut week = LedgerDelta::default();
+        week.add_use("k", "slot", 9 * DAY, "u9", "rec-u9");
+        x.merge(&week.keys["k"]);
+        assert!(x.orphans.is_empty());
+        x.merge(&d.keys["k"]);
+        assert!(x.orphans.is_empty());
+    }
+
+    #[test]
+    fn flags_expire_a_week_of_wall_clock_after_they_were_written() {
+        let flag = |id: &str, clock: Option<i64>| {
+            let mut d = LedgerDelta::default();
+            d.add_flagged("k", id, "s");
+            if let Some(c) = clock {
+                d.stamp(c);
+            }
+            d.keys.remove("k").unwrap()
+        };
+        let mut x = KeyLedger::default();
+        x.merge(&flag("f1", Some(DAY)));
+        x.merge(&flag("f2", Some(3 * DAY)));
+        x.merge(&flag("f0", None));
+        // Six days after f1 was written, both are kept; at f1's eighth day only f2.
+        x.merge(&flag("x", Some(7 * DAY)));
+        assert_eq!(
+            x.flagged.keys().collect::<Vec<_>>(),
+            ["f0", "f1", "f2", "x"]
+        );
+        x.merge(&flag("y", Some(8 * DAY + 1)));
+        assert_eq!(x.flagged.keys().collect::<Vec<_>>(), ["f0", "f2", "x", "y"]);
+        assert!(
+            !x.flagged_until.contains_key("f0"),
+            "a flag without a clock is kept"
+        );
+        // The same merges in another order give the same ledger.
+        let mut y = KeyLedger::default();
+        for d in [
+            flag("y", Some(8 * DAY + 1)),
+            flag("x", Some(7 * DAY)),
+            flag("f0", None),
+            flag("f2", Some(3 * DAY)),
+            flag("f1", Some(DAY)),
+        ] {
+            y.merge(&d);
+        }
+        assert_eq!(x, y);
+        // Ledgers written before these fields existed still read.
+        let old =
+            r#"{"key":"k","events":{"e":"r"},"uses":{},"sources":{"e":"s"},"flagged":{"f":"s"}}"#;
+        let mut o = KeyLedger::from_json(old.as_bytes()).unwrap();
+        o.merge(&flag("z", Some(100 * DAY)));
+        assert!(o.flagged.contains_key("f"));
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct PipelineOptions {
     pub write: WriteOptions,
     /// Collect what this run contributes to the per-key ledgers (the Lambda's cross-file state).
     pub capture_ledger: bool,
+    /// The wall-clock time of the run (ms since the epoch), which the ledger's time-to-live
+    /// entries count from; the Lambda shell reads the clock, the core never does.
+    pub clock_ms: Option<i64>,
     /// Which events enter the run (before the rules; see [`crate::filter`]).
     pub filter: EventFilter,
     /// Which events' rows and findings are written and reported (after the rules).
@@ -54,6 +57,7 @@ impl Default for PipelineOptions {
             read: ReadOptions::default(),
             write: WriteOptions::default(),
             capture_ledger: false,
+            clock_ms: None,
             filter: EventFilter::default(),
             window: TimeWindow::default(),
             baselines: Vec::new(),
@@ -126,6 +130,9 @@ pub struct RunReport {
     /// [`PipelineOptions::capture_ledger`] is set): its grant and key-state events, latest
     /// profile uses, and the events it reported findings for.
     pub ledger: LedgerDelta,
+    /// Grant findings of uses with context keys no profile names, left to the
+    /// recomputation in a ledger run (RULES.md section 7).
+    pub deferred_findings: usize,
 }
 
 impl RunReport {
@@ -158,6 +165,13 @@ pub struct Pipeline<S: TableStore> {
     /// SharedEventIDs whose call another source already reported findings for.
     suppressed_shared: HashSet<String>,
     ledger: LedgerDelta,
+    /// Own grant removals, resolved against every creation the run knows in `finish`.
+    pending_removals: Vec<capture::PendingRemoval>,
+    /// Orphan removals the ledgers hold, by grant id.
+    context_orphans: capture::Orphans,
+    /// Own profile uses whose context also carries keys no profile names (see
+    /// [`Profiles::is_extended`]).
+    extended: HashSet<String>,
 }
 
 impl<S: TableStore> Pipeline<S> {
@@ -182,6 +196,9 @@ impl<S: TableStore> Pipeline<S> {
             shared_of: HashMap::new(),
             suppressed_shared: HashSet::new(),
             ledger: LedgerDelta::default(),
+            pending_removals: Vec::new(),
+            context_orphans: HashMap::new(),
+            extended: HashSet::new(),
         }
     }
 
@@ -229,6 +246,13 @@ impl<S: TableStore> Pipeline<S> {
                 }
                 None => self.suppress(id),
             }
+        }
+        for (id, (time, grant, rec)) in &ledger.orphans {
+            let src = ledger.sources.get(id).cloned().unwrap_or_default();
+            self.context_orphans
+                .entry(grant.clone())
+                .or_default()
+                .push((ledger.key.clone(), id.clone(), *time, rec.clone(), src));
         }
         for r in ledger.records() {
             self.add_context(r.as_bytes());
@@ -425,13 +449,24 @@ impl<S: TableStore> Pipeline<S> {
         self.timeline.push(&ev);
         if let Some(bytes) = bytes {
             if self.opts.capture_ledger && ev.succeeded() && ev.event_time.is_some() {
-                capture(
+                let removal = capture(
                     &mut self.ledger,
                     &self.timeline.profiles,
                     &ev,
                     bytes,
                     &self.opts.write.file_stem,
                 );
+                self.pending_removals.extend(removal);
+            }
+        }
+        if self.opts.capture_ledger {
+            let profiles = &self.timeline.profiles;
+            let extended = ev
+                .uses
+                .iter()
+                .any(|u| u.context.as_ref().is_some_and(|c| profiles.is_extended(c)));
+            if let (true, Some(id)) = (extended, ev.event_id.as_deref()) {
+                self.extended.insert(id.to_string());
             }
         }
         if let Some(w) = self.events.as_mut() {
@@ -460,6 +495,22 @@ impl<S: TableStore> Pipeline<S> {
         // A file judged against the ledgers (the Lambda) sees only part of the input: the
         // reconciliation with a snapshot needs all of it (`findings --tables --baseline`).
         let partial = self.opts.capture_ledger;
+        // A use whose context carries keys no profile names may rest on a grant the ledgers
+        // do not keep (RULES.md section 7): its grant findings are left to the recomputation.
+        let deferred = |f: &Finding| {
+            partial
+                && matches!(
+                    f.rule,
+                    Rule::UseWithoutGrant
+                        | Rule::UseAfterGrantRetired
+                        | Rule::DeniedAfterGrantRemoved
+                        | Rule::DeniedAccess
+                )
+                && self.extended.contains(&f.event_id)
+        };
+        let before = findings.len();
+        findings.retain(|f| !deferred(f));
+        let deferred_findings = before - findings.len();
         findings.retain(|f| {
             !(partial && f.rule.is_reconciliation())
                 && self.is_own(&f.event_id)
@@ -480,13 +531,24 @@ impl<S: TableStore> Pipeline<S> {
         }
         let mut ledger = std::mem::take(&mut self.ledger);
         if self.opts.capture_ledger {
+            capture::resolve_removals(
+                &self.timeline,
+                std::mem::take(&mut self.pending_removals),
+                std::mem::take(&mut self.context_orphans),
+                &mut ledger,
+                &self.opts.write.file_stem,
+            );
+            let stem = &self.opts.write.file_stem;
             for f in &findings {
                 let key = f.key_arn.as_deref().unwrap_or(UNKEYED);
-                ledger.add_flagged(key, &f.event_id, &self.opts.write.file_stem);
+                ledger.add_flagged(key, &f.event_id, stem);
                 if let Some(shared) = self.shared_of.get(&f.event_id) {
                     let flag = format!("{SHARED_FLAG}{shared}");
-                    ledger.add_flagged(key, &flag, &self.opts.write.file_stem);
+                    ledger.add_flagged(key, &flag, stem);
                 }
+            }
+            if let Some(clock) = self.opts.clock_ms {
+                ledger.stamp(clock);
             }
         }
         Ok(RunReport {
@@ -495,6 +557,7 @@ impl<S: TableStore> Pipeline<S> {
             findings,
             files,
             ledger,
+            deferred_findings,
         })
     }
 }

@@ -191,6 +191,31 @@ impl Profiles {
         &self.profiles
     }
 
+    /// Whether `k` is a key some profile names (template, resource or constraint key).
+    pub fn is_profile_key(&self, k: &str) -> bool {
+        self.profiles
+            .iter()
+            .any(|p| p.template_key == k || p.resource_key == k || p.constraint_key() == k)
+    }
+
+    /// Whether a grant with this context constraint (`encryptionContextSubset` or
+    /// `encryptionContextEquals`) could cover a profile use whose context holds only profile
+    /// keys: it has no constraint, or its constraint names a profile key. A grant constrained
+    /// only on other keys (EBS's `aws:ebs:id`, say) covers only contexts carrying those keys
+    /// (RULES.md section 7).
+    pub fn may_serve(&self, constraint: Option<&BTreeMap<String, String>>) -> bool {
+        match constraint {
+            None => true,
+            Some(c) => c.is_empty() || c.keys().any(|k| self.is_profile_key(k)),
+        }
+    }
+
+    /// Whether a profile context also carries keys no profile names: only such a use can be
+    /// covered by a grant [`Profiles::may_serve`] rejects.
+    pub fn is_extended(&self, ctx: &BTreeMap<String, String>) -> bool {
+        self.match_context(ctx).is_some() && ctx.keys().any(|k| !self.is_profile_key(k))
+    }
+
     /// The first profile whose template or resource key is in `ctx`.
     pub fn match_context(&self, ctx: &BTreeMap<String, String>) -> Option<ContextMatch> {
         let (i, p) = self.profiles.iter().enumerate().find(|(_, p)| {

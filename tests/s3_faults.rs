@@ -725,7 +725,7 @@ async fn ledger_updates_lose_nothing_under_injected_conflicts_and_faults() {
             for i in 0..per_writer {
                 let mut d = LedgerDelta::default();
                 let id = format!("w{w}-e{i}");
-                d.add_event(key, &id, &format!("{{\"eventID\":\"{id}\"}}"), "src");
+                d.add_event(key, &id, 0, &format!("{{\"eventID\":\"{id}\"}}"), "src");
                 let l = d.keys.remove(key).unwrap();
                 s3::merge_ledger(&c, &out, &l).await.unwrap();
             }
@@ -746,7 +746,7 @@ async fn ledger_updates_lose_nothing_under_injected_conflicts_and_faults() {
         Fault::Status(412, "PreconditionFailed"),
     )]);
     let mut d = LedgerDelta::default();
-    d.add_event(key, "late", "{\"eventID\":\"late\"}", "src");
+    d.add_event(key, "late", 0, "{\"eventID\":\"late\"}", "src");
     let l = d.keys.remove(key).unwrap();
     let err = s3::merge_ledger(&c, &out, &l).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");

@@ -38,6 +38,7 @@ async fn racing_ledger_writers_lose_no_update() {
                 d.add_event(
                     key,
                     &format!("w{w}-e{i}"),
+                    0,
                     &format!("{{\"eventID\":\"w{w}-e{i}\"}}"),
                     "src",
                 );
@@ -57,7 +58,7 @@ async fn racing_ledger_writers_lose_no_update() {
     );
     // A replay changes nothing.
     let mut d = LedgerDelta::default();
-    d.add_event(key, "w0-e0", "{\"eventID\":\"w0-e0\"}", "src");
+    d.add_event(key, "w0-e0", 0, "{\"eventID\":\"w0-e0\"}", "src");
     let again = s3::merge_ledger(&client, &out, &d.keys.remove(key).unwrap())
         .await
         .unwrap();

@@ -6,12 +6,10 @@
 mod common;
 
 use common::*;
-use keytrail::ledger::{KeyLedger, LedgerDelta};
-use keytrail::local::NoStore;
-use keytrail::pipeline::{Pipeline, PipelineOptions};
+use keytrail::ledger::LedgerDelta;
+use keytrail::pipeline::PipelineOptions;
 use proptest::prelude::*;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 fn project(v: &Value, keys: &[&str]) -> Value {
     Value::Object(
@@ -282,156 +280,6 @@ proptest! {
         ));
         prop_assert_eq!(got, want);
     }
-}
-
-/// The Lambda's way through a sequence of sources (the same `Pipeline` calls as
-/// `lambda::App`): each source is judged against the ledgers as the sources before it left
-/// them, then its contribution is merged in. Returns every source's findings and the
-/// contributions (deltas) in source order.
-fn run_with_ledgers(sources: &[(String, Vec<u8>)]) -> (Vec<Value>, Vec<LedgerDelta>) {
-    run_with_ledgers_and(sources, &[])
-}
-
-/// [`run_with_ledgers`] with snapshots as the baseline of every file (`KEYTRAIL_BASELINE`).
-fn run_with_ledgers_and(
-    sources: &[(String, Vec<u8>)],
-    baselines: &[std::sync::Arc<keytrail::snapshot::Snapshot>],
-) -> (Vec<Value>, Vec<LedgerDelta>) {
-    let mut ledgers: BTreeMap<String, KeyLedger> = BTreeMap::new();
-    let mut findings = Vec::new();
-    let mut deltas = Vec::new();
-    for (i, (name, bytes)) in sources.iter().enumerate() {
-        let mut opts = PipelineOptions {
-            capture_ledger: true,
-            baselines: baselines.to_vec(),
-            ..PipelineOptions::default()
-        };
-        opts.write.file_stem = format!("src-{i}");
-        let mut p: Pipeline<NoStore> = Pipeline::new(opts, false);
-        let o = p.ingest(&mut NoStore, name, &bytes[..]).unwrap();
-        assert!(o.failure.is_none(), "{:?}", o.failure);
-        for k in p.ledger_keys() {
-            if let Some(l) = ledgers.get(&k) {
-                p.apply_ledger(l);
-            }
-        }
-        let report = p.finish(&mut NoStore).unwrap();
-        findings.extend(findings_json(&report));
-        let delta = report.ledger;
-        for (k, l) in &delta.keys {
-            ledgers
-                .entry(k.clone())
-                .or_insert_with(|| KeyLedger {
-                    key: k.clone(),
-                    ..KeyLedger::default()
-                })
-                .merge(l);
-        }
-        deltas.push(delta);
-    }
-    (findings, deltas)
-}
-
-/// Merges deltas in the given order into one ledger per key; `sources` (which source was
-/// first) is left out, as it depends on which writer won by design.
-fn merged(deltas: &[&LedgerDelta]) -> BTreeMap<String, (Value, Value, Value)> {
-    let mut out: BTreeMap<String, KeyLedger> = BTreeMap::new();
-    for d in deltas {
-        for (k, l) in &d.keys {
-            out.entry(k.clone()).or_default().merge(l);
-        }
-    }
-    out.into_iter()
-        .map(|(k, l)| {
-            (
-                k,
-                (
-                    serde_json::to_value(&l.events).unwrap(),
-                    serde_json::to_value(&l.uses).unwrap(),
-                    serde_json::to_value(&l.tied).unwrap(),
-                ),
-            )
-        })
-        .collect()
-}
-
-/// testdata/trail's records in time order, cut into consecutive files at random points
-/// where the next record is more than the grace window later (CloudTrail delivers a
-/// period's events together), each file shuffled, and with some records delivered again
-/// in the same or a later file.
-fn chronological_files(seed: u64, files: usize, dup_every: usize) -> Vec<(String, Vec<u8>)> {
-    let mut records: Vec<(i64, Vec<u8>)> = all_records(&testdata("trail"))
-        .into_iter()
-        .map(|r| {
-            let v: Value = serde_json::from_slice(&r).unwrap();
-            let t = v["eventTime"]
-                .as_str()
-                .and_then(keytrail::kms::parse_event_time)
-                .unwrap_or(i64::MIN);
-            (t, r)
-        })
-        .collect();
-    records.sort_by_key(|(t, _)| *t);
-    let grace_ms = keytrail::rules::DEFAULT_GRACE_SECONDS * 1000;
-    let mut cuts: Vec<usize> = (1..records.len())
-        .filter(|&i| records[i - 1].0 != i64::MIN && records[i].0 - records[i - 1].0 > grace_ms)
-        .collect();
-    let mut rng = SplitMix(seed);
-    rng.shuffle(&mut cuts);
-    cuts.truncate(files.saturating_sub(1));
-    cuts.sort();
-    let mut chunks: Vec<Vec<&[u8]>> = vec![Vec::new(); cuts.len() + 1];
-    let mut c = 0;
-    for (i, (_, r)) in records.iter().enumerate() {
-        while c < cuts.len() && i >= cuts[c] {
-            c += 1;
-        }
-        chunks[c].push(r);
-        if dup_every > 0 && i % dup_every == 0 {
-            let later = c + (rng.next() as usize) % (chunks.len() - c);
-            chunks[later].push(r);
-        }
-    }
-    chunks
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut recs)| {
-            rng.shuffle(&mut recs);
-            let mut b = b"{\"Records\":[".to_vec();
-            for (j, r) in recs.iter().enumerate() {
-                if j > 0 {
-                    b.push(b',');
-                }
-                b.extend_from_slice(r);
-            }
-            b.extend_from_slice(b"]}");
-            (format!("file-{i}.json"), b)
-        })
-        .collect()
-}
-
-/// A small deterministic generator (splitmix64) with a Fisher-Yates shuffle.
-struct SplitMix(u64);
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        z ^ (z >> 31)
-    }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
-}
-
-fn sorted_lines(v: &[Value]) -> Vec<String> {
-    let mut s: Vec<String> = v.iter().map(Value::to_string).collect();
-    s.sort();
-    s
 }
 
 proptest! {

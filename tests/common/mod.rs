@@ -7,6 +7,10 @@ use keytrail::logfile::{read_log, ReadOptions, RecordPos, RecordSink};
 use keytrail::pipeline::{Pipeline, PipelineOptions, RunReport};
 use std::path::{Path, PathBuf};
 
+mod ledger;
+#[allow(unused_imports)]
+pub use ledger::*;
+
 /// The `keytrail` binary, without colour or extra logging.
 pub fn keytrail_command() -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_keytrail"));

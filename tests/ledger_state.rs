@@ -1,0 +1,297 @@
+//! The Lambda's cross-file state keeps only what can change a finding (RULES.md section 7):
+//! with EBS-style grant churn on the same keys as the Proton stories, files through the
+//! ledgers still give one run's findings, and the ledgers hold none of the churn's grants.
+
+mod common;
+
+use common::*;
+use keytrail::ledger::{KeyLedger, LedgerDelta};
+use keytrail::local::NoStore;
+use keytrail::pipeline::{Pipeline, PipelineOptions};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+fn time_text(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn event_time(r: &[u8]) -> Option<i64> {
+    let v: Value = serde_json::from_slice(r).ok()?;
+    keytrail::kms::parse_event_time(v["eventTime"].as_str()?)
+}
+
+/// EBS-style churn on the keys the trail's grants are on: per pair a CreateGrant by
+/// ec2.amazonaws.com constrained on `aws:ebs:id`, an EBS Decrypt, and (most of the time) a
+/// RetireGrant by ec2 later, some naming no key. Times sit a second or two after the
+/// trail's own events, so the quiet gaps where files are cut stay quiet.
+fn ebs_churn(trail: &[Vec<u8>], seed: u64, pairs: usize) -> Vec<Vec<u8>> {
+    let mut keys: Vec<(String, String, String)> = Vec::new();
+    let mut times: Vec<i64> = Vec::new();
+    for r in trail {
+        let v: Value = serde_json::from_slice(r).unwrap();
+        if let Some(t) = event_time(r) {
+            times.push(t);
+        }
+        if v["eventName"] == "CreateGrant" {
+            let key = v["requestParameters"]["keyId"].as_str().unwrap_or("");
+            if key.starts_with("arn:aws:kms:") {
+                let region = v["awsRegion"].as_str().unwrap_or("").to_string();
+                let acct = v["recipientAccountId"].as_str().unwrap_or("").to_string();
+                let k = (key.to_string(), region, acct);
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+    }
+    assert!(keys.len() > 3, "the trail has grants on several keys");
+    times.sort();
+    let mut rng = SplitMix(seed);
+    let mut out = Vec::new();
+    let ec2 = json!({"type": "AWSService", "invokedBy": "ec2.amazonaws.com"});
+    for i in 0..pairs {
+        let (key, region, acct) = &keys[(rng.next() as usize) % keys.len()];
+        let at = (rng.next() as usize) % times.len();
+        let created = times[at] + 1000;
+        let vol = format!("vol-{:017x}", rng.next() >> 4);
+        let grant = format!("{:064x}", (rng.next() as u128) << 64 | i as u128);
+        let base = |name: &str, t: i64, id: String| {
+            json!({
+                "eventVersion": "1.11", "userIdentity": ec2, "eventTime": time_text(t),
+                "eventSource": "kms.amazonaws.com", "eventName": name, "awsRegion": region,
+                "sourceIPAddress": "ec2.amazonaws.com", "userAgent": "ec2.amazonaws.com",
+                "eventID": id, "readOnly": false, "eventType": "AwsApiCall",
+                "recipientAccountId": acct,
+                "resources": [{"accountId": acct, "type": "AWS::KMS::Key", "ARN": key}],
+            })
+        };
+        let mut c = base("CreateGrant", created, format!("ebs-c-{seed:x}-{i}"));
+        c["requestParameters"] = json!({
+            "keyId": key, "granteePrincipal": "ec2.amazonaws.com",
+            "retiringPrincipal": "ec2.amazonaws.com",
+            "operations": ["Decrypt", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom",
+                           "ReEncryptTo", "CreateGrant", "RetireGrant", "DescribeKey"],
+            "constraints": {"encryptionContextSubset": {"aws:ebs:id": vol}},
+        });
+        c["responseElements"] = json!({"grantId": grant, "keyId": key});
+        out.push(c);
+        let mut u = base("Decrypt", created + 1000, format!("ebs-u-{seed:x}-{i}"));
+        u["readOnly"] = json!(true);
+        u["requestParameters"] = json!({"encryptionContext": {"aws:ebs:id": vol},
+                                        "encryptionAlgorithm": "SYMMETRIC_DEFAULT"});
+        out.push(u);
+        if rng.next() % 10 != 0 {
+            let later = at + (rng.next() as usize) % (times.len() - at);
+            let mut r = base(
+                "RetireGrant",
+                times[later] + 2000,
+                format!("ebs-r-{seed:x}-{i}"),
+            );
+            if rng.next() % 4 == 0 {
+                // Named by its grant id alone: the removal has no key.
+                r.as_object_mut().unwrap().remove("resources");
+                r["requestParameters"] = json!({"grantId": grant});
+            } else {
+                r["requestParameters"] = json!({"keyId": key, "grantId": grant});
+            }
+            r["additionalEventData"] = json!({"grantId": grant});
+            out.push(r);
+        }
+    }
+    out.into_iter()
+        .map(|v| serde_json::to_vec(&v).unwrap())
+        .collect()
+}
+
+fn one_file(records: &[Vec<u8>]) -> Vec<(String, Vec<u8>)> {
+    let mut b = b"{\"Records\":[".to_vec();
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            b.push(b',');
+        }
+        b.extend_from_slice(r);
+    }
+    b.extend_from_slice(b"]}");
+    vec![("all.json".to_string(), b)]
+}
+
+fn merged_ledgers(deltas: &[LedgerDelta]) -> BTreeMap<String, KeyLedger> {
+    let mut out: BTreeMap<String, KeyLedger> = BTreeMap::new();
+    for d in deltas {
+        for (k, l) in &d.keys {
+            out.entry(k.clone()).or_default().merge(l);
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// Keys with both EBS-style churn and Proton grants: files one after another through
+    /// the ledgers give one run's findings, the ledgers keep none of the churn's grants
+    /// (its removals only as orphans, within their horizon), and the merged ledgers do not
+    /// depend on the order writers merged in.
+    #[test]
+    fn churn_beside_proton_grants_through_the_ledger_equals_one_run(
+        seed in any::<u64>(),
+        files in 2usize..10,
+        pairs in 20usize..200,
+    ) {
+        let trail = all_records(&testdata("trail"));
+        let mut records = trail.clone();
+        records.extend(ebs_churn(&trail, seed, pairs));
+        let want = findings_json(&run_sources(&one_file(&records), PipelineOptions::default()));
+        let sources = chronological_files_of(records, seed, files, 0);
+        let (got, deltas) = run_with_ledgers(&sources);
+        prop_assert_eq!(sorted_lines(&got), sorted_lines(&want));
+
+        prop_assert!(
+            deltas.iter().any(|d| d.keys.values().any(|l| l.orphans.keys().any(|i| i.starts_with("ebs-r-")))),
+            "some churn removal arrives in a later file than its grant"
+        );
+        let ledgers = merged_ledgers(&deltas);
+        for (k, l) in &ledgers {
+            for id in l.events.keys() {
+                prop_assert!(!id.starts_with("ebs-"), "{}: churn event {} kept", k, id);
+            }
+            prop_assert!(l.uses.values().all(|(_, id, _)| !id.starts_with("ebs-")));
+            let w = l.watermark.unwrap_or(i64::MIN);
+            for (id, (t, _, _)) in &l.orphans {
+                prop_assert!(!id.starts_with("ebs-c-"));
+                prop_assert!(*t >= w - keytrail::ledger::ORPHAN_HORIZON_MS);
+            }
+        }
+        let mut shuffled = deltas.clone();
+        SplitMix(seed ^ 0x5EED).shuffle(&mut shuffled);
+        let forward: Vec<&LedgerDelta> = deltas.iter().collect();
+        let shuffled: Vec<&LedgerDelta> = shuffled.iter().collect();
+        prop_assert_eq!(merged(&forward), merged(&shuffled));
+    }
+}
+
+const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/0e5c8f0a-ebs0-4d1b-9f1e-000000000001";
+const TEMPLATE: &str = "arn:aws:proton:us-east-1:111122223333:service-template/t";
+const RESOURCE: &str = "arn:aws:proton:us-east-1:111122223333:service/s";
+
+fn record(name: &str, id: &str, time: &str, caller: Value, req: Value, resp: Value) -> Value {
+    json!({
+        "eventVersion": "1.11", "userIdentity": caller, "eventTime": time,
+        "eventSource": "kms.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
+        "eventID": id, "recipientAccountId": "111122223333", "eventType": "AwsApiCall",
+        "resources": [{"type": "AWS::KMS::Key", "ARN": KEY}],
+        "requestParameters": req, "responseElements": resp,
+    })
+}
+
+fn app_role() -> Value {
+    json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/App/s",
+           "accountId": "111122223333",
+           "sessionContext": {"sessionIssuer": {"type": "Role",
+               "arn": "arn:aws:iam::111122223333:role/App"}}})
+}
+
+fn decrypt(id: &str, time: &str, extra: Option<(&str, &str)>) -> Value {
+    let mut ctx = json!({"aws:proton:template": TEMPLATE, "aws:proton:resource": RESOURCE});
+    if let Some((k, v)) = extra {
+        ctx[k] = json!(v);
+    }
+    record(
+        "Decrypt",
+        id,
+        time,
+        app_role(),
+        json!({"encryptionContext": ctx}),
+        Value::Null,
+    )
+}
+
+/// A Proton use whose context also carries a key no profile names can be covered by a grant
+/// constrained on that key alone, which the ledgers do not keep: its grant findings are
+/// left to the recomputation (counted), while plain Proton uses are judged as in one run.
+#[test]
+fn grant_findings_of_uses_with_other_context_keys_are_deferred() {
+    let grant = record(
+        "CreateGrant",
+        "a-grant",
+        "2026-05-01T10:00:00Z",
+        app_role(),
+        json!({"keyId": KEY, "granteePrincipal": "arn:aws:iam::111122223333:role/App",
+               "operations": ["Decrypt"],
+               "constraints": {"encryptionContextSubset": {"aws:ebs:id": "vol-1"}}}),
+        json!({"grantId": "g-ebs-1", "keyId": KEY}),
+    );
+    let a = vec![serde_json::to_vec(&grant).unwrap()];
+    let b: Vec<Vec<u8>> = [
+        decrypt(
+            "b-covered",
+            "2026-05-01T12:00:00Z",
+            Some(("aws:ebs:id", "vol-1")),
+        ),
+        decrypt(
+            "b-extended",
+            "2026-05-01T12:00:01Z",
+            Some(("aws:ebs:id", "vol-2")),
+        ),
+        decrypt("b-plain", "2026-05-01T12:00:02Z", None),
+    ]
+    .iter()
+    .map(|v| serde_json::to_vec(v).unwrap())
+    .collect();
+    let mut all = a.clone();
+    all.extend(b.clone());
+    let one = run_sources(&one_file(&all), PipelineOptions::default());
+    let ids = |fs: &[keytrail::rules::Finding]| -> Vec<(String, String)> {
+        fs.iter()
+            .map(|f| (f.rule.as_str().to_string(), f.event_id.clone()))
+            .collect()
+    };
+    assert_eq!(
+        ids(&one.findings),
+        [
+            ("use-without-grant".to_string(), "b-extended".to_string()),
+            ("use-without-grant".to_string(), "b-plain".to_string())
+        ],
+        "one run: the grant covers only vol-1"
+    );
+
+    let mut ledgers: BTreeMap<String, KeyLedger> = BTreeMap::new();
+    let mut reports = Vec::new();
+    for (i, recs) in [a, b].iter().enumerate() {
+        let mut opts = PipelineOptions {
+            capture_ledger: true,
+            ..PipelineOptions::default()
+        };
+        opts.write.file_stem = format!("src-{i}");
+        let mut p: Pipeline<NoStore> = Pipeline::new(opts, false);
+        let (_, bytes) = &one_file(recs)[0];
+        p.ingest(&mut NoStore, "f.json", &bytes[..]).unwrap();
+        for k in p.ledger_keys() {
+            if let Some(l) = ledgers.get(&k) {
+                p.apply_ledger(l);
+            }
+        }
+        let r = p.finish(&mut NoStore).unwrap();
+        for (k, l) in &r.ledger.keys {
+            ledgers.entry(k.clone()).or_default().merge(l);
+        }
+        reports.push(r);
+    }
+    assert!(
+        ledgers.get(KEY).is_none_or(|l| l.events.is_empty()),
+        "the grant on aws:ebs:id alone is not kept"
+    );
+    assert_eq!(reports[0].deferred_findings, 0);
+    assert_eq!(
+        ids(&reports[1].findings),
+        [("use-without-grant".to_string(), "b-plain".to_string())]
+    );
+    assert_eq!(
+        reports[1].deferred_findings, 2,
+        "b-covered (the ledgers do not know its grant) and b-extended are left to the recomputation"
+    );
+}
