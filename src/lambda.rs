@@ -361,7 +361,7 @@ impl App {
         // conflict). Tables are written first and named from the source, so a failure here
         // fails the message and its redelivery rewrites the same objects.
         for l in report.ledger.keys.values() {
-            s3::merge_ledger(&self.client, &self.config.output, l).await?;
+            s3::merge_ledger(&self.client, &self.config.output, l, &self.profiles).await?;
         }
         let high = report
             .findings

@@ -68,7 +68,14 @@ pub struct KeyLedger {
     /// The latest wall-clock time (ms) of a writer: `flagged_until` is compared with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<i64>,
+    /// The layout the ledger was written in: 0 before RULES.md section 7 (every grant kept),
+    /// [`LAYOUT`] since. [`KeyLedger::upgrade`] brings an older ledger to it.
+    #[serde(default)]
+    pub layout: u32,
 }
+
+/// The current ledger layout (see [`KeyLedger::layout`]).
+pub const LAYOUT: u32 = 1;
 
 /// What one file contributes to the ledgers, by key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -283,6 +290,72 @@ impl KeyLedger {
         }
     }
 
+    /// Brings a ledger written before RULES.md section 7 to the current layout: drops the
+    /// CreateGrant events of grants that cannot serve a profile use (`profiles`) and their
+    /// removals, and records which grants the kept CreateGrants created. Nothing it drops can
+    /// change a finding; the tables keep every event. Returns how many events it dropped.
+    pub fn upgrade(&mut self, profiles: &crate::profile::Profiles) -> usize {
+        if self.layout >= LAYOUT {
+            return 0;
+        }
+        let mut foreign = BTreeSet::new();
+        let mut removals: Vec<(String, String)> = Vec::new();
+        for (id, rec) in &self.events {
+            let Ok(raw) = crate::rawjson::RawObject::parse(rec.as_bytes()) else {
+                continue;
+            };
+            let ev = crate::kms::from_record(&raw);
+            let Some(grant) = ev.grant.as_ref().and_then(|g| g.grant_id.clone()) else {
+                continue;
+            };
+            match ev.event_name.as_str() {
+                "CreateGrant" if ev.succeeded() => {
+                    let constraint = ev.grant.as_ref().and_then(|g| g.constraint.as_ref());
+                    if profiles.may_serve(constraint) {
+                        self.created.insert(grant);
+                    } else {
+                        foreign.insert(grant);
+                    }
+                }
+                "RetireGrant" | "RevokeGrant" => removals.push((id.clone(), grant)),
+                _ => {}
+            }
+        }
+        // A grant with a kept creation stays whole, whatever its other creations.
+        foreign.retain(|g| !self.created.contains(g));
+        let mut dropped = 0;
+        let creations: Vec<String> = self
+            .events
+            .iter()
+            .filter(|(_, rec)| {
+                crate::rawjson::RawObject::parse(rec.as_bytes()).is_ok_and(|raw| {
+                    let ev = crate::kms::from_record(&raw);
+                    ev.event_name == "CreateGrant"
+                        && ev
+                            .grant
+                            .as_ref()
+                            .and_then(|g| g.grant_id.as_ref())
+                            .is_some_and(|g| foreign.contains(g))
+                })
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        let doomed = creations.into_iter().chain(
+            removals
+                .into_iter()
+                .filter(|(_, g)| foreign.contains(g))
+                .map(|(id, _)| id),
+        );
+        for id in doomed {
+            if self.events.remove(&id).is_some() {
+                self.sources.remove(&id);
+                dropped += 1;
+            }
+        }
+        self.layout = LAYOUT;
+        dropped
+    }
+
     /// Every record the ledger holds (events, orphans, then uses).
     pub fn records(&self) -> impl Iterator<Item = &str> {
         self.events
@@ -461,6 +534,59 @@ mod tests {
         let mut o = KeyLedger::from_json(old.as_bytes()).unwrap();
         o.merge(&flag("z", Some(100 * DAY)));
         assert!(o.flagged.contains_key("f"));
+    }
+
+    #[test]
+    fn an_older_ledger_is_upgraded_without_what_cannot_matter() {
+        let grant = |id: &str, grant: &str, ctx: &str| {
+            format!(
+                r#"{{"eventSource":"kms.amazonaws.com","eventName":"CreateGrant","eventID":"{id}","eventTime":"2026-01-01T00:00:00Z","awsRegion":"us-east-1","resources":[{{"type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-east-1:1:key/k"}}],"requestParameters":{{"granteePrincipal":"ec2.amazonaws.com","operations":["Decrypt"],"constraints":{{"encryptionContextSubset":{ctx}}}}},"responseElements":{{"grantId":"{grant}"}}}}"#
+            )
+        };
+        let retire = |id: &str, grant: &str| {
+            format!(
+                r#"{{"eventSource":"kms.amazonaws.com","eventName":"RetireGrant","eventID":"{id}","eventTime":"2026-01-02T00:00:00Z","awsRegion":"us-east-1","requestParameters":{{"grantId":"{grant}"}}}}"#
+            )
+        };
+        let disable = r#"{"eventSource":"kms.amazonaws.com","eventName":"DisableKey","eventID":"d1","eventTime":"2026-01-03T00:00:00Z","awsRegion":"us-east-1","requestParameters":{"keyId":"arn:aws:kms:us-east-1:1:key/k"}}"#;
+        let mut l = KeyLedger {
+            key: "arn:aws:kms:us-east-1:1:key/k".into(),
+            ..KeyLedger::default()
+        };
+        for (id, rec) in [
+            (
+                "c-ebs",
+                grant("c-ebs", "g-ebs", r#"{"aws:ebs:id":"vol-1"}"#),
+            ),
+            ("r-ebs", retire("r-ebs", "g-ebs")),
+            (
+                "c-proton",
+                grant(
+                    "c-proton",
+                    "g-p",
+                    r#"{"aws:proton:template":"arn:aws:proton:us-east-1:1:service-template/t"}"#,
+                ),
+            ),
+            ("r-proton", retire("r-proton", "g-p")),
+            ("r-unknown", retire("r-unknown", "g-x")),
+            ("d1", disable.to_string()),
+        ] {
+            l.events.insert(id.into(), rec);
+            l.sources.insert(id.into(), "src".into());
+        }
+        let json = l.to_json();
+        let mut old = KeyLedger::from_json(&json).unwrap();
+        assert_eq!(old.layout, 0, "a ledger without a layout is the first one");
+        let profiles = crate::profile::Profiles::default();
+        assert_eq!(old.upgrade(&profiles), 2);
+        assert_eq!(
+            old.events.keys().collect::<Vec<_>>(),
+            ["c-proton", "d1", "r-proton", "r-unknown"]
+        );
+        assert!(!old.sources.contains_key("c-ebs"));
+        assert_eq!(old.created.iter().collect::<Vec<_>>(), ["g-p"]);
+        assert_eq!(old.layout, LAYOUT);
+        assert_eq!(old.upgrade(&profiles), 0, "once is enough");
     }
 
     #[test]

@@ -727,7 +727,9 @@ async fn ledger_updates_lose_nothing_under_injected_conflicts_and_faults() {
                 let id = format!("w{w}-e{i}");
                 d.add_event(key, &id, 0, &format!("{{\"eventID\":\"{id}\"}}"), "src");
                 let l = d.keys.remove(key).unwrap();
-                s3::merge_ledger(&c, &out, &l).await.unwrap();
+                s3::merge_ledger(&c, &out, &l, &Profiles::default())
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -748,7 +750,9 @@ async fn ledger_updates_lose_nothing_under_injected_conflicts_and_faults() {
     let mut d = LedgerDelta::default();
     d.add_event(key, "late", 0, "{\"eventID\":\"late\"}", "src");
     let l = d.keys.remove(key).unwrap();
-    let err = s3::merge_ledger(&c, &out, &l).await.unwrap_err();
+    let err = s3::merge_ledger(&c, &out, &l, &Profiles::default())
+        .await
+        .unwrap_err();
     assert!(err.is_retryable(), "{err}");
     assert!(one_line(&err).contains("after 12 attempts"), "{err}");
     let ledger = s3::read_ledger(&direct, &out, key).await.unwrap().unwrap();

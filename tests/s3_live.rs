@@ -4,6 +4,7 @@
 //! and runs them (`KEYTRAIL_REQUIRE_S3=1` makes a missing endpoint a failure).
 
 use keytrail::ledger::LedgerDelta;
+use keytrail::profile::Profiles;
 use keytrail::s3::{self, S3Url};
 
 fn endpoint() -> Option<String> {
@@ -43,7 +44,9 @@ async fn racing_ledger_writers_lose_no_update() {
                     "src",
                 );
                 let l = d.keys.remove(key).unwrap();
-                s3::merge_ledger(&client, &out, &l).await.unwrap();
+                s3::merge_ledger(&client, &out, &l, &Profiles::default())
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -59,8 +62,13 @@ async fn racing_ledger_writers_lose_no_update() {
     // A replay changes nothing.
     let mut d = LedgerDelta::default();
     d.add_event(key, "w0-e0", 0, "{\"eventID\":\"w0-e0\"}", "src");
-    let again = s3::merge_ledger(&client, &out, &d.keys.remove(key).unwrap())
-        .await
-        .unwrap();
+    let again = s3::merge_ledger(
+        &client,
+        &out,
+        &d.keys.remove(key).unwrap(),
+        &Profiles::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(again, ledger);
 }

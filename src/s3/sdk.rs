@@ -265,11 +265,14 @@ pub async fn list(
 
 /// Merges `delta` into the ledger object of its key with a conditional write (If-Match on
 /// the ETag read, or If-None-Match for a new ledger), re-reading and retrying on conflict,
-/// so concurrent writers never lose an update. Returns the merged ledger.
+/// so concurrent writers never lose an update. A ledger of an older layout is upgraded on
+/// the way ([`KeyLedger::upgrade`], with the function's `profiles`). Returns the merged
+/// ledger.
 pub async fn merge_ledger(
     client: &Client,
     out: &S3Url,
     delta: &KeyLedger,
+    profiles: &crate::profile::Profiles,
 ) -> Result<KeyLedger, S3Error> {
     let key = out.key(&format!("_ledger/{}", ledger::object_name(&delta.key)));
     let url = format!("s3://{}/{key}", out.bucket);
@@ -288,7 +291,12 @@ pub async fn merge_ledger(
             None => (KeyLedger::default(), None),
         };
         merged.key = delta.key.clone();
-        if !merged.merge(delta) && etag.is_some() {
+        let upgraded = merged.layout < ledger::LAYOUT;
+        let dropped = merged.upgrade(profiles);
+        if upgraded {
+            tracing::info!(ledger = %url, dropped, "ledger upgraded to the current layout");
+        }
+        if !merged.merge(delta) && !upgraded && etag.is_some() {
             return Ok(merged);
         }
         let put = client
@@ -324,7 +332,14 @@ pub async fn read_ledger(
 ) -> Result<Option<KeyLedger>, S3Error> {
     let key = out.key(&format!("_ledger/{}", ledger::object_name(key_arn)));
     match get_small(client, &out.bucket, &key).await? {
-        Some((bytes, _)) => Ok(KeyLedger::from_json(&bytes).ok()),
+        Some((bytes, _)) => KeyLedger::from_json(&bytes)
+            .map(Some)
+            .map_err(|e| S3Error::Request {
+                url: format!("s3://{}/{key}", out.bucket),
+                op: "ledger read",
+                reason: format!("corrupt ledger: {e}"),
+                retryable: false,
+            }),
         None => Ok(None),
     }
 }
