@@ -1,14 +1,17 @@
 """Security posture of template.yaml, beyond what checkov checks generically: the function's
 role reads only the trail prefix and writes only its own prefix, keys are used only through
-S3, outputs are encrypted at rest (SSE-KMS) and in transit (TLS-only, TLS 1.2 minimum), no
-public access, no secrets in the environment; the S3 Batch Operations role is assumable by
-that service only and can do nothing but invoke the function, read manifests and write
-reports. Then the deployment configuration beside the template: samconfig.toml opts sam build
-and sam sync in to beta features (BuildMethod rust-cargolambda asks for confirmation
-otherwise in older SAM CLIs), deploys with exactly the capabilities the template needs and
-holds no account values, and every sam build/sync in the README's deploy section either
-relies on it or passes --beta-features. Run with the .venv-iac Python (PyYAML; tomllib, so
-Python 3.11 or later).
+S3 (and, for the state table, DynamoDB), outputs are encrypted at rest (SSE-KMS) and in
+transit (TLS-only, TLS 1.2 minimum), no public access, no secrets in the environment; the
+state table is on-demand, recoverable (PITR, retained on delete and replace), encrypted
+under the stack's key and expires items on `expires`, and only the function may touch it,
+item by item (Query, GetItem, PutItem, UpdateItem on its ARN); the S3 Batch Operations role
+is assumable by that service only and can do nothing but invoke the function, read
+manifests and write reports. Then the deployment configuration beside the template:
+samconfig.toml opts sam build and sam sync in to beta features (BuildMethod
+rust-cargolambda asks for confirmation otherwise in older SAM CLIs), deploys with exactly
+the capabilities the template needs and holds no account values, and every sam build/sync
+in the README's deploy section either relies on it or passes --beta-features. Run with the
+.venv-iac Python (PyYAML; tomllib, so Python 3.11 or later).
 
 Usage: python tests/python/check_template.py template.yaml
 """
@@ -66,6 +69,79 @@ def as_list(v):
 
 BATCH_PRINCIPAL = "batchoperations.s3.amazonaws.com"
 S3_VIA = {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}
+DDB_VIA = {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"}
+STATE_ACTIONS = {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+
+
+def all_statements(node):
+    """Every policy statement anywhere in the template (key, bucket, queue, role and function
+    policies), both branches of an Fn::If included."""
+    if isinstance(node, dict):
+        if "Effect" in node and ("Action" in node or "NotAction" in node):
+            yield node
+        for v in node.values():
+            yield from all_statements(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from all_statements(v)
+
+
+def grants_dynamodb(s):
+    actions = [a.lower() for a in as_list(s.get("Action", []))]
+    return s["Effect"] == "Allow" and ("NotAction" in s or any(
+        a == "*" or a.startswith("dynamodb:") for a in actions))
+
+
+def check_state_table(t, res, fn, stmts):
+    tables = {n: r for n, r in res.items() if r["Type"] == "AWS::DynamoDB::Table"}
+    check(list(tables) == ["StateTable"], f"one DynamoDB table, StateTable ({sorted(tables)})")
+    table = tables["StateTable"]
+    props = table["Properties"]
+    check(props.get("BillingMode") == "PAY_PER_REQUEST" and "ProvisionedThroughput" not in props,
+          "the state table is on-demand (PAY_PER_REQUEST, no provisioned throughput)")
+    check(props.get("KeySchema") == [{"AttributeName": "pk", "KeyType": "HASH"},
+                                     {"AttributeName": "sk", "KeyType": "RANGE"}]
+          and sorted(props.get("AttributeDefinitions", []), key=lambda a: a["AttributeName"]) == [
+              {"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+          "its key is pk (HASH) and sk (RANGE), both strings, with no other attributes defined")
+    check(not props.get("GlobalSecondaryIndexes") and not props.get("LocalSecondaryIndexes"),
+          "it has no secondary indexes")
+    check(props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") is True,
+          "it has point-in-time recovery")
+    sse = props.get("SSESpecification", {})
+    check(sse.get("SSEEnabled") is True and sse.get("SSEType") == "KMS"
+          and sse.get("KMSMasterKeyId") in ({"Fn::GetAtt": ["OutputKey", "Arn"]}, {"Ref": "OutputKey"}),
+          "it is encrypted with SSE-KMS under the stack's own key (OutputKey)")
+    check(props.get("TimeToLiveSpecification") == {"AttributeName": "expires", "Enabled": True},
+          "items expire by TTL on `expires`")
+    check(table.get("DeletionPolicy") == "Retain" and table.get("UpdateReplacePolicy") == "Retain",
+          "it is retained when the stack is deleted or a change replaces it")
+    env = fn["Properties"].get("Environment", {}).get("Variables", {})
+    check(env.get("KEYTRAIL_STATE_TABLE") == {"Ref": "StateTable"},
+          "the function's environment sets KEYTRAIL_STATE_TABLE to the table")
+    check(t.get("Outputs", {}).get("StateTableName", {}).get("Value") == {"Ref": "StateTable"},
+          "its name is the StateTableName output")
+
+    ddb = [s for s in stmts if grants_dynamodb(s)]
+    actions = {a for s in ddb for a in as_list(s["Action"])}
+    check(ddb and actions == STATE_ACTIONS,
+          f"the function's DynamoDB actions are exactly {sorted(STATE_ACTIONS)} ({sorted(actions)})")
+    check(all(s["Effect"] == "Allow" and not {"NotAction", "NotResource"} & set(s)
+              and as_list(s["Resource"]) == [{"Fn::GetAtt": ["StateTable", "Arn"]}] for s in ddb),
+          "on the table's ARN only (no indexes, streams, other tables or wildcards)")
+    others = [s.get("Sid", "?") for s in all_statements(t) if grants_dynamodb(s)
+              and not any(s is d for d in ddb)]
+    check(not others, f"no other statement in the template grants DynamoDB actions ({others})")
+
+    kms_ddb = [s for s in all_statements(t) if "dynamodb" in json.dumps(s).lower()
+               and any(a.lower().startswith("kms:") for a in as_list(s.get("Action", [])))]
+    check(kms_ddb and all(s.get("Condition") == {"StringEquals": {"kms:ViaService": DDB_VIA}} for s in kms_ddb),
+          "every use of a key for DynamoDB is limited by kms:ViaService to dynamodb.<region>"
+          f" ({len(kms_ddb)} statements)")
+    fn_kms_ddb = [s for s in stmts if s.get("Condition") == {"StringEquals": {"kms:ViaService": DDB_VIA}}]
+    check(len(fn_kms_ddb) == 1 and fn_kms_ddb[0]["Resource"] == {"Fn::GetAtt": ["OutputKey", "Arn"]}
+          and set(as_list(fn_kms_ddb[0]["Action"])) == {"kms:Decrypt"},
+          "the function may only decrypt (the table key) with the output key, through DynamoDB")
 
 
 def check_batch_operations_role(res, outputs):
@@ -166,7 +242,7 @@ def main():
     check(all(s["Effect"] == "Allow" for s in stmts) and not any("*" in a for a in actions),
           f"the function's role names its actions, no wildcards ({len(actions)} actions)")
     check(actions <= {"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:ListBucket",
-                      "kms:GenerateDataKey", "kms:Decrypt"},
+                      "kms:GenerateDataKey", "kms:Decrypt"} | STATE_ACTIONS,
           "and only reads, writes and lists: no delete, no ACL or policy changes, no IAM")
     by_sid = {s["Sid"]: s for s in stmts}
     read = by_sid["ReadTrailLogs"]
@@ -180,8 +256,10 @@ def main():
     check(lst["Condition"]["StringLike"]["s3:prefix"] == [{"Fn::Sub": "${OutputPrefix}/*"}],
           "it lists only its own prefix")
     kms = [s for s in stmts if any(a.startswith("kms:") for a in as_list(s["Action"]))]
-    check(len(kms) == 2 and all(s["Condition"]["StringEquals"]["kms:ViaService"] == {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"} for s in kms),
-          "it uses the KMS keys only through S3 (kms:ViaService)")
+    vias = [s.get("Condition") for s in kms]
+    check(len(kms) == 3 and vias.count({"StringEquals": {"kms:ViaService": S3_VIA}}) == 2
+          and vias.count({"StringEquals": {"kms:ViaService": DDB_VIA}}) == 1,
+          "it uses the KMS keys only through S3, and the output key also through DynamoDB (kms:ViaService)")
     env = fn["Properties"].get("Environment", {}).get("Variables", {})
     check(not any(w in k.upper() for k in env for w in ("SECRET", "PASSWORD", "TOKEN", "ACCESS_KEY")),
           f"no secrets in the function's environment ({sorted(env)})")
@@ -204,6 +282,7 @@ def main():
     check(queues and all("KmsMasterKeyId" in q["Properties"] for q in queues),
           f"the {len(queues)} queues are encrypted with KMS")
 
+    check_state_table(t, res, fn, stmts)
     check_batch_operations_role(res, t.get("Outputs", {}))
     top = Path(sys.argv[1]).resolve().parent
     check_readme_deploy(top, check_samconfig(top, res))
