@@ -1,13 +1,15 @@
-//! The Lambda shell: configuration, trigger dispatch, per-object processing, the ledger
-//! round trip and failure semantics. It is a thin layer over [`Pipeline`]: the same
+//! The Lambda shell: configuration, trigger dispatch, per-object processing, the state
+//! round trip ([`state`]) and failure semantics. It is a thin layer over [`Pipeline`]: the same
 //! framing, model, rules and tables as the CLI, fed from S3 and writing to S3.
 //!
 //! Delivery is at-least-once and invocations run concurrently in any order, so:
 //! output objects are named from the source object (bucket, key, version or ETag) and a
-//! redelivery overwrites them; grants and key states cross files through per-key ledgers
-//! updated with conditional writes; nothing is acknowledged before it is written; a
+//! redelivery overwrites them; grants and key states cross files through per-item state
+//! (DynamoDB) or per-key ledgers, with idempotent conditional writes; nothing is acknowledged before it is written; a
 //! permanent failure is quarantined with its reason and still reported failed, so the
 //! message ends in the dead-letter queue rather than vanishing.
+
+pub mod state;
 
 use crate::logfile::skip_reason_for_name;
 use crate::output::WriteOptions;
@@ -37,6 +39,9 @@ pub struct LambdaConfig {
     /// Stop taking new work when less than this remains before the deadline
     /// (`KEYTRAIL_DEADLINE_MARGIN_SECONDS`, default 20).
     pub deadline_margin: Duration,
+    /// `KEYTRAIL_STATE_TABLE`: the DynamoDB table of the cross-file state; without one, the
+    /// per-key ledgers under `<output>/_ledger/`.
+    pub state_table: Option<String>,
 }
 
 /// A setting that is missing or invalid; the message names it.
@@ -95,6 +100,9 @@ impl LambdaConfig {
                 })
                 .unwrap_or_default(),
             deadline_margin,
+            state_table: var("KEYTRAIL_STATE_TABLE")
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty()),
         })
     }
 }
@@ -173,6 +181,8 @@ pub struct App {
     pub profiles: Profiles,
     /// The snapshots of `KEYTRAIL_BASELINE`.
     pub baselines: Vec<std::sync::Arc<crate::snapshot::Snapshot>>,
+    /// Where the cross-file state lives.
+    pub state: state::StateStore,
 }
 
 /// Why a unit of work failed.
@@ -335,14 +345,15 @@ impl App {
             tracing::warn!(source = %url, error = %e, "record skipped");
         }
 
-        // Cross-file state: judge this source's events against what the per-key ledgers
-        // know from other files (read before this source is merged in, so its own later
-        // uses cannot stand in for the earlier ones the ledger holds).
-        for k in &pipeline.ledger_keys() {
-            if let Some(l) = s3::read_ledger(&self.client, &self.config.output, k).await? {
-                pipeline.apply_ledger(&l);
-            }
-        }
+        // Cross-file state: judge this source's events against what other files left in
+        // the state (read before this source is added, so its own later uses cannot stand
+        // in for the earlier ones the state holds).
+        let clock = pipeline.options().clock_ms;
+        let mut state_stats = state::StateStats::default();
+        let pending = self
+            .state
+            .read(&mut pipeline, clock, &mut state_stats)
+            .await?;
         let (report, store) = tokio::task::spawn_blocking(move || {
             let mut store = store;
             let r = pipeline.finish(&mut store);
@@ -357,12 +368,18 @@ impl App {
             retryable: e.is_retryable(),
             message: e.to_string(),
         })?;
-        // Then contribute this source to the ledgers (conditional writes, retried on
-        // conflict). Tables are written first and named from the source, so a failure here
-        // fails the message and its redelivery rewrites the same objects.
-        for l in report.ledger.keys.values() {
-            s3::merge_ledger(&self.client, &self.config.output, l, &self.profiles).await?;
-        }
+        // Then add this source to the state (idempotent writes). Tables are written first
+        // and named from the source, so a failure here fails the message and its
+        // redelivery rewrites the same objects and items.
+        self.state
+            .write(
+                &report.ledger,
+                pending,
+                clock,
+                &self.profiles,
+                &mut state_stats,
+            )
+            .await?;
         let high = report
             .findings
             .iter()
@@ -375,6 +392,10 @@ impl App {
             findings = report.findings.len(),
             high_findings = high,
             deferred_findings = report.deferred_findings,
+            state_requests_read = state_stats.read.requests,
+            state_items_read = state_stats.read.items,
+            state_bytes_read = state_stats.read.bytes,
+            state_writes = state_stats.writes,
             files = store.uploaded.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "processed"

@@ -17,6 +17,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+pub mod items;
+
 /// How long (event time, behind the newest event the ledger holds) a removal of a grant the
 /// ledger does not know is kept for its CreateGrant to arrive: one day, far beyond
 /// CloudTrail's delivery delay (about 5 minutes on average).

@@ -3,6 +3,8 @@ pub mod arn;
 pub mod corpus;
 pub mod decode;
 pub mod derive;
+#[cfg(feature = "aws")]
+pub mod dynamo;
 pub mod envelope;
 pub mod error;
 pub mod filter;

@@ -226,9 +226,28 @@ impl<S: TableStore> Pipeline<S> {
     /// named, every key it contributes to, and the ledger of events with no key.
     pub fn ledger_keys(&self) -> std::collections::BTreeSet<String> {
         let mut keys = self.keys();
+        if keys.is_empty() && self.ledger.keys.is_empty() {
+            return keys; // No KMS event: nothing to judge, nothing to read.
+        }
         keys.extend(self.ledger.keys.keys().cloned());
         keys.insert(UNKEYED.to_string());
         keys
+    }
+
+    /// The grants this run's own events create on `key` that may serve a profile use: the
+    /// only ones whose orphan removals (kept by other files) it can use. Removals that name
+    /// no key ([`UNKEYED`]) may remove a grant of any key.
+    pub fn created_grants(&self, key: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .ledger
+            .keys
+            .iter()
+            .filter(|(k, _)| key == UNKEYED || k.as_str() == key)
+            .flat_map(|(_, l)| l.created.iter().cloned())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// Judges this run against a ledger of what other sources delivered (read before this

@@ -149,6 +149,8 @@ proptest! {
         let sources = chronological_files_of(records, seed, files, 0);
         let (got, deltas) = run_with_ledgers(&sources);
         prop_assert_eq!(sorted_lines(&got), sorted_lines(&want));
+        let items = run_with_items(&sources);
+        prop_assert_eq!(sorted_lines(&items), sorted_lines(&want), "the state table gives the same");
 
         prop_assert!(
             deltas.iter().any(|d| d.keys.values().any(|l| l.orphans.keys().any(|i| i.starts_with("ebs-r-")))),
@@ -293,5 +295,50 @@ fn grant_findings_of_uses_with_other_context_keys_are_deferred() {
     assert_eq!(
         reports[1].deferred_findings, 2,
         "b-covered (the ledgers do not know its grant) and b-extended are left to the recomputation"
+    );
+}
+
+/// A grant's removal delivered before its creation (CloudTrail's files arrive in any order):
+/// the removal waits as an orphan, the file with the CreateGrant reads it by its grant and
+/// promotes it, and a later use after the removal gets its finding, through the ledgers and
+/// through the state table alike (testdata/RULES.md section 7; story 1's grant).
+#[test]
+fn a_removal_delivered_before_its_grant_still_gives_the_finding() {
+    let trail = all_records(&testdata("trail"));
+    let pick = |id: &str| {
+        trail
+            .iter()
+            .find(|r| String::from_utf8_lossy(r).contains(id))
+            .unwrap_or_else(|| panic!("{id} is in testdata/trail"))
+            .clone()
+    };
+    // S1-01 (the key and its policy), S1-03 (CreateGrant G1a), S1-15 (RetireGrant G1a) and
+    // S1-17 (a Decrypt 300 s after it), as testdata/README.md lists them.
+    let (key, create, retire, use_) = (
+        pick("01000001-9542-5a78-82a5-6f82c79709ee"),
+        pick("01000003-"),
+        pick("01000015-8e7a-5d8d-904e-92e9c579c919"),
+        pick("01000017-b092-51cc-9d8d-a4228c4cb832"),
+    );
+    let want = findings_json(&run_sources(
+        &one_file(&[key.clone(), create.clone(), retire.clone(), use_.clone()]),
+        PipelineOptions::default(),
+    ));
+    assert!(
+        want.iter().any(|f| f["rule"] == "use-after-grant-retired"
+            && f["event_id"] == "01000017-b092-51cc-9d8d-a4228c4cb832"),
+        "{want:#?}"
+    );
+    let files: Vec<(String, Vec<u8>)> = [vec![key, retire], vec![create], vec![use_]]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (format!("{i}.json"), one_file(r).remove(0).1))
+        .collect();
+    let (ledgers, _) = run_with_ledgers(&files);
+    assert_eq!(sorted_lines(&ledgers), sorted_lines(&want), "the ledgers");
+    assert_eq!(
+        sorted_lines(&run_with_items(&files)),
+        sorted_lines(&want),
+        "the state table"
     );
 }

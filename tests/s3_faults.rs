@@ -15,24 +15,19 @@
 //! the endpoint variable the tests report themselves skipped (`KEYTRAIL_REQUIRE_S3=1` makes
 //! that a failure, as the test script does).
 
+use keytrail::lambda::state::StateStore;
 use keytrail::lambda::{App, LambdaConfig};
 use keytrail::ledger::LedgerDelta;
 use keytrail::output::TableStore;
 use keytrail::profile::Profiles;
 use keytrail::s3::{self, ClientSettings, S3Store, S3Url};
 use keytrail::trigger::ObjectRef;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+#[path = "common/proxy.rs"]
+mod proxy;
 
-/// Closes `s` with a TCP reset (linger zero): the connection failure a client must survive.
-/// tokio deprecates `set_linger` because a nonzero linger blocks on drop; zero does not.
-#[allow(deprecated)]
-fn reset(s: &TcpStream) -> std::io::Result<()> {
-    s.set_linger(Some(Duration::ZERO))
-}
+use proxy::{rule, Fault, Proxy};
+use std::io::Write;
+use std::time::{Duration, Instant};
 
 fn moto() -> Option<String> {
     let e = std::env::var("KEYTRAIL_TEST_S3_ENDPOINT").ok();
@@ -52,272 +47,6 @@ macro_rules! moto_or_skip {
             }
         }
     };
-}
-
-#[derive(Debug, Clone)]
-enum Fault {
-    /// Answer with this status and S3 error code, without asking moto.
-    Status(u16, &'static str),
-    /// Close the connection with a TCP reset after reading the request head.
-    Reset,
-    /// Say nothing for this long, then close.
-    Stall(Duration),
-    /// Forward, but pass on only half of moto's response body, then close.
-    TruncateBody,
-    /// Forward the request head and half its body to moto, then reset both sides.
-    ResetMidUpload,
-}
-
-#[derive(Debug, Clone)]
-struct Rule {
-    method: &'static str,
-    key_contains: String,
-    /// How many more requests this rule takes (`usize::MAX`: all).
-    remaining: usize,
-    fault: Fault,
-}
-
-fn rule(method: &'static str, key: &str, times: usize, fault: Fault) -> Rule {
-    Rule {
-        method,
-        key_contains: key.to_string(),
-        remaining: times,
-        fault,
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    fault: Option<String>,
-}
-
-#[derive(Clone)]
-struct Proxy {
-    url: String,
-    plan: Arc<Mutex<Vec<Rule>>>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Proxy {
-    async fn start(upstream: &str, plan: Vec<Rule>) -> Proxy {
-        let upstream = upstream
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let proxy = Proxy {
-            url,
-            plan: Arc::new(Mutex::new(plan)),
-            seen: Arc::new(Mutex::new(Vec::new())),
-        };
-        let p = proxy.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((conn, _)) = listener.accept().await else {
-                    return;
-                };
-                let p = p.clone();
-                let upstream = upstream.clone();
-                tokio::spawn(async move {
-                    let _ = p.serve(conn, &upstream).await;
-                });
-            }
-        });
-        proxy
-    }
-
-    fn set_plan(&self, plan: Vec<Rule>) {
-        *self.plan.lock().unwrap() = plan;
-    }
-
-    /// Requests seen with `method` whose path holds `key`.
-    fn count(&self, method: &str, key: &str) -> usize {
-        self.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|s| s.method == method && s.path.contains(key))
-            .count()
-    }
-
-    fn faults(&self) -> usize {
-        self.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|s| s.fault.is_some())
-            .count()
-    }
-
-    async fn serve(&self, mut client: TcpStream, upstream: &str) -> std::io::Result<()> {
-        let (head, mut rest) = read_head(&mut client).await?;
-        let text = String::from_utf8_lossy(&head).to_string();
-        let mut first = text.lines().next().unwrap_or("").split(' ');
-        let method = first.next().unwrap_or("").to_string();
-        let path = first.next().unwrap_or("").to_string();
-        let body_len = header(&text, "content-length")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        let fault = {
-            let mut plan = self.plan.lock().unwrap();
-            plan.iter_mut()
-                .find(|r| r.remaining > 0 && r.method == method && path.contains(&r.key_contains))
-                .map(|r| {
-                    r.remaining = r.remaining.saturating_sub(1);
-                    r.fault.clone()
-                })
-        };
-        self.seen.lock().unwrap().push(Seen {
-            method: method.clone(),
-            path: path.clone(),
-            fault: fault.as_ref().map(|f| format!("{f:?}")),
-        });
-        match fault {
-            Some(Fault::Status(status, code)) => {
-                drain(&mut client, body_len.saturating_sub(rest.len())).await?;
-                let body = format!(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected</Message></Error>"
-                );
-                let reply = format!(
-                    "HTTP/1.1 {status} Injected\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                client.write_all(reply.as_bytes()).await?;
-                client.shutdown().await
-            }
-            Some(Fault::Reset) => {
-                reset(&client)?;
-                Ok(())
-            }
-            Some(Fault::Stall(d)) => {
-                tokio::time::sleep(d).await;
-                Ok(())
-            }
-            Some(Fault::ResetMidUpload) => {
-                let mut up = TcpStream::connect(upstream).await?;
-                up.write_all(&head).await?;
-                let half = body_len / 2;
-                rest.truncate(half);
-                up.write_all(&rest).await?;
-                let mut left = half - rest.len();
-                let mut buf = vec![0u8; 64 << 10];
-                while left > 0 {
-                    let n = client.read(&mut buf[..left.min(64 << 10)]).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    up.write_all(&buf[..n]).await?;
-                    left -= n;
-                }
-                reset(&up)?;
-                reset(&client)?;
-                Ok(())
-            }
-            other => {
-                let truncate = matches!(other, Some(Fault::TruncateBody));
-                let up = TcpStream::connect(upstream).await?;
-                let (mut up_read, mut up_write) = up.into_split();
-                let (mut client_read, mut client_write) = client.into_split();
-                up_write.write_all(&head).await?;
-                up_write.write_all(&rest).await?;
-                let pending = body_len.saturating_sub(rest.len());
-                let upload = tokio::spawn(async move {
-                    let mut left = pending;
-                    let mut buf = vec![0u8; 64 << 10];
-                    while left > 0 {
-                        let n = client_read.read(&mut buf[..left.min(64 << 10)]).await?;
-                        if n == 0 {
-                            break;
-                        }
-                        up_write.write_all(&buf[..n]).await?;
-                        left -= n;
-                    }
-                    Ok::<_, std::io::Error>(up_write)
-                });
-                let (rhead, rrest) = read_head(&mut up_read).await?;
-                let _up_write = upload.await.unwrap()?;
-                let rtext = String::from_utf8_lossy(&rhead).to_string();
-                let status: u16 = rtext
-                    .split(' ')
-                    .nth(1)
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
-                let len = if method == "HEAD" || status == 204 || status == 304 {
-                    0
-                } else {
-                    header(&rtext, "content-length")
-                        .and_then(|v| v.parse::<usize>().ok())
-                        .unwrap_or(0)
-                };
-                // Re-emit the head with `connection: close` in place of moto's own.
-                let mut out = String::new();
-                for (i, line) in rtext.split("\r\n").enumerate() {
-                    if line.is_empty() {
-                        continue;
-                    }
-                    if i > 0 && line.to_ascii_lowercase().starts_with("connection:") {
-                        continue;
-                    }
-                    out.push_str(line);
-                    out.push_str("\r\n");
-                }
-                out.push_str("connection: close\r\n\r\n");
-                client_write.write_all(out.as_bytes()).await?;
-                let send = if truncate { len / 2 } else { len };
-                let mut body = rrest;
-                while body.len() < send {
-                    let mut buf = vec![0u8; 64 << 10];
-                    let n = up_read.read(&mut buf).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    body.extend_from_slice(&buf[..n]);
-                }
-                body.truncate(send);
-                client_write.write_all(&body).await?;
-                client_write.shutdown().await
-            }
-        }
-    }
-}
-
-/// Reads up to the end of an HTTP head; returns the head and the bytes read past it.
-async fn read_head<R: AsyncReadExt + Unpin>(r: &mut R) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let rest = buf.split_off(i + 4);
-            return Ok((buf, rest));
-        }
-        let n = r.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-async fn drain(r: &mut TcpStream, mut left: usize) -> std::io::Result<()> {
-    let mut buf = vec![0u8; 64 << 10];
-    while left > 0 {
-        let n = r.read(&mut buf[..left.min(64 << 10)]).await?;
-        if n == 0 {
-            break;
-        }
-        left -= n;
-    }
-    Ok(())
-}
-
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.split("\r\n").skip(1).find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
 }
 
 /// A client through `endpoint` with short timeouts, so stalls are detected in a second.
@@ -490,11 +219,15 @@ async fn stalls_past_the_read_timeout_are_retried_then_reported_retryable() {
 
 fn app(client: aws_sdk_s3::Client, output: &str) -> App {
     App {
-        client,
         config: LambdaConfig::from_vars(|k| (k == "KEYTRAIL_OUTPUT").then(|| output.to_string()))
             .unwrap(),
         profiles: Profiles::default(),
         baselines: Vec::new(),
+        state: StateStore::Ledgers {
+            client: client.clone(),
+            output: S3Url::parse(output).unwrap(),
+        },
+        client,
     }
 }
 

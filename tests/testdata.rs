@@ -306,6 +306,8 @@ proptest! {
             got.len(),
             want.len()
         );
+        let items = sorted_lines(&run_with_items(&sources));
+        prop_assert!(items == want, "the state table: {} findings, want {}", items.len(), want.len());
 
         // The ledgers do not depend on the order writers merged in.
         let forward: Vec<&LedgerDelta> = deltas.iter().collect();

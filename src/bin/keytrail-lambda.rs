@@ -1,6 +1,7 @@
 //! The keytrail Lambda function: the `bootstrap` cargo-lambda packages. Configuration is
 //! read once at start; a missing or invalid setting stops the start with a message naming it.
 
+use keytrail::lambda::state::StateStore;
 use keytrail::lambda::{load_baselines, load_profiles, App, LambdaConfig};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -35,7 +36,13 @@ async fn main() -> Result<(), Error> {
             tracing::error!(error = %e, "invalid configuration");
             Error::from(e)
         })?;
+    let state = StateStore::from_config(&config, &client).await?;
+    tracing::info!(
+        state = config.state_table.as_deref().unwrap_or("s3 ledgers"),
+        "cross-file state"
+    );
     let app = Arc::new(App {
+        state,
         client,
         config,
         profiles,

@@ -2,6 +2,7 @@
 //! ledgers the files before it left, and inputs cut into files the way CloudTrail delivers.
 
 use super::{all_records, findings_json, testdata};
+use keytrail::ledger::items::{self, Item};
 use keytrail::ledger::{KeyLedger, LedgerDelta};
 use keytrail::local::NoStore;
 use keytrail::pipeline::{Pipeline, PipelineOptions};
@@ -14,6 +15,62 @@ use std::collections::BTreeMap;
 /// contributions (deltas) in source order.
 pub fn run_with_ledgers(sources: &[(String, Vec<u8>)]) -> (Vec<Value>, Vec<LedgerDelta>) {
     run_with_ledgers_and(sources, &[])
+}
+
+/// The Lambda's way with the state table (`KEYTRAIL_STATE_TABLE`), in memory: each source
+/// reads, per key it names, every item but orphans and the orphans of the grants it creates
+/// (as `dynamo::StateTable::read` queries them), and writes its items by their write rules
+/// (`items::apply`, the semantics the DynamoDB edge implements), promoted orphans included.
+/// Returns every source's findings.
+pub fn run_with_items(sources: &[(String, Vec<u8>)]) -> Vec<Value> {
+    let mut table: BTreeMap<(String, String), Item> = BTreeMap::new();
+    let mut findings = Vec::new();
+    for (i, (name, bytes)) in sources.iter().enumerate() {
+        let mut opts = PipelineOptions {
+            capture_ledger: true,
+            ..PipelineOptions::default()
+        };
+        opts.write.file_stem = format!("src-{i}");
+        let mut p: Pipeline<NoStore> = Pipeline::new(opts, false);
+        let o = p.ingest(&mut NoStore, name, &bytes[..]).unwrap();
+        assert!(o.failure.is_none(), "{:?}", o.failure);
+        let mut promoted: BTreeMap<String, Vec<Item>> = BTreeMap::new();
+        for k in p.ledger_keys() {
+            let pk = items::partition(&k);
+            let prefixes: Vec<String> = p
+                .created_grants(&k)
+                .iter()
+                .map(|g| items::orphan_prefix(g))
+                .collect();
+            let read = table
+                .range((pk.clone(), String::new())..)
+                .take_while(|((p, _), _)| *p == pk)
+                .filter(|((_, sk), _)| {
+                    sk.as_str() < items::ORPHAN_BOUND
+                        || prefixes.iter().any(|x| sk.starts_with(x.as_str()))
+                })
+                .map(|(_, it)| it.clone());
+            let a = items::assemble(&k, read, None);
+            p.apply_ledger(&a.ledger);
+            promoted.insert(k, a.promoted);
+        }
+        let report = p.finish(&mut NoStore).unwrap();
+        findings.extend(findings_json(&report));
+        for (k, l) in &report.ledger.keys {
+            promoted
+                .entry(k.clone())
+                .or_default()
+                .extend(items::items_of(l, None));
+        }
+        for (k, all) in promoted {
+            for it in all {
+                let at = (items::partition(&k), it.sort_key());
+                let old = table.remove(&at);
+                table.insert(at, items::apply(old, it));
+            }
+        }
+    }
+    findings
 }
 
 /// [`run_with_ledgers`] with snapshots as the baseline of every file (`KEYTRAIL_BASELINE`).

@@ -9,6 +9,7 @@
 //! - `interrupt.rs`: Ctrl-C and SIGTERM (the staging is removed, the output untouched);
 //! - `summary.rs`: what `analyze` prints at the end;
 //! - `snapshot.rs`: `keytrail snapshot` (today's keys through the KMS API, and `--check`);
+//! - `state.rs`: `keytrail state migrate` (the Lambda's S3 ledgers into its state table);
 //! - `exit.rs`: the exit statuses and the one-line error.
 
 mod exit;
@@ -18,6 +19,7 @@ mod options;
 mod outputs;
 mod progress;
 mod snapshot;
+mod state;
 mod summary;
 
 use anyhow::{Context, Result};
@@ -74,6 +76,8 @@ enum Command {
     /// Record today's keys of one account and region (state, key policy, grants, aliases)
     /// into a JSON file through the KMS API, or read a snapshot back with --check.
     Snapshot(snapshot::SnapshotArgs),
+    /// The Lambda's cross-file state: `migrate` moves S3 ledgers into the state table.
+    State(state::StateArgs),
     /// Print the schema of the tables keytrail writes (from the one definition in the code).
     Schema {
         /// markdown (the README's column reference), json, or glue (template.yaml's tables).
@@ -302,6 +306,7 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Snapshot(args) => snapshot::run(&args),
+        Command::State(args) => state::run(&args),
         Command::Schema { format } => {
             let mut o = std::io::stdout().lock();
             match format {

@@ -1,0 +1,186 @@
+//! The Lambda's cross-file state store: per-item state in a DynamoDB table
+//! (`KEYTRAIL_STATE_TABLE`, what the template deploys) or, without one, the per-key ledger
+//! documents under `<output>/_ledger/` in S3. Both are read before a file is judged (what
+//! other files delivered) and written after its tables (what this file adds), so a failure
+//! in between fails the message and its redelivery rewrites the same state.
+
+use super::WorkError;
+use crate::dynamo::{ReadStats, StateError, StateTable};
+use crate::ledger::items::{self, Item};
+use crate::ledger::LedgerDelta;
+use crate::output::TableStore;
+use crate::pipeline::Pipeline;
+use crate::profile::Profiles;
+use crate::s3::{self, S3Url};
+use aws_sdk_s3::Client;
+use std::collections::BTreeMap;
+
+/// Where the state lives.
+#[derive(Clone)]
+pub enum StateStore {
+    /// Items in a DynamoDB table.
+    Table(StateTable),
+    /// One ledger document per key in S3 (conditional writes).
+    Ledgers { client: Client, output: S3Url },
+}
+
+/// What reading the state found that writing must carry: orphans promoted on read, by key.
+#[derive(Debug, Default)]
+pub struct Pending {
+    promoted: BTreeMap<String, Vec<Item>>,
+}
+
+/// What the state cost one file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateStats {
+    pub read: ReadStats,
+    pub writes: u64,
+}
+
+impl From<StateError> for WorkError {
+    fn from(e: StateError) -> Self {
+        WorkError {
+            retryable: e.is_retryable(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl StateStore {
+    /// The store `config` names: its state table, else the ledgers beside its output.
+    pub async fn from_config(
+        config: &super::LambdaConfig,
+        client: &Client,
+    ) -> Result<StateStore, s3::S3Error> {
+        Ok(match &config.state_table {
+            Some(t) => StateStore::Table(StateTable::new(&s3::ClientSettings::default(), t).await?),
+            None => StateStore::Ledgers {
+                client: client.clone(),
+                output: config.output.clone(),
+            },
+        })
+    }
+
+    /// Judges `pipeline`'s events against what other files left in the state: every key
+    /// its events name (nothing for a file without KMS events), and the orphans of the
+    /// grants it creates.
+    pub async fn read<S: TableStore>(
+        &self,
+        pipeline: &mut Pipeline<S>,
+        clock_ms: Option<i64>,
+        stats: &mut StateStats,
+    ) -> Result<Pending, WorkError> {
+        let mut pending = Pending::default();
+        for k in &pipeline.ledger_keys() {
+            match self {
+                StateStore::Table(t) => {
+                    let grants = pipeline.created_grants(k);
+                    let (a, s) = t.read(k, &grants, clock_ms).await?;
+                    stats.read += s;
+                    pipeline.apply_ledger(&a.ledger);
+                    if !a.promoted.is_empty() {
+                        pending.promoted.insert(k.clone(), a.promoted);
+                    }
+                }
+                StateStore::Ledgers { client, output } => {
+                    stats.read.requests += 1;
+                    if let Some(l) = s3::read_ledger(client, output, k).await? {
+                        stats.read.items += 1;
+                        stats.read.bytes += l.to_json().len() as u64;
+                        pipeline.apply_ledger(&l);
+                    }
+                }
+            }
+        }
+        Ok(pending)
+    }
+
+    /// Adds what this file contributes (`delta`) to the state.
+    pub async fn write(
+        &self,
+        delta: &LedgerDelta,
+        mut pending: Pending,
+        clock_ms: Option<i64>,
+        profiles: &Profiles,
+        stats: &mut StateStats,
+    ) -> Result<(), WorkError> {
+        match self {
+            StateStore::Table(t) => {
+                let mut keys: Vec<String> = delta.keys.keys().cloned().collect();
+                keys.extend(
+                    pending
+                        .promoted
+                        .keys()
+                        .filter(|k| !delta.keys.contains_key(*k))
+                        .cloned(),
+                );
+                for k in &keys {
+                    let mut all = delta
+                        .keys
+                        .get(k)
+                        .map(|l| items::items_of(l, clock_ms))
+                        .unwrap_or_default();
+                    all.extend(pending.promoted.remove(k).unwrap_or_default());
+                    stats.writes += t.write(k, all).await?;
+                }
+            }
+            StateStore::Ledgers { client, output } => {
+                for l in delta.keys.values() {
+                    s3::merge_ledger(client, output, l, profiles).await?;
+                    stats.writes += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What [`migrate`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Migration {
+    /// Ledger objects read.
+    pub ledgers: u64,
+    /// Items written (each idempotently: a rerun writes the same state).
+    pub items: u64,
+    /// Events older-layout ledgers held that no finding can use (RULES.md section 7).
+    pub dropped: u64,
+}
+
+/// Moves the ledgers under `<output>/_ledger/` into `table`, one-off and idempotent: each
+/// ledger is read, brought to the current layout, and written as items by the same rules a
+/// function writes them, so migrating while functions run, or twice, loses nothing and
+/// doubles nothing. The ledger objects are left as they were (delete them once the functions
+/// use the table). `clock_ms` starts the expiry of flags and orphans that have none.
+pub async fn migrate(
+    client: &Client,
+    output: &S3Url,
+    table: &StateTable,
+    profiles: &Profiles,
+    clock_ms: i64,
+) -> Result<Migration, WorkError> {
+    let prefix = output.key("_ledger/");
+    let objects = s3::list(client, &output.bucket, &prefix).await?;
+    let mut m = Migration::default();
+    for (key, _) in objects {
+        let url = format!("s3://{}/{key}", output.bucket);
+        let Some((bytes, _)) = s3::get_small(client, &output.bucket, &key).await? else {
+            continue; // Deleted since the listing.
+        };
+        let mut l = crate::ledger::KeyLedger::from_json(&bytes).map_err(|e| WorkError {
+            message: format!("{url}: corrupt ledger: {e}"),
+            retryable: false,
+        })?;
+        m.dropped += l.upgrade(profiles) as u64;
+        for id in l.flagged.keys() {
+            l.flagged_until
+                .entry(id.clone())
+                .or_insert(clock_ms.saturating_add(crate::ledger::FLAGGED_TTL_MS));
+        }
+        let all = items::items_of(&l, Some(clock_ms));
+        m.items += all.len() as u64;
+        table.write(&l.key, all).await?;
+        m.ledgers += 1;
+        tracing::info!(ledger = %url, key = %l.key, "migrated");
+    }
+    Ok(m)
+}
