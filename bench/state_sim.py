@@ -286,6 +286,24 @@ class _Framer:
         except (ValueError, IndexError):
             self.broken = True
 
+    def _line(self):
+        """The next line (without its CRLF), or None until all of it is here."""
+        i = self.buf.find(b"\r\n")
+        if i < 0:
+            return None
+        line, self.buf = self.buf[:i], self.buf[i + 2:]
+        return line
+
+    def _take(self, then):
+        """Passes up to self.left bytes of a body or chunk; once all are through, goes to state
+        `then`."""
+        n = min(self.left, len(self.buf))
+        self.buf, self.left = self.buf[n:], self.left - n
+        if self.left:
+            return False
+        self.state = then
+        return True
+
     def _step(self):
         if self.state == "head":
             i = self.buf.find(b"\r\n\r\n")
@@ -317,35 +335,23 @@ class _Framer:
                 self.state = "to-close"
             return True
         if self.state == "body":
-            n = min(self.left, len(self.buf))
-            self.buf, self.left = self.buf[n:], self.left - n
-            if self.left == 0:
-                self.state = "head"
-                return True
-            return False
+            return self._take("head")
         if self.state == "chunk-size":
-            i = self.buf.find(b"\r\n")
-            if i < 0:
+            line = self._line()
+            if line is None:
                 return False
-            size = int(self.buf[:i].split(b";")[0], 16)
-            self.buf = self.buf[i + 2:]
+            size = int(line.split(b";")[0], 16)
             if size == 0:
                 self.state = "trailers"
             else:
                 self.state, self.left = "chunk", size + 2
             return True
         if self.state == "chunk":
-            n = min(self.left, len(self.buf))
-            self.buf, self.left = self.buf[n:], self.left - n
-            if self.left == 0:
-                self.state = "chunk-size"
-                return True
-            return False
+            return self._take("chunk-size")
         if self.state == "trailers":
-            i = self.buf.find(b"\r\n")
-            if i < 0:
+            line = self._line()
+            if line is None:
                 return False
-            line, self.buf = self.buf[:i], self.buf[i + 2:]
             if line == b"":
                 self.state = "head"
             return True
