@@ -1,5 +1,10 @@
-"""State simulation: how keytrail-lambda's cross-file state (the per-key ledgers under
-<output>/_ledger/) grows with a deployment's history, and what it costs per invocation.
+"""State simulation: how keytrail-lambda's cross-file state grows with a deployment's history,
+and what it costs per invocation. The state is kept where --state says: s3 (the default), the
+per-key ledgers under <output>/_ledger/; or dynamodb, a table (--table, default keytrail-state)
+the script creates in moto before the function starts (partition key pk (S), sort key sk (S),
+on demand, TTL on `expires`; the function creates nothing) and names to the function with
+KEYTRAIL_STATE_TABLE. moto serves S3 and DynamoDB on one port, and the function reaches both
+through the one endpoint override, AWS_ENDPOINT_URL, which points at the counting proxy.
 
 One account (111122223333, us-east-1) and one hot KMS key carrying two workloads:
   - EBS-style grant churn: per simulated day --pairs-per-day volume attach/detach pairs, each a
@@ -17,40 +22,72 @@ Modes
   sequential  --days D files in time order, one invocation at a time. Per invocation: the
               function process's CPU time (utime+stime of keytrail-lambda itself, from /proc),
               its VmRSS/VmHWM after the invoke, the invoke's wall time (includes the
-              `cargo lambda invoke` client, about 0.1 s), the ledger bytes it had to read (sizes
-              just before the invoke of the hot key's ledger and the `unkeyed` one), the total
-              size and count of ledger objects after it, and its S3 requests and bytes on the
-              wire (the function talks to S3 through a counting proxy).
+              `cargo lambda invoke` client, about 0.1 s), the state it had to read, the state's
+              size after it, and its S3 requests and bytes on the wire (the function talks to
+              moto through a counting proxy). With --state s3 the state read is the ledger
+              bytes (sizes just before the invoke of the hot key's ledger and the `unkeyed`
+              one) and the size the total size and count of ledger objects after the invoke.
+              With --state dynamodb the state read is the bytes of the GetItem, Query and
+              BatchGetItem response bodies the proxy saw, and the size is taken at the end of
+              each day with a Scan: the table's items, their bytes (the sum of
+              len(json.dumps(item)) over the low-level attribute-value items: an approximation
+              of DynamoDB's item sizes) and the hot key's items (Query, Select COUNT, on each
+              partition key recognised as the hot key's: the ARN itself, its id or a digest of
+              it, or whatever pk carries the ARN in its items; the first Scan's distinct pk
+              values are printed). Its DynamoDB requests are counted by operation (the
+              X-Amz-Target header), with request and response bytes, errors by type, and
+              conflicts: ConditionalCheckFailedException responses (the x-amzn-ErrorType header
+              or the JSON body's __type), and TransactionCanceledException ones a failed
+              condition caused.
   concurrent  optionally --days D of sequential history first, then --files M files of one more
               day, all naming the hot key, invoked --concurrency N at a time (cargo lambda watch
               --concurrency N: one process per concurrent invocation, as Lambda's execution
               environments). Failed invocations are redelivered (up to 5 rounds, as SQS would),
               then: every KMS eventID of every file sent must be in the kms_events table exactly
               once, and the findings the function wrote must equal a one-process
-              `keytrail findings` run over the same files.
+              `keytrail findings` run over the same files. With --state dynamodb it also gives
+              the day's DynamoDB requests by operation, conflicts and state read, and the table
+              before and after the day.
 
-Per-day line (sequential and history): day; files invoked; cpu_ms_mean / cpu_ms_max: the
-function process's CPU per invocation; read_B_mean: ledger bytes an invocation had to read
-(sizes before the invoke; the function GETs them once to judge and again to merge);
-state_B_end / ledgers: total bytes and number of ledger objects at the end of the day;
-rss_MB / hwm_MB: VmRSS and VmHWM of the function process at the end of the day; s3_req: mean S3
-requests per invocation; failed: invocations that failed. The summary gives day 1 and last-day
-mean CPU, their ratio, least-squares slopes of daily mean CPU and of end-of-day state size, and
-a straight-line extrapolation of both to day 365 (a projection from the measured slopes, not a
-measurement). --csv has every invocation (wall time, S3 bytes up/down, conflicts too).
+Per-day line (sequential and history), --state s3: day; files invoked; cpu_ms_mean /
+cpu_ms_max: the function process's CPU per invocation; read_B_mean: ledger bytes an invocation
+had to read (sizes before the invoke; the function GETs them once to judge and again to merge);
+state_B_end / ledgers: total bytes and number of ledger objects at the end of the day; rss_MB /
+hwm_MB: VmRSS and VmHWM of the function process at the end of the day; s3_req: mean S3 requests
+per invocation; failed: invocations that failed.
+--state dynamodb: day; files; cpu_ms_mean / cpu_ms_max; state_read_B_mean: bytes of
+GetItem/Query/BatchGetItem response bodies per invocation; items_end / item_B_end: the table's
+items and their approximate bytes at the end of the day; hot_items: the hot key's items then
+(blank while its partition key is not recognised); ddb_req / s3_req: mean DynamoDB and S3
+requests per invocation; conflicts: conditional-check conflicts that day; rss_MB / hwm_MB;
+failed. A note follows when ledger objects appeared in S3 all the same (a function that does
+not keep its state in the table).
+The summary gives day 1 and last-day mean CPU, their ratio, least-squares slopes of daily mean
+CPU and of end-of-day state size (ledger bytes, or the table's approximate item bytes), and a
+straight-line extrapolation of both to day 365 (a projection from the measured slopes, not a
+measurement); with the table also the last day's DynamoDB requests per invocation by operation.
+--csv has every invocation (wall time, S3 bytes up/down, conflicts too; with --state dynamodb
+also state_read_bytes, ddb_requests, ddb_conflicts, ddb_bytes_up/down, ddb_errors, a
+ddb_<Op> / ddb_<Op>_up / ddb_<Op>_down triple per operation seen, and on each day's last row
+table_items, table_item_bytes, hot_key_items, table_pks, table_items_past_expires (moto does not
+delete expired items as DynamoDB's TTL would) and s3_ledger_objects). --json has the summary
+with the same figures per day, and with the table the first Scan's pk values and the hot key's.
 
 Figures come from a debug build unless --release is given. Run from the repository root with
 the project's Python environment on PATH (moto_server, cargo lambda, boto3, pyarrow), e.g.
   python bench/state_sim.py sequential --days 30 --json state.json
+  python bench/state_sim.py sequential --days 30 --state dynamodb --csv state.csv
   python bench/state_sim.py concurrent --concurrency 8 --files 48 --days 30
 """
 
 import argparse
+import base64
 import bisect
 import collections
 import concurrent.futures
 import csv
 import gzip
+import hashlib
 import json
 import os
 import random
@@ -245,36 +282,61 @@ def write_file(folder, f):
 
 
 # ---------------------------------------------------------------------------------------------
-# S3 request counting: a TCP proxy in front of moto that follows the HTTP/1.1 framing of each
+# Request counting: a TCP proxy in front of moto that follows the HTTP/1.1 framing of each
 # direction (Content-Length and chunked bodies), so requests, statuses and wire bytes are
-# counted exactly without changing a byte.
+# counted exactly without changing a byte. A request with `X-Amz-Target: DynamoDB_20120810.<Op>`
+# is a DynamoDB request, counted by operation with its request and response bytes; every other
+# request is an S3 request.
+
+DDB_TARGET = "dynamodb_20120810."  # X-Amz-Target prefix, compared in lower case
+STATE_READ_OPS = ("GetItem", "Query", "BatchGetItem")  # their response bodies are the state read
+CAPTURE_MAX = 1 << 20  # bytes of a DynamoDB error response body kept to read its __type
 
 
 class HttpCounter:
     def __init__(self):
         self.lock = threading.Lock()
-        self.requests = collections.Counter()  # method
-        self.statuses = collections.Counter()  # status code
-        self.bytes_up = 0
+        self.requests = collections.Counter()  # method, of S3 requests
+        self.statuses = collections.Counter()  # status code, of S3 responses
+        self.bytes_up = 0  # every byte on the wire, S3 and DynamoDB
         self.bytes_down = 0
+        self.ddb_requests = collections.Counter()  # DynamoDB operation
+        self.ddb_up = collections.Counter()  # operation: bytes of its requests (head and body)
+        self.ddb_down = collections.Counter()  # operation: bytes of its responses (head and body)
+        self.ddb_body_down = collections.Counter()  # operation: bytes of its response bodies
+        self.ddb_errors = collections.Counter()  # "Op:ErrorType" of DynamoDB error responses
+        self.ddb_conflicts = 0  # ConditionalCheckFailedException, and transactions a failed condition cancelled
         self.unparsed = 0  # connections whose framing was not understood (counts then partial)
 
     def snapshot(self):
         with self.lock:
-            return {"requests": dict(self.requests), "statuses": dict(self.statuses), "up": self.bytes_up, "down": self.bytes_down, "unparsed": self.unparsed}
+            return {"requests": dict(self.requests), "statuses": dict(self.statuses), "up": self.bytes_up, "down": self.bytes_down,
+                    "ddb_requests": dict(self.ddb_requests), "ddb_up": dict(self.ddb_up), "ddb_down": dict(self.ddb_down),
+                    "ddb_body_down": dict(self.ddb_body_down), "ddb_errors": dict(self.ddb_errors), "ddb_conflicts": self.ddb_conflicts,
+                    "unparsed": self.unparsed}
 
 
 class _Framer:
-    """Follows one direction of an HTTP/1.1 connection; calls on_message(start_line, headers)."""
+    """Follows one direction of an HTTP/1.1 connection. At each message's head it calls
+    on_head(start_line, headers, code, request) (code None for a request; for a response,
+    request is the tag of the request it answers) and keeps what that returns as the message's
+    tag (a dict; requests' tags are queued in `pending` for their responses). When the message
+    is complete it calls on_end(tag, size, body_size, body): its bytes on the wire (head, body
+    and chunk framing), those of its body, and the body itself when the tag has "capture"."""
 
-    def __init__(self, is_response, methods, on_message):
+    def __init__(self, is_response, pending, on_head, on_end):
         self.buf = b""
         self.state = "head"
         self.left = 0
         self.is_response = is_response
-        self.methods = methods
-        self.on_message = on_message
+        self.pending = pending
+        self.on_head = on_head
+        self.on_end = on_end
         self.broken = False
+        self.tag = None
+        self.size = 0
+        self.head_size = 0
+        self.body = None
 
     def feed(self, data):
         if self.broken:
@@ -286,22 +348,40 @@ class _Framer:
         except (ValueError, IndexError):
             self.broken = True
 
+    def close(self):
+        """The connection ended: a response delimited by the close is complete."""
+        if self.state == "to-close" and not self.broken:
+            self._end()
+
+    def _eat(self, n):
+        out, self.buf = self.buf[:n], self.buf[n:]
+        self.size += len(out)
+        return out
+
+    def _end(self):
+        self.on_end(self.tag, self.size, self.size - self.head_size, self.body)
+        self.state, self.tag, self.size, self.head_size, self.body = "head", None, 0, 0, None
+
     def _line(self):
         """The next line (without its CRLF), or None until all of it is here."""
         i = self.buf.find(b"\r\n")
         if i < 0:
             return None
-        line, self.buf = self.buf[:i], self.buf[i + 2:]
-        return line
+        return self._eat(i + 2)[:-2]
 
     def _take(self, then):
         """Passes up to self.left bytes of a body or chunk; once all are through, goes to state
-        `then`."""
-        n = min(self.left, len(self.buf))
-        self.buf, self.left = self.buf[n:], self.left - n
+        `then` (the end of the message when "head")."""
+        data = self._eat(min(self.left, len(self.buf)))
+        self.left -= len(data)
+        if self.body is not None and len(self.body) < CAPTURE_MAX:
+            self.body += data
         if self.left:
             return False
-        self.state = then
+        if then == "head":
+            self._end()
+        else:
+            self.state = then
         return True
 
     def _step(self):
@@ -309,7 +389,7 @@ class _Framer:
             i = self.buf.find(b"\r\n\r\n")
             if i < 0:
                 return False
-            head, self.buf = self.buf[:i].decode("latin-1"), self.buf[i + 4:]
+            head = self._eat(i + 4)[:-4].decode("latin-1")
             lines = head.split("\r\n")
             headers = {}
             for line in lines[1:]:
@@ -320,19 +400,25 @@ class _Framer:
             if self.is_response:
                 code = int(start.split()[1])
                 if code < 200:
+                    self.size = 0
                     return True  # 100 Continue: the real response follows
-                method = self.methods.popleft() if self.methods else ""
+                request = self.pending.popleft() if self.pending else None
+                method = request["method"] if request else ""
                 body = not (method == "HEAD" or code in (204, 304))
-                self.on_message(start, code)
+                self.tag = self.on_head(start, headers, code, request)
             else:
-                self.methods.append(start.split()[0])
-                self.on_message(start, None)
+                self.tag = self.on_head(start, headers, None, None)
+                self.pending.append(self.tag)
+            self.head_size = self.size
+            self.body = b"" if self.tag.get("capture") else None
             if body and "chunked" in headers.get("transfer-encoding", "").lower():
                 self.state = "chunk-size"
             elif body and int(headers.get("content-length", "0") or 0) > 0:
                 self.state, self.left = "body", int(headers["content-length"])
             elif body and self.is_response and "content-length" not in headers:
                 self.state = "to-close"
+            else:
+                self._end()
             return True
         if self.state == "body":
             return self._take("head")
@@ -353,12 +439,24 @@ class _Framer:
             if line is None:
                 return False
             if line == b"":
-                self.state = "head"
+                self._end()
             return True
         if self.state == "to-close":
-            self.buf = b""
+            self._eat(len(self.buf))
             return False
         return False
+
+
+def _error_type(header, body):
+    """A DynamoDB error's type: the x-amzn-ErrorType header's (before any ':'), else the JSON
+    body's __type (after any '#')."""
+    if header:
+        return header.split(":")[0].strip()
+    try:
+        t = json.loads(body or b"{}").get("__type")
+    except (ValueError, AttributeError):
+        t = None
+    return t.split("#")[-1] if isinstance(t, str) and t else None
 
 
 class CountingProxy:
@@ -389,21 +487,51 @@ class CountingProxy:
             except OSError:
                 client.close()
                 continue
-            methods = collections.deque()
-            c = self.counter
-
-            def on_request(start, _code):
-                with c.lock:
-                    c.requests[start.split()[0]] += 1
-
-            def on_response(_start, code):
-                with c.lock:
-                    c.statuses[code] += 1
-
-            up = _Framer(False, methods, on_request)
-            down = _Framer(True, methods, on_response)
+            pending = collections.deque()
+            up = _Framer(False, pending, self._on_head, self._on_end)
+            down = _Framer(True, pending, self._on_head, self._on_end)
             threading.Thread(target=self._pipe, args=(client, upstream, up, True), daemon=True).start()
             threading.Thread(target=self._pipe, args=(upstream, client, down, False), daemon=True).start()
+
+    def _on_head(self, start, headers, code, request):
+        c = self.counter
+        if code is None:  # a request
+            method = start.split()[0]
+            target = headers.get("x-amz-target", "")
+            op = target[len(DDB_TARGET):] if target.lower().startswith(DDB_TARGET) else None
+            with c.lock:
+                if op:
+                    c.ddb_requests[op] += 1
+                else:
+                    c.requests[method] += 1
+            return {"method": method, "op": op}
+        op = request["op"] if request else None
+        if not op:
+            with c.lock:
+                c.statuses[code] += 1
+        return {"method": request["method"] if request else "", "op": op, "code": code, "capture": bool(op) and code >= 400,
+                "error": headers.get("x-amzn-errortype")}
+
+    def _on_end(self, tag, size, body_size, body):
+        op = tag.get("op") if tag else None
+        if not op:
+            return
+        c = self.counter
+        if "code" not in tag:
+            with c.lock:
+                c.ddb_up[op] += size
+            return
+        kind = None
+        if tag["code"] >= 400:
+            kind = _error_type(tag["error"], body) or f"HTTP {tag['code']}"
+        conflict = kind == "ConditionalCheckFailedException" or (kind == "TransactionCanceledException" and b"ConditionalCheckFailed" in (body or b""))
+        with c.lock:
+            c.ddb_down[op] += size
+            c.ddb_body_down[op] += body_size
+            if kind:
+                c.ddb_errors[f"{op}:{kind}"] += 1
+            if conflict:
+                c.ddb_conflicts += 1
 
     def _pipe(self, src, dst, framer, upward):
         try:
@@ -420,6 +548,7 @@ class CountingProxy:
                 dst.sendall(data)
         except OSError:
             pass
+        framer.close()
         if framer.broken:
             with self.counter.lock:
                 self.counter.unparsed += 1
@@ -434,12 +563,30 @@ class CountingProxy:
                 pass
 
 
+def _minus(b, a):
+    """b - a per key, keeping the keys that changed."""
+    out = {k: v - a.get(k, 0) for k, v in b.items()}
+    return {k: v for k, v in out.items() if v}
+
+
 def counter_delta(a, b):
+    """What the function sent between snapshots a and b: S3 requests (by method), S3
+    conditional-write conflicts and S3 bytes, and DynamoDB requests, bytes and errors by
+    operation, the state it read (response bodies of GetItem, Query and BatchGetItem) and its
+    conflicts. S3 bytes are every byte on the wire less the DynamoDB messages'."""
     req = collections.Counter(b["requests"]) - collections.Counter(a["requests"])
     st = collections.Counter(b["statuses"]) - collections.Counter(a["statuses"])
+    ops = _minus(b["ddb_requests"], a["ddb_requests"])
+    ddb_up = _minus(b["ddb_up"], a["ddb_up"])
+    ddb_down = _minus(b["ddb_down"], a["ddb_down"])
+    body_down = _minus(b["ddb_body_down"], a["ddb_body_down"])
     return {"requests": sum(req.values()), "gets": req.get("GET", 0), "puts": req.get("PUT", 0),
             "heads": req.get("HEAD", 0), "status_412": st.get(412, 0) + st.get(409, 0),
-            "up": b["up"] - a["up"], "down": b["down"] - a["down"]}
+            "up": b["up"] - a["up"] - sum(ddb_up.values()), "down": b["down"] - a["down"] - sum(ddb_down.values()),
+            "ddb_requests": sum(ops.values()), "ddb_ops": ops, "ddb_up": ddb_up, "ddb_down": ddb_down,
+            "ddb_bytes_up": sum(ddb_up.values()), "ddb_bytes_down": sum(ddb_down.values()),
+            "state_read_bytes": sum(body_down.get(op, 0) for op in STATE_READ_OPS),
+            "ddb_conflicts": b["ddb_conflicts"] - a["ddb_conflicts"], "ddb_errors": _minus(b["ddb_errors"], a["ddb_errors"])}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,7 +644,9 @@ def proc_mem_mb(pid):
 class Function:
     def __init__(self, endpoint, log_path, concurrency, release, timeout, extra_env):
         self.port = free_port()
-        env = dict(os.environ, **CREDS, AWS_ENDPOINT_URL=endpoint, KEYTRAIL_OUTPUT=OUTPUT, **extra_env)
+        # KEYTRAIL_STATE_TABLE only from extra_env (--state dynamodb), never inherited.
+        env = {k: v for k, v in os.environ.items() if k != "KEYTRAIL_STATE_TABLE"}
+        env.update(CREDS, AWS_ENDPOINT_URL=endpoint, KEYTRAIL_OUTPUT=OUTPUT, **extra_env)
         cmd = ["cargo", "lambda", "watch", "--bin", "keytrail-lambda", "--invoke-port", str(self.port), "--ignore-changes",
                "--timeout", str(timeout), "--concurrency", str(concurrency)]
         if release:
@@ -581,6 +730,90 @@ def ledger_listing(s3):
     return out
 
 
+def create_state_table(ddb, name):
+    """The table the function keeps its state in with --state dynamodb (it creates nothing):
+    pk (S) and sk (S), on demand, TTL on `expires`. Returns its description, for the report."""
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})
+    t = ddb.describe_table(TableName=name)["Table"]
+    ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    keys = " ".join(f"{k['AttributeName']} ({k['KeyType']})" for k in t["KeySchema"])
+    return (f"{name}: {t['TableStatus']}, key {keys}, {t.get('BillingModeSummary', {}).get('BillingMode', '?')}, "
+            f"TTL {ttl.get('TimeToLiveStatus')} on {ttl.get('AttributeName')}")
+
+
+def scan_items(ddb, table):
+    items = []
+    for page in ddb.get_paginator("scan").paginate(TableName=table):
+        items += page["Items"]
+    return items
+
+
+def _item_json(v):
+    return base64.b64encode(v).decode() if isinstance(v, (bytes, bytearray)) else str(v)
+
+
+def item_bytes(item):
+    """An item's size, approximately: the length of its low-level (attribute-value) JSON.
+    DynamoDB bills attribute names plus values; the type tags and quotes here add a few bytes
+    per attribute."""
+    return len(json.dumps(item, default=_item_json))
+
+
+def key_pk_candidates(key):
+    """Strings a partition key derived from `key` might be or contain, each with what it is:
+    the key's ARN, its id, its ledger object name, and hex / base64 digests of it."""
+    out = {key: "the key's ARN", key.rsplit("/", 1)[-1]: "the key's id", ledger_object_name(key): "the key's ledger name",
+           ledger_object_name(key)[:-len(".json")]: "the key's ledger name"}
+    for algo in ("sha256", "sha1", "md5", "blake2b", "sha512"):
+        d = hashlib.new(algo, key.encode()).digest()
+        for form in (d.hex(), base64.b64encode(d).decode(), base64.urlsafe_b64encode(d).decode().rstrip("=")):
+            out.setdefault(form, f"a {algo} digest of the key")
+    return out
+
+
+def hot_pks(items, key=KEY):
+    """The partition keys holding `key`'s state, and how each was recognised: equal to a
+    candidate (see key_pk_candidates), containing one (a prefix such as "key#" around the ARN,
+    the key id, or a digest; 12 or more hex digits that start a digest count), or else items
+    that carry the key's ARN in an attribute."""
+    cands = key_pk_candidates(key)
+    hexes = [c for c in cands if re.fullmatch(r"[0-9a-f]{32,}", c)]
+    found = {}
+    for it in items:
+        pk = it.get("pk", {}).get("S")
+        if pk is None or pk in found:
+            continue
+        inside = [c for c in cands if len(c) >= 12 and c in pk]
+        if pk in cands:
+            found[pk] = cands[pk]
+        elif inside:
+            found[pk] = "contains " + cands[max(inside, key=len)]
+        elif any(h.startswith(run) for run in re.findall(r"[0-9a-f]{12,}", pk.lower()) for h in hexes):
+            found[pk] = "contains a truncated digest of the key"
+    if not found:
+        for it in items:
+            pk = it.get("pk", {}).get("S")
+            if pk is not None and pk not in found and key in json.dumps(it, default=_item_json):
+                found[pk] = "items carry the key's ARN"
+    return found
+
+
+def count_pk(ddb, table, pk):
+    """Items under one partition key (Query, Select COUNT, every page)."""
+    n, start = 0, None
+    while True:
+        kw = {"ExclusiveStartKey": start} if start else {}
+        r = ddb.query(TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": pk}}, Select="COUNT", **kw)
+        n += r["Count"]
+        start = r.get("LastEvaluatedKey")
+        if not start:
+            return n
+
+
 def log_problems(path):
     """ERROR/WARN lines of the function's JSON log (and panics), grouped by message: a list of
     (count, level, message, first line)."""
@@ -611,6 +844,11 @@ class Sim:
         self.fn = None
         self.rows = []
         self.sent = []  # every file sent: its KMS eventIDs
+        self.dynamodb = args.state == "dynamodb"
+        self.ddb = None
+        self.pks = None  # the first Scan's partition keys, for the report
+        self.pks_reported = False
+        self.hot = {}  # the hot key's partition keys: how each was recognised
 
     def start(self, concurrency):
         a = self.args
@@ -625,6 +863,12 @@ class Sim:
         self.proxy = CountingProxy(port, self.counter)
         endpoint = f"http://127.0.0.1:{self.proxy.port}"
         extra = dict(kv.split("=", 1) for kv in a.env)
+        if self.dynamodb:
+            # moto serves DynamoDB on the same port; the function reaches it through the proxy
+            # with the endpoint it uses for S3 (AWS_ENDPOINT_URL).
+            self.ddb = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test")
+            print(f"state table {create_state_table(self.ddb, a.table)}", flush=True)
+            extra["KEYTRAIL_STATE_TABLE"] = a.table
         t0 = time.time()
         print(f"building and starting keytrail-lambda ({'release' if a.release else 'debug'} build, cargo lambda watch --concurrency {concurrency}) ...", flush=True)
         self.fn = Function(endpoint, self.work / "lambda.log", concurrency, a.release, a.timeout, extra)
@@ -651,6 +895,41 @@ class Sim:
                 self.moto.wait()
         shutil.rmtree(self.work, ignore_errors=True)
 
+    def table_state(self):
+        """The state table now: items, their approximate bytes (item_bytes), the hot key's
+        items (Query COUNT on each of its partition keys; None while none is recognised),
+        items whose `expires` is past (moto does not delete them as DynamoDB's TTL would) and
+        the S3 ledger objects beside (none once the function keeps its state in the table)."""
+        items = scan_items(self.ddb, self.args.table)
+        pks = collections.Counter(it.get("pk", {}).get("S") for it in items)
+        if self.pks is None and items:
+            self.pks = pks
+        for pk, how in hot_pks(items).items():
+            self.hot.setdefault(pk, how)
+        now = time.time()
+        expired = 0
+        for it in items:
+            try:
+                expired += float(it["expires"]["N"]) < now
+            except (KeyError, ValueError):
+                pass
+        return {"table_items": len(items), "table_item_bytes": sum(item_bytes(it) for it in items),
+                "hot_key_items": sum(count_pk(self.ddb, self.args.table, pk) for pk in self.hot) if self.hot else None,
+                "table_pks": len(pks), "table_items_past_expires": expired, "s3_ledger_objects": len(ledger_listing(self.s3))}
+
+    def report_pks(self):
+        """Once: the distinct partition keys the table holds and which are the hot key's."""
+        if self.pks is None or self.pks_reported:
+            return
+        self.pks_reported = True
+        shown = ", ".join(f"{pk!r} ({n})" for pk, n in self.pks.most_common(8))
+        more = f", and {len(self.pks) - 8} more" if len(self.pks) > 8 else ""
+        print(f"  table: {len(self.pks)} distinct pk values (items each): {shown}{more}", flush=True)
+        if self.hot:
+            print("  hot key's partition keys: " + "; ".join(f"{pk!r} ({how})" for pk, how in self.hot.items()), flush=True)
+        else:
+            print("  hot key's partition key: not recognised (neither the ARN, its id, nor a digest of it; no item carries the ARN): hot_items blank", flush=True)
+
     def upload(self, f):
         p = write_file(self.local, f)
         body = p.read_bytes()
@@ -660,8 +939,13 @@ class Sim:
 
     def run_sequential(self, files, label="sequential"):
         """Invokes `files` one at a time; prints a line per day; returns the rows."""
+        ddb = self.dynamodb
         print(f"{label}: {len(files)} files over {len({f['day'] for f in files})} days, one invocation at a time", flush=True)
-        print(f"{'day':>4} {'files':>5} {'cpu_ms_mean':>11} {'cpu_ms_max':>10} {'read_B_mean':>12} {'state_B_end':>12} {'ledgers':>7} {'rss_MB':>7} {'hwm_MB':>7} {'s3_req':>6} {'failed':>6}", flush=True)
+        if ddb:
+            print(f"{'day':>4} {'files':>5} {'cpu_ms_mean':>11} {'cpu_ms_max':>10} {'state_read_B_mean':>17} {'items_end':>9} {'item_B_end':>10} {'hot_items':>9} "
+                  f"{'ddb_req':>7} {'s3_req':>6} {'conflicts':>9} {'rss_MB':>7} {'hwm_MB':>7} {'failed':>6}", flush=True)
+        else:
+            print(f"{'day':>4} {'files':>5} {'cpu_ms_mean':>11} {'cpu_ms_max':>10} {'read_B_mean':>12} {'state_B_end':>12} {'ledgers':>7} {'rss_MB':>7} {'hwm_MB':>7} {'s3_req':>6} {'failed':>6}", flush=True)
         rows = []
         by_day = collections.OrderedDict()
         for f in files:
@@ -670,8 +954,9 @@ class Sim:
             day_rows = []
             for i, f in enumerate(fs):
                 payload = self.upload(f)
-                before = ledger_listing(self.s3)
-                read_bytes = before.get(HOT_LEDGER, 0) + before.get(UNKEYED_LEDGER, 0)
+                if not ddb:
+                    before = ledger_listing(self.s3)
+                    read_bytes = before.get(HOT_LEDGER, 0) + before.get(UNKEYED_LEDGER, 0)
                 pids = self.fn.pids()
                 cpu0 = {p: proc_cpu_ticks(p) for p in pids}
                 c0 = self.counter.snapshot()
@@ -688,7 +973,6 @@ class Sim:
                     r_, h_ = proc_mem_mb(p)
                     rss = max(rss or 0, r_ or 0)
                     hwm = max(hwm or 0, h_ or 0)
-                after = ledger_listing(self.s3)
                 d = counter_delta(c0, c1)
                 row = {
                     "mode": "sequential", "day": day, "file": i, "key": f["key"], "records": len(f["records"]), "ok": ok,
@@ -696,19 +980,49 @@ class Sim:
                     "error": None if ok else str(resp)[:500],
                     "wall_ms": round(wall * 1000, 1), "cpu_ms": round(ticks * 1000 / CLK, 1),
                     "rss_mb": round(rss, 1) if rss else None, "hwm_mb": round(hwm, 1) if hwm else None,
-                    "ledger_read_bytes": read_bytes, "state_bytes": sum(after.values()), "ledger_objects": len(after),
-                    "s3_requests": d["requests"], "s3_gets": d["gets"], "s3_puts": d["puts"], "s3_conflicts": d["status_412"],
-                    "s3_bytes_up": d["up"], "s3_bytes_down": d["down"], "pid_changed": set(pids) != set(pids1),
                 }
+                if ddb:
+                    row.update(state_read_bytes=d["state_read_bytes"])
+                    if i == len(fs) - 1:  # the end of the day: the table (a Scan) once a day
+                        row.update(self.table_state())
+                else:
+                    after = ledger_listing(self.s3)
+                    row.update(ledger_read_bytes=read_bytes, state_bytes=sum(after.values()), ledger_objects=len(after))
+                row.update({"s3_requests": d["requests"], "s3_gets": d["gets"], "s3_puts": d["puts"], "s3_conflicts": d["status_412"],
+                            "s3_bytes_up": d["up"], "s3_bytes_down": d["down"], "pid_changed": set(pids) != set(pids1)})
+                if ddb:
+                    row.update(ddb_fields(d))
                 rows.append(row)
                 day_rows.append(row)
             cpu = [r["cpu_ms"] for r in day_rows]
             last = day_rows[-1]
-            print(f"{day + 1:>4} {len(day_rows):>5} {sum(cpu) / len(cpu):>11.1f} {max(cpu):>10.1f} {sum(r['ledger_read_bytes'] for r in day_rows) / len(day_rows):>12.0f} "
-                  f"{last['state_bytes']:>12} {last['ledger_objects']:>7} {last['rss_mb'] or 0:>7.1f} {last['hwm_mb'] or 0:>7.1f} "
-                  f"{sum(r['s3_requests'] for r in day_rows) / len(day_rows):>6.1f} {sum(not r['ok'] for r in day_rows):>6}", flush=True)
+            if ddb:
+                print(f"{day + 1:>4} {len(day_rows):>5} {sum(cpu) / len(cpu):>11.1f} {max(cpu):>10.1f} {sum(r['state_read_bytes'] for r in day_rows) / len(day_rows):>17.0f} "
+                      f"{last['table_items']:>9} {last['table_item_bytes']:>10} {'' if last['hot_key_items'] is None else last['hot_key_items']:>9} "
+                      f"{sum(r['ddb_requests'] for r in day_rows) / len(day_rows):>7.1f} {sum(r['s3_requests'] for r in day_rows) / len(day_rows):>6.1f} "
+                      f"{sum(r['ddb_conflicts'] for r in day_rows):>9} {last['rss_mb'] or 0:>7.1f} {last['hwm_mb'] or 0:>7.1f} {sum(not r['ok'] for r in day_rows):>6}", flush=True)
+            else:
+                print(f"{day + 1:>4} {len(day_rows):>5} {sum(cpu) / len(cpu):>11.1f} {max(cpu):>10.1f} {sum(r['ledger_read_bytes'] for r in day_rows) / len(day_rows):>12.0f} "
+                      f"{last['state_bytes']:>12} {last['ledger_objects']:>7} {last['rss_mb'] or 0:>7.1f} {last['hwm_mb'] or 0:>7.1f} "
+                      f"{sum(r['s3_requests'] for r in day_rows) / len(day_rows):>6.1f} {sum(not r['ok'] for r in day_rows):>6}", flush=True)
+        if ddb:
+            self.report_pks()
+        if ddb and rows[-1]["s3_ledger_objects"]:
+            print(f"  note: {rows[-1]['s3_ledger_objects']} ledger objects under s3://out/{LEDGER_PREFIX}: the function kept state in S3 ledgers, not (only) in the table", flush=True)
         self.rows += rows
         return rows
+
+
+def ddb_fields(d):
+    """A row's DynamoDB columns from a counter_delta: totals, then requests and bytes up/down
+    per operation (ddb_<Op>, ddb_<Op>_up, ddb_<Op>_down) and errors (ddb_errors, JSON)."""
+    out = {"ddb_requests": d["ddb_requests"], "ddb_conflicts": d["ddb_conflicts"], "ddb_bytes_up": d["ddb_bytes_up"], "ddb_bytes_down": d["ddb_bytes_down"],
+           "ddb_errors": json.dumps(d["ddb_errors"], sort_keys=True) if d["ddb_errors"] else ""}
+    for op in sorted(d["ddb_ops"]):
+        out[f"ddb_{op}"] = d["ddb_ops"][op]
+        out[f"ddb_{op}_up"] = d["ddb_up"].get(op, 0)
+        out[f"ddb_{op}_down"] = d["ddb_down"].get(op, 0)
+    return out
 
 
 def slope(xs, ys):
@@ -720,19 +1034,43 @@ def slope(xs, ys):
     return None if den == 0 else sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den
 
 
-def summarize(rows, build):
+def ddb_ops(rows):
+    """The DynamoDB operations of the rows' ddb_<Op> columns."""
+    return sorted({k[4:] for r in rows for k in r if k.startswith("ddb_") and k[4:5].isupper() and not k.endswith(("_up", "_down"))})
+
+
+def mean_by_op(rows, suffix=""):
+    """Mean per row of the ddb_<Op><suffix> columns, by operation."""
+    return {op: sum(r.get(f"ddb_{op}{suffix}", 0) for r in rows) / len(rows) for op in ddb_ops(rows)}
+
+
+def summarize(rows, build, state="s3"):
+    ddb = state == "dynamodb"
     days = sorted({r["day"] for r in rows})
     per_day = []
     for d in days:
         rs = [r for r in rows if r["day"] == d]
-        per_day.append({
-            "day": d + 1, "files": len(rs), "cpu_ms_mean": sum(r["cpu_ms"] for r in rs) / len(rs), "cpu_ms_max": max(r["cpu_ms"] for r in rs),
-            "ledger_read_bytes_mean": sum(r["ledger_read_bytes"] for r in rs) / len(rs), "state_bytes_end": rs[-1]["state_bytes"],
-            "ledger_objects_end": rs[-1]["ledger_objects"], "rss_mb_end": rs[-1]["rss_mb"], "hwm_mb_end": rs[-1]["hwm_mb"],
+        p = {"day": d + 1, "files": len(rs), "cpu_ms_mean": sum(r["cpu_ms"] for r in rs) / len(rs), "cpu_ms_max": max(r["cpu_ms"] for r in rs)}
+        if ddb:
+            last = rs[-1]
+            p.update({"state_read_bytes_mean": sum(r["state_read_bytes"] for r in rs) / len(rs), "state_bytes_end": last["table_item_bytes"],
+                      "table_items_end": last["table_items"], "hot_key_items_end": last["hot_key_items"], "table_pks_end": last["table_pks"],
+                      "table_items_past_expires_end": last["table_items_past_expires"], "s3_ledger_objects_end": last["s3_ledger_objects"]})
+        else:
+            p.update({"ledger_read_bytes_mean": sum(r["ledger_read_bytes"] for r in rs) / len(rs), "state_bytes_end": rs[-1]["state_bytes"],
+                      "ledger_objects_end": rs[-1]["ledger_objects"]})
+        p.update({
+            "rss_mb_end": rs[-1]["rss_mb"], "hwm_mb_end": rs[-1]["hwm_mb"],
             "wall_ms_mean": sum(r["wall_ms"] for r in rs) / len(rs), "s3_requests_mean": sum(r["s3_requests"] for r in rs) / len(rs),
             "s3_bytes_down_mean": sum(r["s3_bytes_down"] for r in rs) / len(rs), "s3_bytes_up_mean": sum(r["s3_bytes_up"] for r in rs) / len(rs),
             "failed": sum(not r["ok"] for r in rs),
         })
+        if ddb:
+            p.update({"ddb_requests_mean": sum(r["ddb_requests"] for r in rs) / len(rs), "ddb_requests_by_op_mean": mean_by_op(rs),
+                      "ddb_bytes_up_mean": sum(r["ddb_bytes_up"] for r in rs) / len(rs), "ddb_bytes_down_mean": sum(r["ddb_bytes_down"] for r in rs) / len(rs),
+                      "ddb_bytes_up_by_op_mean": mean_by_op(rs, suffix="_up"), "ddb_bytes_down_by_op_mean": mean_by_op(rs, suffix="_down"),
+                      "ddb_conflicts": sum(r["ddb_conflicts"] for r in rs)})
+        per_day.append(p)
     x = [p["day"] for p in per_day]
     cpu_slope = slope(x, [p["cpu_ms_mean"] for p in per_day])
     state_slope = slope(x, [p["state_bytes_end"] for p in per_day])
@@ -742,10 +1080,18 @@ def summarize(rows, build):
         "first_day_cpu_ms_mean": first["cpu_ms_mean"], "last_day_cpu_ms_mean": last["cpu_ms_mean"],
         "cpu_ratio_last_to_first": last["cpu_ms_mean"] / first["cpu_ms_mean"] if first["cpu_ms_mean"] else None,
         "cpu_ms_per_day_slope": cpu_slope, "state_bytes_per_day_slope": state_slope,
-        "state_bytes_end": last["state_bytes_end"], "ledger_read_bytes_last_day_mean": last["ledger_read_bytes_mean"],
-        "rss_mb_end": last["rss_mb_end"], "hwm_mb_end": last["hwm_mb_end"],
-        "per_day": per_day,
+        "state_bytes_end": last["state_bytes_end"],
     }
+    if ddb:
+        s.update({"state": "dynamodb", "state_bytes_note": "sum of len(json.dumps(item)) over a Scan of the table (low-level attribute-value JSON): an approximation of its items' size",
+                  "state_read_bytes_last_day_mean": last["state_read_bytes_mean"], "table_items_end": last["table_items_end"],
+                  "hot_key_items_end": last["hot_key_items_end"], "ddb_requests_last_day_mean": last["ddb_requests_mean"],
+                  "ddb_requests_by_op_last_day_mean": last["ddb_requests_by_op_mean"], "ddb_bytes_up_last_day_mean": last["ddb_bytes_up_mean"],
+                  "ddb_bytes_down_last_day_mean": last["ddb_bytes_down_mean"], "ddb_conflicts": sum(p["ddb_conflicts"] for p in per_day),
+                  "s3_ledger_objects_end": last["s3_ledger_objects_end"]})
+    else:
+        s["ledger_read_bytes_last_day_mean"] = last["ledger_read_bytes_mean"]
+    s.update({"rss_mb_end": last["rss_mb_end"], "hwm_mb_end": last["hwm_mb_end"], "per_day": per_day})
     if cpu_slope is not None:
         s["extrapolated_cpu_ms_per_invocation_day_365"] = last["cpu_ms_mean"] + cpu_slope * (365 - last["day"])
     if state_slope is not None:
@@ -763,7 +1109,15 @@ def print_summary(s):
               f"state {s['extrapolated_state_bytes_day_365'] / 1e6:.1f} MB")
     else:
         print("  (one day only: no slope or extrapolation)")
-    print(f"  state at end: {s['state_bytes_end']} bytes of ledgers; last day each invocation read {s['ledger_read_bytes_last_day_mean']:.0f} bytes of ledger (sizes before the invoke)")
+    if s.get("state") == "dynamodb":
+        hot = "not recognised" if s["hot_key_items_end"] is None else s["hot_key_items_end"]
+        print(f"  state at end: {s['table_items_end']} items in the table, about {s['state_bytes_end']} bytes (sum of the items' JSON sizes, an approximation); "
+              f"the hot key's items: {hot}; last day each invocation read {s['state_read_bytes_last_day_mean']:.0f} bytes of state (GetItem/Query response bodies)")
+        ops = ", ".join(f"{op} {n:.1f}" for op, n in s["ddb_requests_by_op_last_day_mean"].items()) or "none"
+        print(f"  DynamoDB per invocation, last day: {s['ddb_requests_last_day_mean']:.1f} requests ({ops}), {s['ddb_bytes_up_last_day_mean']:.0f} bytes up, "
+              f"{s['ddb_bytes_down_last_day_mean']:.0f} bytes down; conditional-check conflicts over the run: {s['ddb_conflicts']}")
+    else:
+        print(f"  state at end: {s['state_bytes_end']} bytes of ledgers; last day each invocation read {s['ledger_read_bytes_last_day_mean']:.0f} bytes of ledger (sizes before the invoke)")
     print(f"  function process at end: VmRSS {s['rss_mb_end']} MB, VmHWM {s['hwm_mb_end']} MB")
 
 
@@ -801,6 +1155,9 @@ def main():
     ap.add_argument("--seed", type=int, default=1, help="input seed (default 1): same seed and sizes, same files byte for byte")
     ap.add_argument("--release", action="store_true", help="release build of the function (default: debug, what cargo lambda watch builds)")
     ap.add_argument("--timeout", type=int, default=300, help="how long cargo lambda watch lets an invoke wait for the function, in seconds (default 300, the template's function timeout)")
+    ap.add_argument("--state", choices=["s3", "dynamodb"], default="s3", help="where the function keeps its cross-file state: s3 (ledger objects under the output, the default) "
+                    "or dynamodb (a table created in moto before the function starts, named to it by KEYTRAIL_STATE_TABLE)")
+    ap.add_argument("--table", default="keytrail-state", help="dynamodb: the state table's name (default keytrail-state)")
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment for the function (repeatable)")
     ap.add_argument("--csv", metavar="FILE", help="write every per-invocation row here")
     ap.add_argument("--json", metavar="FILE", help="write the summary (and per-day figures) here")
@@ -808,6 +1165,8 @@ def main():
     for kv in a.env:
         if "=" not in kv:
             ap.error(f"--env {kv}: expected KEY=VALUE")
+        if kv.split("=", 1)[0] == "KEYTRAIL_STATE_TABLE":
+            ap.error("--env KEYTRAIL_STATE_TABLE: use --state dynamodb (and --table)")
     if a.days is None:
         a.days = 30 if a.mode == "sequential" else 0
     if a.mode == "sequential" and a.days < 1:
@@ -822,19 +1181,22 @@ def main():
     files = build_files(a.seed, a.days, a.files_per_day, a.pairs_per_day, a.files if concurrent_mode else 0, uncovered)
     n_events = sum(len(f["records"]) for f in files)
     print(f"state_sim {a.mode}: seed {a.seed}, {len(files)} files, {n_events} KMS events, hot key {KEY}; "
-          f"{a.pairs_per_day} EBS grant pairs per day, uncovered Proton uses on day {uncovered + 1}; figures from a {build} build", flush=True)
+          f"{a.pairs_per_day} EBS grant pairs per day, uncovered Proton uses on day {uncovered + 1}; figures from a {build} build"
+          + (f"; state in DynamoDB table {a.table}" if a.state == "dynamodb" else ""), flush=True)
     if not a.release:
         print("  (debug build: CPU figures are several times a release build's; pass --release for those)", flush=True)
     sim = Sim(a)
     summary = {"mode": a.mode, "seed": a.seed, "build": build, "pairs_per_day": a.pairs_per_day, "files_per_day": a.files_per_day,
-               "days": a.days, "files_total": len(files), "kms_events_total": n_events, "env": a.env}
+               "days": a.days, "files_total": len(files), "kms_events_total": n_events, "env": a.env, "state": a.state}
+    if a.state == "dynamodb":
+        summary["table"] = a.table
     interrupted = False
     try:
         sim.start(a.concurrency if concurrent_mode else 1)
         history = [f for f in files if f["day"] < a.days]
         if history:
             rows = sim.run_sequential(history, "history" if concurrent_mode else "sequential")
-            s = summarize(rows, build)
+            s = summarize(rows, build, a.state)
             print_summary(s)
             summary["sequential"] = s
         if concurrent_mode:
@@ -842,8 +1204,15 @@ def main():
             subprocess.run(["cargo", "build", "--quiet", "--bin", "keytrail"], cwd=ROOT, check=True)
             summary["concurrent"] = run_concurrent(sim, [f for f in files if f["day"] == a.days], a)
         c = sim.counter.snapshot()
-        if c["unparsed"]:
+        if c["unparsed"] and a.state == "dynamodb":
+            print(f"note: {c['unparsed']} connections were not followed by the request counter; S3 and DynamoDB request counts are lower bounds "
+                  "(and S3 bytes may include DynamoDB bytes)")
+        elif c["unparsed"]:
             print(f"note: {c['unparsed']} S3 connections were not followed by the request counter; S3 request counts are lower bounds")
+        if a.state == "dynamodb":
+            summary["table_pks_first_scan_distinct"] = len(sim.pks) if sim.pks else 0
+            summary["table_pks_first_scan"] = dict(sim.pks.most_common(100)) if sim.pks else {}  # items per pk, the 100 largest
+            summary["hot_key_pks"] = sim.hot
         problems = log_problems(sim.fn.log_path)
         summary["function_log_problems"] = [{"count": n, "level": lv, "message": m, "first": first} for n, lv, m, first in problems]
         print(f"function log: {sum(p[0] for p in problems)} ERROR/WARN lines" + (", by message:" if problems else ""))
@@ -858,6 +1227,11 @@ def main():
         if a.csv and sim.rows:
             with open(a.csv, "w", newline="") as out:
                 fields = list(dict.fromkeys(k for r in sim.rows for k in r))
+                per_op = [k for k in fields if k.startswith("ddb_") and k[4:5].isupper()]
+                for r in sim.rows:  # an operation a row did not send: 0, not blank
+                    if "ddb_requests" in r:
+                        for k in per_op:
+                            r.setdefault(k, 0)
                 w = csv.DictWriter(out, fieldnames=fields, restval="")
                 w.writeheader()
                 w.writerows(sim.rows)
@@ -874,9 +1248,15 @@ def run_concurrent(sim, files, a):
     n = a.concurrency
     print(f"concurrent: {len(files)} files of day {files[0]['day'] + 1}, {n} invocations at once", flush=True)
     payloads = [sim.upload(f) for f in files]
-    before = ledger_listing(sim.s3)
-    ledger_before = before.get(HOT_LEDGER, 0) + before.get(UNKEYED_LEDGER, 0)
-    print(f"  ledgers before the concurrent day: {len(before)} objects, {sum(before.values())} bytes (hot key + unkeyed: {ledger_before})", flush=True)
+    ddb = sim.dynamodb
+    if ddb:
+        table_before = sim.table_state()
+        print(f"  table before the concurrent day: {table_before['table_items']} items, about {table_before['table_item_bytes']} bytes "
+              f"(the hot key's items: {'not recognised' if table_before['hot_key_items'] is None else table_before['hot_key_items']})", flush=True)
+    else:
+        before = ledger_listing(sim.s3)
+        ledger_before = before.get(HOT_LEDGER, 0) + before.get(UNKEYED_LEDGER, 0)
+        print(f"  ledgers before the concurrent day: {len(before)} objects, {sum(before.values())} bytes (hot key + unkeyed: {ledger_before})", flush=True)
     delivered = collections.Counter()
     first_wall = {}
     pids0 = sim.fn.pids()
@@ -911,10 +1291,13 @@ def run_concurrent(sim, files, a):
     wall = time.time() - t0
     for i, f in enumerate(files):
         ok, resp, w = results[i]
-        sim.rows.append({"mode": "concurrent", "day": f["day"], "file": i, "key": f["key"], "records": len(f["records"]),
-                         "ok": ok, "deliveries": delivered[i], "kms_events": resp.get("kms_events") if ok else None,
-                         "findings": resp.get("findings") if ok else None, "error": None if ok else str(resp)[:500],
-                         "wall_ms": round(w * 1000, 1), "ledger_read_bytes": ledger_before})
+        row = {"mode": "concurrent", "day": f["day"], "file": i, "key": f["key"], "records": len(f["records"]),
+               "ok": ok, "deliveries": delivered[i], "kms_events": resp.get("kms_events") if ok else None,
+               "findings": resp.get("findings") if ok else None, "error": None if ok else str(resp)[:500],
+               "wall_ms": round(w * 1000, 1)}
+        if not ddb:  # (with the table, what each concurrent invocation read is not told apart: the day's totals below)
+            row["ledger_read_bytes"] = ledger_before
+        sim.rows.append(row)
     first_walls = sorted(first_wall.values())
     c1 = sim.counter.snapshot()
     pids1 = sim.fn.pids()
@@ -941,6 +1324,20 @@ def run_concurrent(sim, files, a):
           f"(max VmRSS {max((m[0] or 0) for m in mem) if mem else 0:.1f} MB, max VmHWM {max((m[1] or 0) for m in mem) if mem else 0:.1f} MB)")
     print(f"  invoke wall time, first delivery: median {first_walls[len(first_walls) // 2]:.1f} s, max {first_walls[-1]:.1f} s (includes waiting for a free process)")
     print(f"  S3: {d['requests']} requests ({d['gets']} GET, {d['puts']} PUT, {d['status_412']} conditional-write conflicts 412/409), {d['up']} bytes up, {d['down']} bytes down")
+    if ddb:
+        invocations = sum(delivered.values())
+        ops = ", ".join(f"{n} {op}" for op, n in sorted(d["ddb_ops"].items())) or "none"
+        print(f"  DynamoDB: {d['ddb_requests']} requests ({ops}), {d['ddb_conflicts']} conditional-check conflicts (ConditionalCheckFailedException), "
+              f"{d['ddb_bytes_up']} bytes up, {d['ddb_bytes_down']} bytes down")
+        print(f"  state read: {d['state_read_bytes']} bytes of GetItem/Query response bodies, {d['state_read_bytes'] / max(1, invocations):.0f} per invocation ({invocations} invocations)")
+        if d["ddb_errors"]:
+            print("  DynamoDB errors: " + ", ".join(f"{n} {k}" for k, n in sorted(d["ddb_errors"].items())))
+        table_after = sim.table_state()
+        sim.report_pks()
+        print(f"  table after the concurrent day: {table_after['table_items']} items, about {table_after['table_item_bytes']} bytes (sum of the items' JSON sizes, an approximation); "
+              f"the hot key's items: {'not recognised' if table_after['hot_key_items'] is None else table_after['hot_key_items']}", flush=True)
+        if table_after["s3_ledger_objects"]:
+            print(f"  note: {table_after['s3_ledger_objects']} ledger objects under s3://out/{LEDGER_PREFIX}: the function kept state in S3 ledgers, not (only) in the table")
     print(f"  events: {sum(want.values())} KMS events sent in {len(sim.sent)} files, {sum(have.values())} rows in kms_events: lost {lost}, doubled {doubled}")
     equal = lam == ref
     print(f"  findings equal to one CLI run: {'yes' if equal else 'no'} (function {len(lam)} distinct, {lam_rows} rows; CLI {len(ref)})")
@@ -951,11 +1348,19 @@ def run_concurrent(sim, files, a):
     if lam_rows != len(lam):
         print(f"  note: the findings table holds {lam_rows - len(lam)} repeated (rule, event_id) rows")
     ok = not pending and lost == 0 and doubled == 0 and equal
+    if ddb:
+        state = {"state": "dynamodb", "table_before": table_before, "table_after": table_after, "ddb_requests": d["ddb_requests"], "ddb_ops": d["ddb_ops"],
+                 "ddb_bytes_up_by_op": d["ddb_up"], "ddb_bytes_down_by_op": d["ddb_down"], "ddb_conflicts": d["ddb_conflicts"],
+                 "ddb_errors": d["ddb_errors"], "state_read_bytes": d["state_read_bytes"],
+                 "state_read_bytes_per_invocation": d["state_read_bytes"] / max(1, sum(delivered.values()))}
+    else:
+        state = {"ledger_bytes_before": ledger_before}
+    s3 = {k: d[k] for k in ("requests", "gets", "puts", "heads", "status_412", "up", "down")}
     return {"ok": ok, "concurrency": n, "files": len(files), "processes": len(pids1), "failed_before_redelivery": failed_first,
             "rounds": rounds, "redelivery_rounds_needed": rounds_needed, "still_failing": len(pending), "lost": lost, "doubled": doubled,
             "findings_equal": equal, "findings_function": len(lam), "findings_function_rows": lam_rows, "findings_cli": len(ref),
-            "missing": sorted(ref - lam), "extra": sorted(lam - ref), "wall_s": wall, "cpu_ms": ticks * 1000 / CLK, "s3": d,
-            "errors": errors, "ledger_bytes_before": ledger_before, "invoke_wall_s_median": first_walls[len(first_walls) // 2],
+            "missing": sorted(ref - lam), "extra": sorted(lam - ref), "wall_s": wall, "cpu_ms": ticks * 1000 / CLK, "s3": s3,
+            "errors": errors, **state, "invoke_wall_s_median": first_walls[len(first_walls) // 2],
             "invoke_wall_s_max": first_walls[-1]}
 
 
