@@ -1,8 +1,11 @@
 """End-to-end proof of the keytrail Lambda against a real S3 API and the real Lambda
 runtime loop, with no AWS account.
 
-- moto's S3 server on 127.0.0.1 (started here, stopped by PID), behind a small TCP proxy
-  that can "stop the server" mid-run;
+- moto's S3 and DynamoDB server on 127.0.0.1 (started here, stopped by PID), behind a small
+  TCP proxy that can "stop the server" mid-run;
+- each function keeps its cross-file state in its own DynamoDB table (KEYTRAIL_STATE_TABLE,
+  as the template deploys it), except the migration scenario's first half, which uses the
+  S3 ledgers of older deployments and then moves them with `keytrail state migrate`;
 - the function runs in the real lambda_runtime loop under `cargo lambda watch`, invoked with
   `cargo lambda invoke` using the real payload shapes in testdata/events/;
 - the Parquet the function writes is read back from S3 with pyarrow and compared with what
@@ -113,12 +116,34 @@ class Proxy:
                 pass
 
 
-class Function:
-    """The function under `cargo lambda watch`, invoked with `cargo lambda invoke`."""
+STATE_TABLES = []
 
-    def __init__(self, endpoint, output, log_path, extra_env=None):
+
+def create_state_table(endpoint, name):
+    """A table with the template's key schema and TTL (moto, on-demand)."""
+    ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})
+    STATE_TABLES.append(name)
+    return name
+
+
+def table_items(endpoint, name):
+    ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+    return [i for page in ddb.get_paginator("scan").paginate(TableName=name) for i in page["Items"]]
+
+
+class Function:
+    """The function under `cargo lambda watch`, invoked with `cargo lambda invoke`. Its
+    state is the DynamoDB table `state` (created by the caller), or the S3 ledgers when
+    `state` is None."""
+
+    def __init__(self, endpoint, output, log_path, extra_env=None, state=None):
         self.port = free_port()
-        env = dict(os.environ, **CREDS, AWS_ENDPOINT_URL=endpoint, KEYTRAIL_OUTPUT=output, **(extra_env or {}))
+        state_env = {"KEYTRAIL_STATE_TABLE": state} if state else {}
+        env = dict(os.environ, **CREDS, AWS_ENDPOINT_URL=endpoint, KEYTRAIL_OUTPUT=output, **state_env, **(extra_env or {}))
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(
             ["cargo", "lambda", "watch", "--bin", "keytrail-lambda", "--invoke-port", str(self.port), "--ignore-changes"],
@@ -279,7 +304,7 @@ def main():
         ref_findings = finding_keys(cli_findings(str(TRAIL)))
 
         # 1. Every trigger kind, files in event order.
-        f1 = Function(via_proxy, "s3://out/inorder", work / "lambda-inorder.log")
+        f1 = Function(via_proxy, "s3://out/inorder", work / "lambda-inorder.log", state=create_state_table(direct, "state-inorder"))
         functions.append(f1)
         kinds = ["s3", "sqs-s3", "sqs-sns-s3", "sqs-cloudtrail-sns", "sns-cloudtrail", "eventbridge", "batch"]
         record_files = [p for p in files if "/CloudTrail/" in str(p)]
@@ -331,6 +356,10 @@ def main():
                 print("    missing", x)
         check(lam_findings == ref_findings, f"Lambda findings in event order equal the CLI's ({len(ref_findings)})")
         ref_findings = ref_findings_streamed
+        inorder_items = table_items(direct, "state-inorder")
+        kinds_seen = sorted({i["sk"]["S"].split("#")[0] for i in inorder_items})
+        check(len(inorder_items) > 50 and {"e", "g", "u", "w"} <= set(kinds_seen) and not listing(s3, "out", "inorder/_ledger/"),
+              f"the state is {len(inorder_items)} items in the table (kinds {kinds_seen}), no ledger object in S3")
 
         # 2. The same notification twice: same objects, no duplicate rows.
         before = listing(s3, "out", "inorder/")
@@ -360,7 +389,7 @@ def main():
         check(ok and resp["results"][0]["resultCode"] == "PermanentFailure", "a missing object is a PermanentFailure task")
 
         # 5. The S3 server stops mid-run: only the affected messages fail, a rerun completes.
-        f3 = Function(via_proxy, "s3://out/outage", work / "lambda-outage.log")
+        f3 = Function(via_proxy, "s3://out/outage", work / "lambda-outage.log", state=create_state_table(direct, "state-outage"))
         functions.append(f3)
         with_kms = [p for p in record_files if b"kms.amazonaws.com" in gzip.open(p).read()]
         a, b = with_kms[0], with_kms[1]
@@ -383,7 +412,7 @@ def main():
         check(sorted(table(out3, "kms_events").column("event_id").to_pylist()) == want, "nothing lost, nothing doubled")
 
         # 6. Files delivered in reverse order: the recomputation over the tables still equals the CLI.
-        f2 = Function(via_proxy, "s3://out/reverse", work / "lambda-reverse.log")
+        f2 = Function(via_proxy, "s3://out/reverse", work / "lambda-reverse.log", state=create_state_table(direct, "state-reverse"))
         functions.append(f2)
         for i, p in enumerate(reversed(ordered)):
             ok, resp, _ = f2.invoke(payload("sqs-s3", "trail", keys[p], msg_id=f"r-{i}"))
@@ -405,7 +434,7 @@ def main():
         check(len(snaps) == 3, f"testdata/baseline holds {len(snaps)} snapshots (3 expected)")
         for s in snaps:
             s3.upload_file(str(s), "out", f"base/baseline/{s.name}")
-        fb = Function(via_proxy, "s3://out/base", work / "lambda-baseline.log", {"KEYTRAIL_BASELINE": "s3://out/base/baseline/"})
+        fb = Function(via_proxy, "s3://out/base", work / "lambda-baseline.log", {"KEYTRAIL_BASELINE": "s3://out/base/baseline/"}, state=create_state_table(direct, "state-base"))
         functions.append(fb)
         for i, p in enumerate(ordered):
             ok, resp, _ = fb.invoke(payload("sqs-s3", "trail", keys[p], msg_id=f"b-{i}"))
@@ -423,6 +452,57 @@ def main():
         env = dict(os.environ, **CREDS, AWS_ENDPOINT_URL=direct)
         recomputed = finding_keys(cli_findings("--tables", "s3://out/base", *flags, env=env))
         check(recomputed == finding_keys(with_base), f"and findings --tables s3://... --baseline gives all {len(with_base)}, reconciliation included")
+
+        # 6c. Migration: a deployment on the S3 ledgers takes the first half of the files,
+        # `keytrail state migrate` moves its ledgers into a table (twice: idempotent), and the
+        # function on the table takes the second half: the findings are the CLI's, as if one
+        # deployment had seen everything. A table that was never migrated gives others.
+        half = len(ordered) // 2
+        fo = Function(via_proxy, "s3://out/migrate", work / "lambda-migrate-old.log")
+        functions.append(fo)
+        for i, p in enumerate(ordered[:half]):
+            ok, resp, _ = fo.invoke(payload("sqs-s3", "trail", keys[p], msg_id=f"mo-{i}"))
+            if not succeeded("sqs-s3", ok, resp):
+                raise AssertionError(f"migrate (ledgers) {keys[p]}: {resp}")
+        fo.stop()
+        functions.remove(fo)
+        ledgers = listing(s3, "out", "migrate/_ledger/")
+        check(len(ledgers) >= 3, f"the first half left {len(ledgers)} ledger objects in S3")
+        mtable = create_state_table(direct, "state-migrate")
+        env = dict(os.environ, **CREDS, AWS_ENDPOINT_URL=direct)
+        runs = [subprocess.run([str(KEYTRAIL), "state", "migrate", "--ledgers", "s3://out/migrate", "--table", mtable], capture_output=True, text=True, env=env) for _ in range(2)]
+        first_items = None
+        counts = []
+        for r in runs:
+            m = re.search(r"migrated (\d+) ledgers .* (\d+) items written", r.stdout)
+            counts.append(len(table_items(direct, mtable)))
+            check(r.returncode == 0 and m and int(m.group(1)) == len(ledgers), f"keytrail state migrate: {r.stdout.strip() or r.stderr.strip()}")
+        check(counts[0] == counts[1] > 0 and listing(s3, "out", "migrate/_ledger/") == ledgers, f"a second migration changes nothing ({counts[0]} items) and the ledger objects are left as they were")
+        fn = Function(via_proxy, "s3://out/migrate", work / "lambda-migrate-new.log", state=mtable)
+        functions.append(fn)
+        for i, p in enumerate(ordered[half:]):
+            ok, resp, _ = fn.invoke(payload("sqs-s3", "trail", keys[p], msg_id=f"mn-{i}"))
+            if not succeeded("sqs-s3", ok, resp):
+                raise AssertionError(f"migrate (table) {keys[p]}: {resp}")
+        mig = work / "migrate"
+        download(s3, "out", "migrate/findings/", mig / "findings")
+        migrated = without_copies(finding_keys(table(mig, "findings").to_pylist()))
+        check(migrated == without_copies(ref_findings), f"ledgers for the first half, the migrated table for the second: the CLI's findings ({len(migrated)})")
+        fc = Function(via_proxy, "s3://out/nomigrate", work / "lambda-nomigrate.log", state=create_state_table(direct, "state-nomigrate"))
+        functions.append(fc)
+        for i, p in enumerate(ordered[half:]):
+            ok, resp, _ = fc.invoke(payload("sqs-s3", "trail", keys[p], msg_id=f"nm-{i}"))
+            if not succeeded("sqs-s3", ok, resp):
+                raise AssertionError(f"no migration {keys[p]}: {resp}")
+        ctl = work / "nomigrate"
+        download(s3, "out", "nomigrate/findings/", ctl / "findings")
+        second = finding_keys(table(ctl, "findings").to_pylist())
+        mine = finding_keys([f for f in table(mig, "findings").to_pylist()])
+        half_events = set(subprocess_events(work, ordered[half:]))
+        mine = [k for k in mine if k[1] in half_events]
+        check(second != mine, f"and the migrated state mattered: without it the second half's findings differ ({len(second)} vs {len(mine)})")
+        fn.stop(); functions.remove(fn)
+        fc.stop(); functions.remove(fc)
 
         # 7. Workstation use: the CLI reads and writes S3 directly.
         env = dict(os.environ, **CREDS, AWS_ENDPOINT_URL=direct)
@@ -462,6 +542,11 @@ def main():
         # 8. Racing ledger writers (Rust test against this S3 server).
         r = subprocess.run(["cargo", "test", "--locked", "--test", "s3_live"], cwd=ROOT, env=dict(os.environ, **CREDS, KEYTRAIL_TEST_S3_ENDPOINT=direct, KEYTRAIL_REQUIRE_S3="1"), capture_output=True, text=True)
         check(r.returncode == 0, "concurrent conditional ledger writes lose no update (tests/s3_live.rs)")
+
+        # 8b. The state table under DynamoDB faults (tests/state_table.rs, its own proxy).
+        r = subprocess.run(["cargo", "test", "--locked", "--test", "state_table"], cwd=ROOT, env=dict(os.environ, **CREDS, KEYTRAIL_TEST_S3_ENDPOINT=direct, KEYTRAIL_REQUIRE_S3="1"), capture_output=True, text=True)
+        passed = re.search(r"test result: ok\. (\d+) passed", r.stdout)
+        check(r.returncode == 0 and passed and int(passed.group(1)) >= 2, f"state table under injected throttling, 500s, resets, stalls and conditional-check failures: {passed.group(1) if passed else 0} scenarios, nothing lost or doubled (tests/state_table.rs)" + ("" if r.returncode == 0 else "\n" + r.stdout[-4000:] + r.stderr[-4000:]))
 
         # 9. S3 faults (tests/s3_faults.rs: its own fault-injecting proxy in front of this S3).
         r = subprocess.run(["cargo", "test", "--locked", "--test", "s3_faults", "--", "--test-threads", "2"], cwd=ROOT, env=dict(os.environ, **CREDS, KEYTRAIL_TEST_S3_ENDPOINT=direct, KEYTRAIL_REQUIRE_S3="1"), capture_output=True, text=True)
