@@ -159,15 +159,7 @@ fn gz(bytes: &[u8]) -> Vec<u8> {
 
 /// `{"Records":[r0,r1,...]}`.
 fn wrapped(records: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = b"{\"Records\":[".to_vec();
-    for (i, r) in records.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(r);
-    }
-    out.extend_from_slice(b"]}");
-    out
+    records_file(records)
 }
 
 /// A small, realistic Proton Decrypt with no grant in sight: one `use-without-grant` finding.

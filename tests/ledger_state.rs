@@ -6,8 +6,7 @@ mod common;
 
 use common::*;
 use keytrail::ledger::{KeyLedger, LedgerDelta};
-use keytrail::local::NoStore;
-use keytrail::pipeline::{Pipeline, PipelineOptions};
+use keytrail::pipeline::PipelineOptions;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -108,15 +107,7 @@ fn ebs_churn(trail: &[Vec<u8>], seed: u64, pairs: usize) -> Vec<Vec<u8>> {
 }
 
 fn one_file(records: &[Vec<u8>]) -> Vec<(String, Vec<u8>)> {
-    let mut b = b"{\"Records\":[".to_vec();
-    for (i, r) in records.iter().enumerate() {
-        if i > 0 {
-            b.push(b',');
-        }
-        b.extend_from_slice(r);
-    }
-    b.extend_from_slice(b"]}");
-    vec![("all.json".to_string(), b)]
+    vec![("all.json".to_string(), records_file(records))]
 }
 
 fn merged_ledgers(deltas: &[LedgerDelta]) -> BTreeMap<String, KeyLedger> {
@@ -261,28 +252,14 @@ fn grant_findings_of_uses_with_other_context_keys_are_deferred() {
         "one run: the grant covers only vol-1"
     );
 
-    let mut ledgers: BTreeMap<String, KeyLedger> = BTreeMap::new();
-    let mut reports = Vec::new();
-    for (i, recs) in [a, b].iter().enumerate() {
-        let mut opts = PipelineOptions {
-            capture_ledger: true,
-            ..PipelineOptions::default()
-        };
-        opts.write.file_stem = format!("src-{i}");
-        let mut p: Pipeline<NoStore> = Pipeline::new(opts, false);
-        let (_, bytes) = &one_file(recs)[0];
-        p.ingest(&mut NoStore, "f.json", &bytes[..]).unwrap();
-        for k in p.ledger_keys() {
-            if let Some(l) = ledgers.get(&k) {
-                p.apply_ledger(l);
-            }
-        }
-        let r = p.finish(&mut NoStore).unwrap();
-        for (k, l) in &r.ledger.keys {
-            ledgers.entry(k.clone()).or_default().merge(l);
-        }
-        reports.push(r);
-    }
+    let files: Vec<(String, Vec<u8>)> = [a, b]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (format!("{i}.json"), records_file(r)))
+        .collect();
+    let reports = ledger_path(&files, &[]);
+    let deltas: Vec<LedgerDelta> = reports.iter().map(|r| r.ledger.clone()).collect();
+    let ledgers = merged_ledgers(&deltas);
     assert!(
         ledgers.get(KEY).is_none_or(|l| l.events.is_empty()),
         "the grant on aws:ebs:id alone is not kept"

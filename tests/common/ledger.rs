@@ -5,7 +5,7 @@ use super::{all_records, findings_json, testdata};
 use keytrail::ledger::items::{self, Item};
 use keytrail::ledger::{KeyLedger, LedgerDelta};
 use keytrail::local::NoStore;
-use keytrail::pipeline::{Pipeline, PipelineOptions};
+use keytrail::pipeline::{Pipeline, PipelineOptions, RunReport};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -78,9 +78,19 @@ pub fn run_with_ledgers_and(
     sources: &[(String, Vec<u8>)],
     baselines: &[std::sync::Arc<keytrail::snapshot::Snapshot>],
 ) -> (Vec<Value>, Vec<LedgerDelta>) {
+    let reports = ledger_path(sources, baselines);
+    let findings = reports.iter().flat_map(findings_json).collect();
+    (findings, reports.into_iter().map(|r| r.ledger).collect())
+}
+
+/// The ledger path's run report of each source, in source order (findings, the source's
+/// ledger delta, its deferred findings).
+pub fn ledger_path(
+    sources: &[(String, Vec<u8>)],
+    baselines: &[std::sync::Arc<keytrail::snapshot::Snapshot>],
+) -> Vec<RunReport> {
     let mut ledgers: BTreeMap<String, KeyLedger> = BTreeMap::new();
-    let mut findings = Vec::new();
-    let mut deltas = Vec::new();
+    let mut reports = Vec::new();
     for (i, (name, bytes)) in sources.iter().enumerate() {
         let mut opts = PipelineOptions {
             capture_ledger: true,
@@ -97,9 +107,7 @@ pub fn run_with_ledgers_and(
             }
         }
         let report = p.finish(&mut NoStore).unwrap();
-        findings.extend(findings_json(&report));
-        let delta = report.ledger;
-        for (k, l) in &delta.keys {
+        for (k, l) in &report.ledger.keys {
             ledgers
                 .entry(k.clone())
                 .or_insert_with(|| KeyLedger {
@@ -108,9 +116,9 @@ pub fn run_with_ledgers_and(
                 })
                 .merge(l);
         }
-        deltas.push(delta);
+        reports.push(report);
     }
-    (findings, deltas)
+    reports
 }
 
 /// Merges deltas in the given order into one ledger per key; `sources` (which source was
@@ -188,15 +196,7 @@ pub fn chronological_files_of(
         .enumerate()
         .map(|(i, mut recs)| {
             rng.shuffle(&mut recs);
-            let mut b = b"{\"Records\":[".to_vec();
-            for (j, r) in recs.iter().enumerate() {
-                if j > 0 {
-                    b.push(b',');
-                }
-                b.extend_from_slice(r);
-            }
-            b.extend_from_slice(b"]}");
-            (format!("file-{i}.json"), b)
+            (format!("file-{i}.json"), super::records_file(&recs))
         })
         .collect()
 }

@@ -86,6 +86,19 @@ impl RecordSink for Collect {
     }
 }
 
+/// A CloudTrail log file's body: `{"Records":[r0,r1,...]}`.
+pub fn records_file<R: AsRef<[u8]>>(records: &[R]) -> Vec<u8> {
+    let mut out = b"{\"Records\":[".to_vec();
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(r.as_ref());
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
 /// Every record (as bytes) of every log file under `dir`, digest and insight files excluded.
 pub fn all_records(dir: &Path) -> Vec<Vec<u8>> {
     let (files, _, _) = collect_inputs(&[dir.to_path_buf()]);
