@@ -556,3 +556,50 @@ fn baselines_judge_logs_and_tables_alike_and_a_bad_one_stops_the_run() {
     );
     assert!(!out2.exists());
 }
+
+/// `keytrail state migrate` refuses what cannot be a ledger location or a table, and an
+/// unknown AWS profile, in one line with exit 3, before any request.
+#[test]
+fn state_migrate_mistakes_are_one_line_and_exit_3() {
+    for (args, says) in [
+        (
+            vec![
+                "state",
+                "migrate",
+                "--ledgers",
+                "bucket/prefix",
+                "--table",
+                "t",
+            ],
+            "expected s3://bucket/prefix",
+        ),
+        (
+            vec!["state", "migrate", "--ledgers", "s3://b/p", "--table", " "],
+            "--table must name the state table",
+        ),
+        (
+            vec![
+                "state",
+                "migrate",
+                "--ledgers",
+                "s3://b/p",
+                "--table",
+                "t",
+                "--profile",
+                "keytrail-no-such-profile",
+            ],
+            // No region or no credentials through that profile, whichever comes first.
+            "AWS",
+        ),
+    ] {
+        let o = common::keytrail(&args);
+        let err = stderr_lines(&o);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {err:?}");
+        assert_eq!(err.len(), 1, "{args:?}: {err:?}");
+        assert!(
+            err[0].starts_with("error: ") && err[0].contains(says),
+            "{args:?}: {err:?}"
+        );
+        assert!(o.stdout.is_empty());
+    }
+}
