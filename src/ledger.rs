@@ -301,6 +301,7 @@ impl KeyLedger {
             return 0;
         }
         let mut foreign = BTreeSet::new();
+        let mut creations: Vec<(String, String)> = Vec::new();
         let mut removals: Vec<(String, String)> = Vec::new();
         for (id, rec) in &self.events {
             let Ok(raw) = crate::rawjson::RawObject::parse(rec.as_bytes()) else {
@@ -311,13 +312,16 @@ impl KeyLedger {
                 continue;
             };
             match ev.event_name.as_str() {
-                "CreateGrant" if ev.succeeded() => {
-                    let constraint = ev.grant.as_ref().and_then(|g| g.constraint.as_ref());
-                    if profiles.may_serve(constraint) {
-                        self.created.insert(grant);
-                    } else {
-                        foreign.insert(grant);
+                "CreateGrant" => {
+                    if ev.succeeded() {
+                        let constraint = ev.grant.as_ref().and_then(|g| g.constraint.as_ref());
+                        if profiles.may_serve(constraint) {
+                            self.created.insert(grant.clone());
+                        } else {
+                            foreign.insert(grant.clone());
+                        }
                     }
+                    creations.push((id.clone(), grant));
                 }
                 "RetireGrant" | "RevokeGrant" => removals.push((id.clone(), grant)),
                 _ => {}
@@ -326,28 +330,11 @@ impl KeyLedger {
         // A grant with a kept creation stays whole, whatever its other creations.
         foreign.retain(|g| !self.created.contains(g));
         let mut dropped = 0;
-        let creations: Vec<String> = self
-            .events
-            .iter()
-            .filter(|(_, rec)| {
-                crate::rawjson::RawObject::parse(rec.as_bytes()).is_ok_and(|raw| {
-                    let ev = crate::kms::from_record(&raw);
-                    ev.event_name == "CreateGrant"
-                        && ev
-                            .grant
-                            .as_ref()
-                            .and_then(|g| g.grant_id.as_ref())
-                            .is_some_and(|g| foreign.contains(g))
-                })
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        let doomed = creations.into_iter().chain(
-            removals
-                .into_iter()
-                .filter(|(_, g)| foreign.contains(g))
-                .map(|(id, _)| id),
-        );
+        let doomed = creations
+            .into_iter()
+            .chain(removals)
+            .filter(|(_, g)| foreign.contains(g))
+            .map(|(id, _)| id);
         for id in doomed {
             if self.events.remove(&id).is_some() {
                 self.sources.remove(&id);
