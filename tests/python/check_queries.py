@@ -268,7 +268,7 @@ def main():
     # 1. Parsing and validation.
     ddl_columns = {}
     files = sorted(Q.rglob("*.sql"))
-    check(len(files) == 6 + 11 + 7, f"queries/ holds 6 DDL, 11 views, 7 investigations ({len(files)})")
+    check(len(files) == 7 + 11 + 7, f"queries/ holds 7 DDL, 11 views, 7 investigations ({len(files)})")
     for f in files:
         text = f.read_text()
         check(text.startswith("--"), f"{f.name} starts with a header comment")
@@ -278,12 +278,21 @@ def main():
             table_name = tree.this.this.name
             cols = [(c.name, c.args["kind"].sql("hive").lower()) for c in tree.this.expressions]
             ddl_columns[table_name] = [(c.name, c.args["kind"]) for c in tree.this.expressions]
-            want = [(c["name"], c["type"].replace("bigint", "bigint")) for c in schema["tables"][table_name]]
+            # keytrail's tables, or one a scheduled Athena query writes (partitioned by run_date).
+            athena = schema["athena_tables"].get(table_name)
+            want_cols = athena["columns"] if athena else schema["tables"][table_name]
+            want_parts = athena["partition_columns"] if athena else schema["partition_columns"]
+            want = [(c["name"], c["type"]) for c in want_cols]
             norm = lambda t: t.replace(" ", "").replace("varchar", "string")
             check([(n, norm(t)) for n, t in cols] == [(n, norm(t)) for n, t in want], f"{f.name}: columns and types equal the Rust schema")
             parts = tree.find(exp.PartitionedByProperty)
-            check(parts is not None and [c.name for c in parts.this.expressions] == [c["name"] for c in schema["partition_columns"]], f"{f.name}: partition columns")
-            check("${output}/" + table_name + "/account_id=${account_id}/region=${region}/event_date=${event_date}" in text, f"{f.name}: projection template matches the Hive layout")
+            check(parts is not None and [(c.name, norm(c.args["kind"].sql("hive").lower())) for c in parts.this.expressions]
+                  == [(c["name"], norm(c["type"])) for c in want_parts], f"{f.name}: partition columns")
+            if athena:
+                check("projection." not in text and f"LOCATION '${{output}}/{table_name}/'" in text,
+                      f"{f.name}: no partition projection (INSERT INTO registers its partitions), under {table_name}/")
+            else:
+                check("${output}/" + table_name + "/account_id=${account_id}/region=${region}/event_date=${event_date}" in text, f"{f.name}: projection template matches the Hive layout")
         else:
             sqlglot.parse_one(text, read="trino", error_level=ErrorLevel.RAISE)
             r = validate(text, dialect="trino", function_arguments="error")
@@ -310,8 +319,8 @@ def main():
     check(got == want and len(got) > 0, f"key_state_timeline equals the key_states table ({len(want)} changes)")
     # Every table reads through its DDL: each DDL column is in the Parquet keytrail writes,
     # with the DDL's type (a struct's fields and an array's elements included).
-    check(sorted(ddl_columns) == sorted(TABLES), f"one DDL per table ({sorted(ddl_columns)})")
-    for name, cols in ddl_columns.items():
+    check(sorted(ddl_columns) == sorted(TABLES + list(schema["athena_tables"])), f"one DDL per table ({sorted(ddl_columns)})")
+    for name, cols in ((n, c) for n, c in ddl_columns.items() if n in TABLES):
         rel = con.sql(f"SELECT {', '.join(chr(34) + c + chr(34) for c, _ in cols)} FROM keytrail.{name}")
         got = [duck_type(t) for t in rel.types]
         want = [duck_type(k.sql("duckdb")) for _, k in cols]
