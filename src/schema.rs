@@ -726,7 +726,7 @@ impl Table {
 /// The tables as Markdown (the README's column reference is this text).
 pub fn markdown() -> String {
     let mut s = String::new();
-    s.push_str("Every table is partitioned by ");
+    s.push_str("Every table keytrail writes is partitioned by ");
     s.push_str(
         &PARTITION_COLUMNS
             .iter()
