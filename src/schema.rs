@@ -594,12 +594,26 @@ pub const FINDINGS: &[Column] = &[
     col("advice", Str, "One sentence saying what to do."),
 ];
 
-/// A table keytrail writes.
+/// How a table is partitioned, and by whom its partitions are known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partitioning {
+    /// [`PARTITION_COLUMNS`] (`account_id=.../region=.../event_date=.../`), written by
+    /// keytrail; Athena projects them (partition projection).
+    Events,
+    /// [`RUN_DATE`] alone (`run_date=YYYY-MM-DD/`), written by the scheduled Athena
+    /// `INSERT INTO`, which registers each partition in Glue: no projection, because a table
+    /// with projection enabled has Athena ignore the partitions registered in Glue.
+    RunDate,
+}
+
+/// A table in the Glue catalog: written by keytrail ([`TABLES`]) or by a scheduled Athena
+/// query ([`ATHENA_TABLES`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Table {
     pub name: &'static str,
     pub columns: &'static [Column],
     pub doc: &'static str,
+    pub partitioning: Partitioning,
 }
 
 pub const TABLES: [Table; 6] = [
@@ -607,33 +621,82 @@ pub const TABLES: [Table; 6] = [
         name: "kms_events",
         columns: KMS_EVENTS,
         doc: "One row per distinct KMS event.",
+        partitioning: Partitioning::Events,
     },
     Table {
         name: "proton_usage",
         columns: PROTON_USAGE,
         doc: "Key uses with a profile context, per day, key, template, resource, operation, principal and outcome.",
+        partitioning: Partitioning::Events,
     },
     Table {
         name: "grants",
         columns: GRANTS,
         doc: "One row per grant with its life as seen (partitioned by creation, else removal, time).",
+        partitioning: Partitioning::Events,
     },
     Table {
         name: "key_states",
         columns: KEY_STATES,
         doc: "The key-state timeline: one row per successful change.",
+        partitioning: Partitioning::Events,
     },
     Table {
         name: "key_policies",
         columns: KEY_POLICIES,
         doc: "Every key policy version the input logs (and a snapshot's), one row per statement.",
+        partitioning: Partitioning::Events,
     },
     Table {
         name: "findings",
         columns: FINDINGS,
         doc: "Findings of the rules.",
+        partitioning: Partitioning::Events,
     },
 ];
+
+/// The partition column of the tables the scheduled Athena queries write.
+pub const RUN_DATE: Column = col(
+    "run_date",
+    Str,
+    "UTC day the scheduled run wrote the row, YYYY-MM-DD.",
+);
+
+/// The columns of the `findings_recomputed` view, in its order: the findings columns with
+/// `account_id` and `region` after `key_arn` (in `findings` they are partition columns).
+pub const FINDINGS_RECOMPUTED: [Column; FINDINGS.len() + 2] = findings_with_place();
+
+const fn findings_with_place() -> [Column; FINDINGS.len() + 2] {
+    // `key_arn` is the 7th findings column (a unit test checks it).
+    const AFTER: usize = 7;
+    let mut out = [FINDINGS[0]; FINDINGS.len() + 2];
+    let mut i = 0;
+    while i < FINDINGS.len() {
+        out[if i < AFTER { i } else { i + 2 }] = FINDINGS[i];
+        i += 1;
+    }
+    out[AFTER] = PARTITION_COLUMNS[0];
+    out[AFTER + 1] = PARTITION_COLUMNS[1];
+    out
+}
+
+/// `findings_daily`: what the daily scheduled query (queries/scheduled/) writes, one copy of
+/// `findings_recomputed` per run.
+pub const FINDINGS_DAILY: Table = Table {
+    name: "findings_daily",
+    columns: &FINDINGS_RECOMPUTED,
+    doc: "The findings the view findings_recomputed returned on each day's scheduled run (queries/scheduled/materialize_findings.sql): the authority over all history, one copy per run_date.",
+    partitioning: Partitioning::RunDate,
+};
+
+/// The tables Athena writes (scheduled `INSERT INTO`), never keytrail: they are in the Glue
+/// catalog, the DDL and the README, not in what `keytrail analyze` or the Lambda write.
+pub const ATHENA_TABLES: [Table; 1] = [FINDINGS_DAILY];
+
+/// Every table of the Glue catalog: keytrail's, then Athena's.
+pub fn catalog() -> impl Iterator<Item = Table> {
+    TABLES.into_iter().chain(ATHENA_TABLES)
+}
 
 /// Looks a table up by name.
 pub fn table(name: &str) -> Option<Table> {
@@ -641,6 +704,14 @@ pub fn table(name: &str) -> Option<Table> {
 }
 
 impl Table {
+    /// The partition columns, in path order (not stored in the files).
+    pub fn partition_columns(&self) -> &'static [Column] {
+        match self.partitioning {
+            Partitioning::Events => &PARTITION_COLUMNS,
+            Partitioning::RunDate => std::slice::from_ref(&RUN_DATE),
+        }
+    }
+
     /// The Arrow schema of the files (partition columns excluded).
     pub fn schema(&self) -> SchemaRef {
         Arc::new(Schema::new(
@@ -655,7 +726,7 @@ impl Table {
 /// The tables as Markdown (the README's column reference is this text).
 pub fn markdown() -> String {
     let mut s = String::new();
-    s.push_str("Every table is partitioned by ");
+    s.push_str("Every table keytrail writes is partitioned by ");
     s.push_str(
         &PARTITION_COLUMNS
             .iter()
@@ -676,7 +747,7 @@ pub fn markdown() -> String {
             c.doc
         ));
     }
-    for t in TABLES {
+    let columns = |s: &mut String, t: &Table| {
         s.push_str(&format!(
             "\n#### `{}`\n\n{}\n\n| column | type | meaning |\n|---|---|---|\n",
             t.name, t.doc
@@ -689,12 +760,29 @@ pub fn markdown() -> String {
                 c.doc
             ));
         }
+    };
+    for t in TABLES {
+        columns(&mut s, &t);
+    }
+    s.push_str(&format!(
+        "\nAthena writes the next table{}, not keytrail (the stack's daily schedule, `queries/scheduled/`); it is partitioned by `{}` (Hive folders `{}=YYYY-MM-DD/`, each registered in Glue by the run's `INSERT INTO`, no projection):\n\n| partition column | type | meaning |\n|---|---|---|\n| `{}` | {} | {} |\n",
+        if ATHENA_TABLES.len() == 1 { "" } else { "s" },
+        RUN_DATE.name,
+        RUN_DATE.name,
+        RUN_DATE.name,
+        RUN_DATE.ty.athena(),
+        RUN_DATE.doc
+    ));
+    for t in ATHENA_TABLES {
+        columns(&mut s, &t);
     }
     s
 }
 
-/// The tables as JSON: `{"partition_columns": [...], "tables": {name: [{name, type}]}}`,
-/// types in Athena spelling. Test tools compare written files against this.
+/// The tables as JSON: `{"partition_columns": [...], "tables": {name: [{name, type}]},
+/// "athena_tables": {name: {"columns": [...], "partition_columns": [...]}}}`, types in Athena
+/// spelling. Test tools compare written files against `tables` (what keytrail writes);
+/// `athena_tables` are written by Athena.
 pub fn json() -> serde_json::Value {
     let cols = |cs: &[Column]| {
         cs.iter()
@@ -706,6 +794,18 @@ pub fn json() -> serde_json::Value {
         "tables": TABLES
             .iter()
             .map(|t| (t.name.to_string(), serde_json::Value::Array(cols(t.columns))))
+            .collect::<serde_json::Map<_, _>>(),
+        "athena_tables": ATHENA_TABLES
+            .iter()
+            .map(|t| {
+                (
+                    t.name.to_string(),
+                    serde_json::json!({
+                        "columns": cols(t.columns),
+                        "partition_columns": cols(t.partition_columns()),
+                    }),
+                )
+            })
             .collect::<serde_json::Map<_, _>>(),
     })
 }
@@ -732,15 +832,21 @@ pub fn glue_tables_yaml() -> String {
     y.push_str(
         "  # BEGIN generated Glue tables (src/schema.rs, `keytrail schema --format glue`)\n",
     );
-    for t in TABLES {
+    for t in catalog() {
         y.push_str(&format!(
-            "  {}:\n    Type: AWS::Glue::Table\n    Properties:\n      CatalogId: !Ref AWS::AccountId\n      DatabaseName: !Ref GlueDatabase\n      TableInput:\n        Name: {}\n        Description: \"{}\"\n        TableType: EXTERNAL_TABLE\n        Parameters:\n          classification: parquet\n          projection.enabled: \"true\"\n          projection.account_id.type: enum\n          projection.account_id.values: !Join [\",\", !Ref ProjectedAccounts]\n          projection.region.type: enum\n          projection.region.values: !Join [\",\", !Ref ProjectedRegions]\n          projection.event_date.type: date\n          projection.event_date.format: yyyy-MM-dd\n          projection.event_date.range: !Sub \"${{ProjectedStartDate}},NOW\"\n          projection.event_date.interval: \"1\"\n          projection.event_date.interval.unit: DAYS\n          storage.location.template: !Sub \"s3://${{OutputBucket}}/${{OutputPrefix}}/{}/account_id=${{!account_id}}/region=${{!region}}/event_date=${{!event_date}}\"\n        PartitionKeys:\n",
+            "  {}:\n    Type: AWS::Glue::Table\n    Properties:\n      CatalogId: !Ref AWS::AccountId\n      DatabaseName: !Ref GlueDatabase\n      TableInput:\n        Name: {}\n        Description: \"{}\"\n        TableType: EXTERNAL_TABLE\n        Parameters:\n          classification: parquet\n",
             resource_name(t.name),
             t.name,
             t.doc.replace('"', "'"),
-            t.name
         ));
-        for p in PARTITION_COLUMNS {
+        if t.partitioning == Partitioning::Events {
+            y.push_str(&format!(
+                "          projection.enabled: \"true\"\n          projection.account_id.type: enum\n          projection.account_id.values: !Join [\",\", !Ref ProjectedAccounts]\n          projection.region.type: enum\n          projection.region.values: !Join [\",\", !Ref ProjectedRegions]\n          projection.event_date.type: date\n          projection.event_date.format: yyyy-MM-dd\n          projection.event_date.range: !Sub \"${{ProjectedStartDate}},NOW\"\n          projection.event_date.interval: \"1\"\n          projection.event_date.interval.unit: DAYS\n          storage.location.template: !Sub \"s3://${{OutputBucket}}/${{OutputPrefix}}/{}/account_id=${{!account_id}}/region=${{!region}}/event_date=${{!event_date}}\"\n",
+                t.name
+            ));
+        }
+        y.push_str("        PartitionKeys:\n");
+        for p in t.partition_columns() {
             y.push_str(&format!(
                 "          - {{Name: {}, Type: {}}}\n",
                 p.name,
@@ -763,15 +869,20 @@ pub fn glue_tables_yaml() -> String {
     y
 }
 
-/// The Athena DDL of a table: Hive-style `CREATE EXTERNAL TABLE` over the Parquet files,
-/// with partition projection matching the layout keytrail writes. `${output}`,
-/// `${accounts}` and `${regions}` are placeholders (see queries/README.md).
+/// The Athena DDL of a table: Hive-style `CREATE EXTERNAL TABLE` over the Parquet files.
+/// keytrail's tables have partition projection matching the layout keytrail writes; an
+/// Athena-written table's partitions are registered by the `INSERT INTO` that writes them.
+/// `${output}`, `${accounts}` and `${regions}` are placeholders (see queries/README.md).
 pub fn athena_ddl(t: &Table) -> String {
     // Hive DDL escapes quotes with a backslash.
     let esc = |s: &str| s.replace('\'', "\\'");
+    let placeholders = match t.partitioning {
+        Partitioning::Events => "-- Placeholders: ${output} = s3://bucket/prefix the tables were written under;\n-- ${accounts}, ${regions} = comma-separated account ids and regions to project.\n",
+        Partitioning::RunDate => "-- Placeholder: ${output} = s3://bucket/prefix the tables were written under. Written by\n-- queries/scheduled/, whose INSERT INTO registers each run_date partition (no projection).\n",
+    };
     let mut d = format!(
-        "-- {}: {}\n-- Generated from src/schema.rs (`keytrail schema --format ddl`); a test keeps it in step.\n-- Placeholders: ${{output}} = s3://bucket/prefix the tables were written under;\n-- ${{accounts}}, ${{regions}} = comma-separated account ids and regions to project.\nCREATE EXTERNAL TABLE IF NOT EXISTS keytrail.{} (\n",
-        t.name, t.doc, t.name
+        "-- {}: {}\n-- Generated from src/schema.rs (`keytrail schema --format ddl`); a test keeps it in step.\n{}CREATE EXTERNAL TABLE IF NOT EXISTS keytrail.{} (\n",
+        t.name, t.doc, placeholders, t.name
     );
     let cols: Vec<String> = t
         .columns
@@ -780,15 +891,22 @@ pub fn athena_ddl(t: &Table) -> String {
         .collect();
     d.push_str(&cols.join(",\n"));
     d.push_str("\n)\nPARTITIONED BY (\n");
-    let parts: Vec<String> = PARTITION_COLUMNS
+    let parts: Vec<String> = t
+        .partition_columns()
         .iter()
         .map(|c| format!("  `{}` {} COMMENT '{}'", c.name, c.ty.athena(), esc(c.doc)))
         .collect();
     d.push_str(&parts.join(",\n"));
-    d.push_str(&format!(
-        "\n)\nSTORED AS PARQUET\nLOCATION '${{output}}/{name}/'\nTBLPROPERTIES (\n  'classification' = 'parquet',\n  'projection.enabled' = 'true',\n  'projection.account_id.type' = 'enum',\n  'projection.account_id.values' = '${{accounts}}',\n  'projection.region.type' = 'enum',\n  'projection.region.values' = '${{regions}}',\n  'projection.event_date.type' = 'date',\n  'projection.event_date.format' = 'yyyy-MM-dd',\n  'projection.event_date.range' = '2019-01-01,NOW',\n  'projection.event_date.interval' = '1',\n  'projection.event_date.interval.unit' = 'DAYS',\n  'storage.location.template' = '${{output}}/{name}/account_id=${{account_id}}/region=${{region}}/event_date=${{event_date}}'\n);\n",
-        name = t.name
-    ));
+    match t.partitioning {
+        Partitioning::Events => d.push_str(&format!(
+            "\n)\nSTORED AS PARQUET\nLOCATION '${{output}}/{name}/'\nTBLPROPERTIES (\n  'classification' = 'parquet',\n  'projection.enabled' = 'true',\n  'projection.account_id.type' = 'enum',\n  'projection.account_id.values' = '${{accounts}}',\n  'projection.region.type' = 'enum',\n  'projection.region.values' = '${{regions}}',\n  'projection.event_date.type' = 'date',\n  'projection.event_date.format' = 'yyyy-MM-dd',\n  'projection.event_date.range' = '2019-01-01,NOW',\n  'projection.event_date.interval' = '1',\n  'projection.event_date.interval.unit' = 'DAYS',\n  'storage.location.template' = '${{output}}/{name}/account_id=${{account_id}}/region=${{region}}/event_date=${{event_date}}'\n);\n",
+            name = t.name
+        )),
+        Partitioning::RunDate => d.push_str(&format!(
+            "\n)\nSTORED AS PARQUET\nLOCATION '${{output}}/{name}/'\nTBLPROPERTIES (\n  'classification' = 'parquet'\n);\n",
+            name = t.name
+        )),
+    }
     d
 }
 
@@ -843,5 +961,53 @@ mod tests {
                 assert!(t.columns.iter().all(|c| c.name != p.name), "{}", t.name);
             }
         }
+    }
+
+    #[test]
+    fn findings_daily_is_the_view_s_columns_then_run_date() {
+        // The view findings_recomputed: the findings columns, account_id and region after
+        // key_arn (tests/python/check_queries.py compares the view itself with this).
+        let names: Vec<&str> = FINDINGS_DAILY.columns.iter().map(|c| c.name).collect();
+        let mut want: Vec<&str> = FINDINGS.iter().map(|c| c.name).collect();
+        let at = want.iter().position(|n| *n == "key_arn").unwrap() + 1;
+        want.splice(at..at, ["account_id", "region"]);
+        assert_eq!(names, want);
+        for c in FINDINGS_DAILY.columns {
+            let orig = FINDINGS
+                .iter()
+                .chain(&PARTITION_COLUMNS)
+                .find(|o| o.name == c.name)
+                .unwrap();
+            assert_eq!(c, orig, "{}", c.name);
+        }
+        assert_eq!(FINDINGS_DAILY.partition_columns(), [RUN_DATE]);
+        assert!(FINDINGS_DAILY
+            .columns
+            .iter()
+            .all(|c| c.name != RUN_DATE.name));
+        // Athena writes it: never among the tables keytrail writes (the local publisher
+        // replaces the folder of each of those).
+        assert!(TABLES.iter().all(|t| t.name != FINDINGS_DAILY.name));
+        assert!(table(FINDINGS_DAILY.name).is_none());
+        let all: Vec<&str> = catalog().map(|t| t.name).collect();
+        assert_eq!(all.len(), TABLES.len() + ATHENA_TABLES.len());
+        assert_eq!(all.last(), Some(&"findings_daily"));
+    }
+
+    #[test]
+    fn findings_daily_is_generated_without_projection() {
+        let ddl = athena_ddl(&FINDINGS_DAILY);
+        assert!(ddl.contains("PARTITIONED BY (\n  `run_date` string"));
+        assert!(!ddl.contains("projection."));
+        assert!(ddl.contains("LOCATION '${output}/findings_daily/'"));
+        let glue = glue_tables_yaml();
+        let block = &glue[glue.find("  FindingsDailyTable:").unwrap()..];
+        assert!(block.contains("- {Name: run_date, Type: string}"));
+        assert!(!block.contains("projection."));
+        assert!(markdown().contains("#### `findings_daily`"));
+        assert!(
+            json()["athena_tables"]["findings_daily"]["partition_columns"][0]["name"] == "run_date"
+        );
+        assert!(json()["tables"].get("findings_daily").is_none());
     }
 }

@@ -1,4 +1,5 @@
-"""Proves queries/: every file parses (Trino dialect for views and investigations, Athena for
+"""Proves queries/: every file parses (Trino dialect for views, investigations and the
+scheduled statement, Athena for
 the DDL, strict, and a DDL that only parses as a generic Command fails); views and
 investigations pass trino-sql-validator with function checks on; the DDL's columns equal
 the Rust schema; every view and investigation runs on DuckDB (sqlglot's trino-to-duckdb
@@ -9,8 +10,13 @@ testdata/expected/findings.jsonl, for several shuffled ingestion orders and for 
 ingested in two --append runs; every table reads through its DDL (key_policies with the row
 count of counts.json); policy_verdicts equals the CLI's authorization column; and
 findings_recomputed equals the CLI with the testdata baseline snapshots (reconciliation
-included) and over generated trails of key policies (RULES.md section 6). Missing test
-data fails the run: nothing is skipped.
+included) and over generated trails of key policies (RULES.md section 6); the scheduled
+statement (queries/scheduled/) writes into findings_daily (created from its DDL) exactly
+findings_recomputed's rows, every column, with today's run_date, and a second run the same
+day adds nothing; findings_latest is the newest run once; findings_added and
+findings_withdrawn equal, by (rule, event_id), the recomputation minus the ingest-time
+findings and the reverse, computed in Python from the Parquet of a trail ingested in two
+halves judged apart. Missing test data fails the run: nothing is skipped.
 
 Usage: check_queries.py KEYTRAIL_BIN
 """
@@ -40,6 +46,9 @@ K1 = "arn:aws:kms:us-east-1:111122223333:key/a051d22f-b1fb-5e59-98e2-3cb56c46bc3
 VIEWS = ["kms_events_dedup", "kms_calls", "grant_lifecycle", "key_state_timeline", "key_state_effective",
          "key_policy_versions", "policy_requests", "policy_statements", "policy_verdicts", "baseline_findings", "findings_recomputed"]
 TABLES = ["kms_events", "proton_usage", "grants", "key_states", "findings", "key_policies"]
+# Views over findings_daily, which the scheduled statement writes: created after it.
+DAILY_VIEWS = ["findings_latest", "findings_added", "findings_withdrawn"]
+SCHEDULED = Q / "scheduled" / "materialize_findings.sql"
 KEYS = ["rule", "severity", "authorization", "event_id", "event_time", "event_name", "key_arn", "account_id", "region",
         "principal", "proton_template", "proton_resource", "related_event_ids", "message", "advice"]
 checks = 0
@@ -257,6 +266,105 @@ def policy_trail(path, seed):
     return len(recs)
 
 
+def ddl_columns_of(name):
+    """A DDL file's columns and partition columns as (name, DuckDB type)."""
+    tree = sqlglot.parse_one((Q / "ddl" / f"{name}.sql").read_text(), read="athena", error_level=ErrorLevel.RAISE)
+    cols = [(c.name, c.args["kind"].sql("duckdb")) for c in tree.this.expressions]
+    parts = [(c.name, c.args["kind"].sql("duckdb")) for c in tree.find(exp.PartitionedByProperty).this.expressions]
+    return cols, parts
+
+
+def materialize(con, runs=1):
+    """findings_daily as its DDL says (the partition column an ordinary column in DuckDB), the
+    scheduled statement run `runs` times, then the views over findings_daily."""
+    cols, parts = ddl_columns_of("findings_daily")
+    con.execute(f"CREATE TABLE keytrail.findings_daily ({', '.join(f'{chr(34)}{n}{chr(34)} {t}' for n, t in cols + parts)})")
+    for _ in range(runs):
+        run(con, SCHEDULED)
+    for v in DAILY_VIEWS:
+        con.execute(sqlglot.parse_one((Q / "views" / f"{v}.sql").read_text(), read="trino", error_level=ErrorLevel.RAISE).sql("duckdb"))
+
+
+def rows_of(con, relation, keys=KEYS):
+    """A relation's rows as dicts over `keys` (event_time as the CLI writes it)."""
+    cols = ", ".join("strftime(event_time, '%Y-%m-%dT%H:%M:%SZ') AS event_time" if k == "event_time" else f'"{k}"' for k in keys)
+    rel = con.sql(f"SELECT {cols} FROM {relation}")
+    return [dict(zip(rel.columns, row)) for row in rel.fetchall()]
+
+
+def check_materialized(keytrail, work, trail_files, cli):
+    """The scheduled statement and the views over findings_daily (queries/scheduled/,
+    findings_latest, findings_added, findings_withdrawn)."""
+    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    cols, parts = ddl_columns_of("findings_daily")
+    tree = sqlglot.parse_one(SCHEDULED.read_text(), read="trino", error_level=ErrorLevel.RAISE)
+    check(isinstance(tree, exp.Insert) and tree.this.sql("trino") == "keytrail.findings_daily"
+          and tree.expression.find(exp.Table).sql("trino") == "keytrail.findings_recomputed",
+          "the scheduled statement is an INSERT INTO keytrail.findings_daily from keytrail.findings_recomputed")
+    # INSERT INTO matches columns by position: its SELECT list is the table's columns, in order,
+    # partition column last.
+    check(tree.expression.named_selects == [n for n, _ in cols + parts] and [n for n, _ in parts] == ["run_date"],
+          f"its SELECT list is findings_daily's columns in order, run_date last ({tree.expression.named_selects})")
+
+    con = duck(work / "tables")
+    got = con.sql("DESCRIBE keytrail.findings_recomputed").fetchall()
+    check([(r[0], duck_type(r[1])) for r in got] == [(n, duck_type(t)) for n, t in cols],
+          "findings_daily's DDL columns are findings_recomputed's, names and types, in order")
+    n = con.sql("SELECT count(*) FROM keytrail.findings_recomputed").fetchall()[0][0]
+    distinct = con.sql("SELECT count(*) FROM (SELECT DISTINCT * FROM keytrail.findings_recomputed)").fetchall()[0][0]
+    check(n == distinct == len(cli) > 0, f"findings_recomputed has no two equal rows ({n}), so findings_latest's DISTINCT drops none")
+    materialize(con, runs=2)
+    daily = rows_of(con, "keytrail.findings_daily", KEYS + ["run_date"])
+    check(len(daily) == n and {r["run_date"] for r in daily} == {today},
+          f"two runs on one day insert the day's findings once, run_date {today} ({len(daily)} rows)")
+    check(canon(daily) == canon(recomputed(con)) == canon(cli),
+          f"findings_daily's run equals findings_recomputed (and the CLI) on every column ({n} rows)")
+    # An older run with a finding since withdrawn, and the day's rows inserted a second time
+    # (two runs started together): findings_latest is the newest run, once.
+    con.execute("INSERT INTO keytrail.findings_daily SELECT * REPLACE ('2000-01-01' AS run_date) FROM keytrail.findings_daily")
+    con.execute("INSERT INTO keytrail.findings_daily SELECT * REPLACE ('2000-01-02' AS run_date, 'old-rule' AS rule) FROM keytrail.findings_daily WHERE run_date = '2000-01-01'")
+    con.execute(f"INSERT INTO keytrail.findings_daily SELECT * FROM keytrail.findings_daily WHERE run_date = '{today}'")
+    check(canon(rows_of(con, "keytrail.findings_latest", KEYS + ["run_date"])) == canon(daily),
+          "findings_latest is the newest run_date's rows, each once (older runs and a doubled day left out)")
+    check(con.sql("SELECT count(*) FROM keytrail.findings_added").fetchall() == [(0,)]
+          and con.sql("SELECT count(*) FROM keytrail.findings_withdrawn").fetchall() == [(0,)],
+          "with ingest-time findings judged over the whole trail at once, the recomputation adds and withdraws nothing")
+
+    # Ingest-time findings that depend on arrival order: the trail in two halves, each judged
+    # without the other (the Lambda judging files before older ones arrived).
+    order = trail_files[:]
+    random.Random(5).shuffle(order)
+    halves = [order[: len(order) // 2], order[len(order) // 2:]]
+    ingest = []
+    for i, files in enumerate(halves):
+        o = work / f"ingest-{i}"
+        subprocess.run([keytrail, "analyze", *map(str, files), "--out", str(o)], check=True, capture_output=True)
+        ingest.append(o)
+    con = duck(work / "tables")
+    globs = ", ".join(f"'{o}/findings/**/*.parquet'" for o in ingest)
+    con.execute(f"CREATE OR REPLACE VIEW keytrail.findings AS SELECT * FROM read_parquet([{globs}], hive_partitioning=true, "
+                "hive_types={'account_id': VARCHAR, 'region': VARCHAR, 'event_date': VARCHAR})")
+    materialize(con)
+    # Independently, in Python: the recomputation is the CLI's findings over the whole trail;
+    # the ingest-time findings are the Parquet the two halves wrote.
+    ingest_rows = [r for o in ingest for r in table(o, "findings")]
+    key = lambda r: (r["rule"], r["event_id"])
+    ingest_keys = {key(r) for r in ingest_rows}
+    cli_keys = {key(r) for r in cli}
+    want_added = [r for r in cli if key(r) not in ingest_keys]
+    got_added = rows_of(con, "keytrail.findings_added", KEYS + ["run_date"])
+    check(want_added and canon(got_added) == canon(want_added) and {r["run_date"] for r in got_added} == {today},
+          f"findings_added is the recomputation minus the ingest-time findings by (rule, event_id), every column"
+          f" ({len(want_added)} of {len(cli)}: {sorted({r['rule'] for r in want_added})})")
+    want_withdrawn = {json.dumps({k: (str(v) if k == "event_time" else v) for k, v in r.items() if k in KEYS}, sort_keys=True)
+                      for r in ingest_rows if key(r) not in cli_keys}
+    got_withdrawn = con.sql("SELECT count(*), count(DISTINCT (rule, event_id)) FROM keytrail.findings_withdrawn").fetchall()[0]
+    check(want_withdrawn and got_withdrawn[0] == len(want_withdrawn)
+          and sorted({key(r) for r in rows_of(con, "keytrail.findings_withdrawn")}) == sorted({key(r) for r in ingest_rows if key(r) not in cli_keys}),
+          f"findings_withdrawn is the ingest-time findings the recomputation does not confirm, by (rule, event_id), once each"
+          f" ({got_withdrawn[0]} rows)")
+
+
 def main():
     keytrail = sys.argv[1]
     counts = json.loads((EXPECTED / "counts.json").read_text())
@@ -268,7 +376,7 @@ def main():
     # 1. Parsing and validation.
     ddl_columns = {}
     files = sorted(Q.rglob("*.sql"))
-    check(len(files) == 6 + 11 + 7, f"queries/ holds 6 DDL, 11 views, 7 investigations ({len(files)})")
+    check(len(files) == 7 + 14 + 7 + 1, f"queries/ holds 7 DDL, 14 views, 7 investigations, 1 scheduled statement ({len(files)})")
     for f in files:
         text = f.read_text()
         check(text.startswith("--"), f"{f.name} starts with a header comment")
@@ -278,12 +386,21 @@ def main():
             table_name = tree.this.this.name
             cols = [(c.name, c.args["kind"].sql("hive").lower()) for c in tree.this.expressions]
             ddl_columns[table_name] = [(c.name, c.args["kind"]) for c in tree.this.expressions]
-            want = [(c["name"], c["type"].replace("bigint", "bigint")) for c in schema["tables"][table_name]]
+            # keytrail's tables, or one a scheduled Athena query writes (partitioned by run_date).
+            athena = schema["athena_tables"].get(table_name)
+            want_cols = athena["columns"] if athena else schema["tables"][table_name]
+            want_parts = athena["partition_columns"] if athena else schema["partition_columns"]
+            want = [(c["name"], c["type"]) for c in want_cols]
             norm = lambda t: t.replace(" ", "").replace("varchar", "string")
             check([(n, norm(t)) for n, t in cols] == [(n, norm(t)) for n, t in want], f"{f.name}: columns and types equal the Rust schema")
             parts = tree.find(exp.PartitionedByProperty)
-            check(parts is not None and [c.name for c in parts.this.expressions] == [c["name"] for c in schema["partition_columns"]], f"{f.name}: partition columns")
-            check("${output}/" + table_name + "/account_id=${account_id}/region=${region}/event_date=${event_date}" in text, f"{f.name}: projection template matches the Hive layout")
+            check(parts is not None and [(c.name, norm(c.args["kind"].sql("hive").lower())) for c in parts.this.expressions]
+                  == [(c["name"], norm(c["type"])) for c in want_parts], f"{f.name}: partition columns")
+            if athena:
+                check("projection." not in text and f"LOCATION '${{output}}/{table_name}/'" in text,
+                      f"{f.name}: no partition projection (INSERT INTO registers its partitions), under {table_name}/")
+            else:
+                check("${output}/" + table_name + "/account_id=${account_id}/region=${region}/event_date=${event_date}" in text, f"{f.name}: projection template matches the Hive layout")
         else:
             sqlglot.parse_one(text, read="trino", error_level=ErrorLevel.RAISE)
             r = validate(text, dialect="trino", function_arguments="error")
@@ -310,8 +427,8 @@ def main():
     check(got == want and len(got) > 0, f"key_state_timeline equals the key_states table ({len(want)} changes)")
     # Every table reads through its DDL: each DDL column is in the Parquet keytrail writes,
     # with the DDL's type (a struct's fields and an array's elements included).
-    check(sorted(ddl_columns) == sorted(TABLES), f"one DDL per table ({sorted(ddl_columns)})")
-    for name, cols in ddl_columns.items():
+    check(sorted(ddl_columns) == sorted(TABLES + list(schema["athena_tables"])), f"one DDL per table ({sorted(ddl_columns)})")
+    for name, cols in ((n, c) for n, c in ddl_columns.items() if n in TABLES):
         rel = con.sql(f"SELECT {', '.join(chr(34) + c + chr(34) for c, _ in cols)} FROM keytrail.{name}")
         got = [duck_type(t) for t in rel.types]
         want = [duck_type(k.sql("duckdb")) for _, k in cols]
@@ -422,6 +539,10 @@ def main():
         kinds = sorted({f["authorization"] for f in want if f["authorization"]})
         check(canon(got) == canon(want) and len(kinds) == 4,
               f"findings_recomputed equals the CLI over generated policies (seed {seed}: {n} events, {len(want)} findings, verdicts {kinds})")
+
+    # 6. The daily materialisation: the scheduled statement, findings_latest, findings_added
+    # and findings_withdrawn.
+    check_materialized(keytrail, work, trail_files, cli)
     print(f"check_queries: {checks} checks passed")
 
 

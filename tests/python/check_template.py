@@ -6,7 +6,11 @@ state table is on-demand, recoverable (PITR, retained on delete and replace), en
 under the stack's key and expires items on `expires`, and only the function may touch it,
 item by item (Query, GetItem, PutItem, UpdateItem on its ARN); the S3 Batch Operations role
 is assumable by that service only and can do nothing but invoke the function, read
-manifests and write reports. Then the deployment configuration beside the template:
+manifests and write reports; the daily schedule starts queries/scheduled/materialize_findings.sql
+(compared with the file) in the stack's workgroup and database, retries, dead-letters into
+its own alarmed queue, and its role, assumable by EventBridge Scheduler of this account only,
+has exactly the actions and resources the statement needs (the Glue tables and views derived
+from queries/views/). Then the deployment configuration beside the template:
 samconfig.toml opts sam build and sam sync in to beta features (BuildMethod
 rust-cargolambda asks for confirmation otherwise in older SAM CLIs), deploys with exactly
 the capabilities the template needs and holds no account values, and every sam build/sync
@@ -183,6 +187,142 @@ def check_batch_operations_role(res, outputs):
     check(outputs.get("FunctionArn", {}).get("Value") == fn, "and the function's is FunctionArn")
 
 
+SCHEDULER = "scheduler.amazonaws.com"
+SQS_VIA = {"Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"}
+
+
+def glue_arn(what):
+    return {"Fn::Sub": "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:" + what}
+
+
+def view_closure(top, start):
+    """The tables and views `start` reads in queries/views/, directly or through other views
+    (their `keytrail.<name>` references), with `start` itself."""
+    views = top / "queries" / "views"
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        f = views / f"{name}.sql"
+        if f.exists():
+            todo += set(re.findall(r"keytrail\.(\w+)", f.read_text())) - {name}
+    return seen
+
+
+def check_materialize(t, res, top):
+    """The daily materialisation: the schedule starts queries/scheduled/materialize_findings.sql
+    in the stack's workgroup and database, retries and dead-letters failed starts, and its
+    role can do only what Athena needs for that statement."""
+    schedules = {n: r["Properties"] for n, r in res.items() if r["Type"] == "AWS::Scheduler::Schedule"}
+    check(list(schedules) == ["MaterializeSchedule"], f"one schedule, MaterializeSchedule ({sorted(schedules)})")
+    sch = schedules["MaterializeSchedule"]
+    check(re.fullmatch(r"cron\((\d|[1-5]\d) (\d|1\d|2[0-3]) \* \* \? \*\)", sch["ScheduleExpression"])
+          and sch.get("ScheduleExpressionTimezone") == "UTC" and sch.get("State") == "ENABLED",
+          f"it runs daily at a fixed UTC time, enabled ({sch['ScheduleExpression']})")
+    check(sch["FlexibleTimeWindow"] == {"Mode": "OFF"}, "with no flexible time window")
+    target = sch["Target"]
+    check(target["Arn"] == {"Fn::Sub": "arn:${AWS::Partition}:scheduler:::aws-sdk:athena:startQueryExecution"},
+          "its target is the universal target for Athena StartQueryExecution")
+    check(target["RoleArn"] == {"Fn::GetAtt": ["MaterializeRole", "Arn"]}, "with MaterializeRole")
+    retry = target.get("RetryPolicy", {})
+    check(1 <= retry.get("MaximumRetryAttempts", 0) <= 185 and 60 <= retry.get("MaximumEventAgeInSeconds", 0) <= 86400,
+          f"it retries a failed start ({retry})")
+    dlq = target.get("DeadLetterConfig", {}).get("Arn")
+    check(isinstance(dlq, dict) and dlq.get("Fn::GetAtt", [None])[1:] == ["Arn"]
+          and res.get(dlq["Fn::GetAtt"][0], {}).get("Type") == "AWS::SQS::Queue",
+          f"and sends what still fails to a dead-letter queue ({dlq})")
+    queue = dlq["Fn::GetAtt"][0]
+    redrive = [n for n, r in res.items() if queue in json.dumps(r.get("Properties", {}).get("RedrivePolicy", {}))
+               or r["Type"] == "AWS::Serverless::Function" and queue in json.dumps(r["Properties"].get("DeadLetterQueue", {}))]
+    check(not redrive and res[queue]["Properties"].get("KmsMasterKeyId") == {"Ref": "OutputKey"},
+          f"its own queue ({queue}), no other resource's dead letters, encrypted under the output key")
+    alarms = [r["Properties"] for r in res.values() if r["Type"] == "AWS::CloudWatch::Alarm"
+              and r["Properties"].get("Dimensions") == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]]
+    check(len(alarms) == 1 and alarms[0]["AlarmActions"] == [{"Ref": "AlarmTopic"}],
+          "a message in that queue raises an alarm to the alarm topic")
+
+    sub = target["Input"]["Fn::Sub"]
+    check(isinstance(sub, str) and sorted(set(re.findall(r"\$\{([^}]*)\}", sub))) == ["AthenaWorkGroup", "GlueDatabase"],
+          "its input substitutes the workgroup and the database, nothing else")
+    body = json.loads(sub)
+    check(sorted(body) == ["ClientRequestToken", "QueryExecutionContext", "QueryString", "WorkGroup"],
+          f"its input is StartQueryExecution's request ({sorted(body)})")
+    check(body["WorkGroup"] == "${AthenaWorkGroup}" and body["QueryExecutionContext"] == {"Database": "${GlueDatabase}"}
+          and res["AthenaWorkGroup"]["Type"] == "AWS::Athena::WorkGroup" and res["GlueDatabase"]["Type"] == "AWS::Glue::Database",
+          "in the stack's Athena workgroup and Glue database")
+    sql = (top / "queries" / "scheduled" / "materialize_findings.sql").read_text()
+    statement = "\n".join(ln for ln in sql.splitlines() if not ln.startswith("--")).strip()
+    check(body["QueryString"] == statement and statement.startswith("INSERT INTO keytrail.findings_daily"),
+          "its QueryString is queries/scheduled/materialize_findings.sql (header comment left out)")
+    database = res["GlueDatabase"]["Properties"]["DatabaseInput"]["Name"]
+    check(database == "keytrail" and set(re.findall(r"\b(\w+)\.\w+", statement)) <= {"keytrail", "d"},
+          "the statement's tables are in that database")
+    token = body["ClientRequestToken"]
+    sample = token.replace("<aws.scheduler.scheduled-time>", "2026-01-01T05:00:00Z")
+    check("<aws.scheduler.scheduled-time>" in token and "<aws." not in sample and 32 <= len(sample) <= 128,
+          f"its ClientRequestToken is the scheduled time, the same on every retry of one day ({token})")
+
+    role = res["MaterializeRole"]
+    check(role["Type"] == "AWS::IAM::Role", "MaterializeRole is an IAM role")
+    props = role["Properties"]
+    check(props["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": SCHEDULER}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}],
+        f"only EventBridge Scheduler ({SCHEDULER}) of this account (aws:SourceAccount) can assume it")
+    check(not props.get("ManagedPolicyArns") and not any(k in props for k in ("RoleName", "PermissionsBoundary"))
+          and len(props["Policies"]) == 1, "it has one inline policy, no managed policies and no custom name")
+    stmts = statements(props["Policies"][0]["PolicyDocument"])
+    check(all(s["Effect"] == "Allow" and not {"NotAction", "NotResource", "NotPrincipal"} & set(s) for s in stmts),
+          "its statements only allow, with no NotAction/NotResource")
+
+    # What it may do, action by resource: derived from the statement and queries/views/.
+    sources = view_closure(top, "findings_recomputed")
+    glue_tables = {r["Properties"]["TableInput"]["Name"] for r in res.values() if r["Type"] == "AWS::Glue::Table"}
+    tables = sorted(sources & glue_tables)
+    check(tables and sources - glue_tables == sources - set(tables) and "findings_daily" in glue_tables,
+          f"findings_recomputed reads the tables {tables} and the views {sorted(sources - glue_tables)}")
+    catalog, db = glue_arn("catalog"), glue_arn("database/${GlueDatabase}")
+    daily = glue_arn("table/${GlueDatabase}/findings_daily")
+    objects = lambda name: {"Fn::Sub": "${OutputBucket.Arn}/${OutputPrefix}/" + name + "/*"}
+    results = {"Fn::Sub": "${OutputBucket.Arn}/athena-results/*"}
+    bucket = {"Fn::GetAtt": ["OutputBucket", "Arn"]}
+    key = {"Fn::GetAtt": ["OutputKey", "Arn"]}
+    want = [("athena:StartQueryExecution", {"Fn::Sub": "arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:workgroup/${AthenaWorkGroup}"})]
+    want += [("glue:GetDatabase", r) for r in (catalog, db, glue_arn("database/default"))]
+    want += [("glue:GetTable", r) for r in [catalog, db, daily] + [glue_arn("table/${GlueDatabase}/" + n) for n in sorted(sources)]]
+    want += [(a, r) for a in ("glue:GetPartition", "glue:GetPartitions", "glue:BatchCreatePartition") for r in (catalog, db, daily)]
+    want += [("s3:GetObject", r) for r in [objects(n) for n in tables + ["findings_daily"]] + [results]]
+    want += [("s3:ListBucket", bucket), ("s3:GetBucketLocation", bucket)]
+    want += [(a, r) for a in ("s3:PutObject", "s3:AbortMultipartUpload") for r in (objects("findings_daily"), results)]
+    want += [(a, key) for a in ("kms:Decrypt", "kms:GenerateDataKey")]
+    want += [("sqs:SendMessage", {"Fn::GetAtt": [queue, "Arn"]})]
+    got = {(a, json.dumps(r, sort_keys=True)) for s in stmts for a in as_list(s["Action"]) for r in as_list(s["Resource"])}
+    want = {(a, json.dumps(r, sort_keys=True)) for a, r in want}
+    check(got == want, "its actions and resources are exactly: StartQueryExecution on the workgroup; GetDatabase on the"
+          " catalog, keytrail and default; GetTable on findings_recomputed's tables and views and findings_daily;"
+          " findings_daily's partitions read and added; those tables' objects read; findings_daily's objects and"
+          " athena-results/ written; the output key; the dead-letter queue"
+          f" (missing {sorted(want - got)}, extra {sorted(got - want)})")
+    resources = [json.dumps(r) for s in stmts for r in as_list(s["Resource"])]
+    check(all("*" not in r or r.endswith('/*"}') and r.count("*") == 1 for r in resources),
+          "no wildcard in its resources but the trailing object wildcard of S3 prefixes (none AWS requires as \"*\")")
+    lists = [s for s in stmts if "s3:ListBucket" in as_list(s["Action"])]
+    prefixes = [{"Fn::Sub": "${OutputPrefix}/" + n + "/*"} for n in tables + ["findings_daily"]] + ["athena-results/*"]
+    got_prefixes = lists[0].get("Condition", {}).get("StringLike", {}).get("s3:prefix", []) if len(lists) == 1 else []
+    check(len(lists) == 1 and list(lists[0]["Condition"]) == ["StringLike"] and len(got_prefixes) == len(prefixes)
+          and sorted(map(json.dumps, got_prefixes)) == sorted(map(json.dumps, prefixes)),
+          "it lists only those tables' prefixes and athena-results/")
+    conds = {json.dumps(s.get("Condition"), sort_keys=True) for s in stmts if any(a.startswith("kms:") for a in as_list(s["Action"]))}
+    check(conds == {json.dumps({"StringEquals": {"kms:ViaService": v}}, sort_keys=True) for v in (S3_VIA, SQS_VIA)},
+          "it uses the output key only through S3 and SQS (kms:ViaService)")
+    wg = res["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    check(wg["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": "s3://${OutputBucket}/athena-results/"}
+          and wg["EnforceWorkGroupConfiguration"] is True,
+          "the workgroup writes results to athena-results/ and enforces it, the prefix the role writes")
+
+
 def needed_capabilities(res):
     named = ("RoleName", "UserName", "GroupName", "ManagedPolicyName", "InstanceProfileName")
     iam = [r for r in res.values() if r["Type"].startswith("AWS::IAM::")
@@ -285,6 +425,7 @@ def main():
     check_state_table(t, res, fn, stmts)
     check_batch_operations_role(res, t.get("Outputs", {}))
     top = Path(sys.argv[1]).resolve().parent
+    check_materialize(t, res, top)
     check_readme_deploy(top, check_samconfig(top, res))
     print(f"check_template: {len(CHECKS)} checks passed")
 

@@ -78,7 +78,8 @@ enum Command {
     Snapshot(snapshot::SnapshotArgs),
     /// The Lambda's cross-file state: `migrate` moves S3 ledgers into the state table.
     State(state::StateArgs),
-    /// Print the schema of the tables keytrail writes (from the one definition in the code).
+    /// Print the schema of the tables keytrail writes, and of the one its scheduled Athena
+    /// query writes (from the one definition in the code).
     Schema {
         /// markdown (the README's column reference), json, or glue (template.yaml's tables).
         #[arg(long, value_enum, default_value_t = SchemaFormat::Markdown)]
@@ -313,7 +314,7 @@ fn run(cli: Cli) -> Result<u8> {
                 SchemaFormat::Markdown => write!(o, "{}", keytrail::schema::markdown())?,
                 SchemaFormat::Glue => write!(o, "{}", keytrail::schema::glue_tables_yaml())?,
                 SchemaFormat::Ddl => {
-                    for t in keytrail::schema::TABLES {
+                    for t in keytrail::schema::catalog() {
                         writeln!(o, "{}", keytrail::schema::athena_ddl(&t))?;
                     }
                 }
