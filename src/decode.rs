@@ -9,7 +9,6 @@ use crate::error::{InputError, InputErrorKind};
 use crate::kms::{self, KmsEvent};
 use crate::logfile::{self, ReadOptions, ReadSummary, RecordPos, RecordSink};
 use crate::rawjson::RawObject;
-use std::hash::{Hash, Hasher};
 use std::io::Read;
 
 /// What one record turned out to be.
@@ -29,15 +28,9 @@ pub enum Decoded {
 }
 
 /// A 128-bit digest of `bytes` in namespace `ns`, from two SipHash-1-3 runs with fixed keys
-/// (so it is the same in every run).
+/// ([`crate::stablehash`]: the same in every run and with every toolchain).
 pub fn digest(ns: &[u8], bytes: &[u8]) -> u128 {
-    let half = |salt: u8| {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        salt.hash(&mut h);
-        ns.hash(&mut h);
-        bytes.hash(&mut h);
-        h.finish()
-    };
+    let half = |salt: u8| crate::stablehash::sip13(&(salt, ns, bytes));
     (u128::from(half(1)) << 64) | u128::from(half(2))
 }
 

@@ -26,5 +26,6 @@ pub mod rules;
 pub mod s3;
 pub mod schema;
 pub mod snapshot;
+pub mod stablehash;
 pub mod timeline;
 pub mod trigger;
