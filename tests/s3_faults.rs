@@ -23,31 +23,12 @@ use keytrail::profile::Profiles;
 use keytrail::s3::{self, ClientSettings, S3Store, S3Url};
 use keytrail::trigger::ObjectRef;
 #[path = "common/proxy.rs"]
+#[macro_use]
 mod proxy;
 
 use proxy::{rule, Fault, Proxy};
 use std::io::Write;
 use std::time::{Duration, Instant};
-
-fn moto() -> Option<String> {
-    let e = std::env::var("KEYTRAIL_TEST_S3_ENDPOINT").ok();
-    if e.is_none() && std::env::var_os("KEYTRAIL_REQUIRE_S3").is_some() {
-        panic!("KEYTRAIL_TEST_S3_ENDPOINT is not set");
-    }
-    e
-}
-
-macro_rules! moto_or_skip {
-    () => {
-        match moto() {
-            Some(e) => e,
-            None => {
-                eprintln!("SKIPPED: no S3 endpoint");
-                return;
-            }
-        }
-    };
-}
 
 /// A client through `endpoint` with short timeouts, so stalls are detected in a second.
 async fn client(endpoint: &str, attempts: u32) -> aws_sdk_s3::Client {

@@ -11,6 +11,7 @@
 //! does).
 
 #[path = "common/proxy.rs"]
+#[macro_use]
 mod proxy;
 
 use aws_sdk_dynamodb::types::{
@@ -23,26 +24,6 @@ use keytrail::ledger::LedgerDelta;
 use keytrail::s3::ClientSettings;
 use proxy::{rule, Fault, Proxy};
 use std::time::Duration;
-
-fn moto() -> Option<String> {
-    let e = std::env::var("KEYTRAIL_TEST_S3_ENDPOINT").ok();
-    if e.is_none() && std::env::var_os("KEYTRAIL_REQUIRE_S3").is_some() {
-        panic!("KEYTRAIL_TEST_S3_ENDPOINT is not set");
-    }
-    e
-}
-
-macro_rules! moto_or_skip {
-    () => {
-        match moto() {
-            Some(e) => e,
-            None => {
-                eprintln!("SKIPPED: no DynamoDB endpoint");
-                return;
-            }
-        }
-    };
-}
 
 fn settings(endpoint: &str, attempts: u32) -> ClientSettings {
     ClientSettings {

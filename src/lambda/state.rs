@@ -84,9 +84,9 @@ impl StateStore {
                 }
                 StateStore::Ledgers { client, output } => {
                     stats.read.requests += 1;
-                    if let Some(l) = s3::read_ledger(client, output, k).await? {
+                    if let Some((l, bytes)) = s3::read_ledger_sized(client, output, k).await? {
                         stats.read.items += 1;
-                        stats.read.bytes += l.to_json().len() as u64;
+                        stats.read.bytes += bytes as u64;
                         pipeline.apply_ledger(&l);
                     }
                 }
@@ -99,29 +99,15 @@ impl StateStore {
     pub async fn write(
         &self,
         delta: &LedgerDelta,
-        mut pending: Pending,
+        pending: Pending,
         clock_ms: Option<i64>,
         profiles: &Profiles,
         stats: &mut StateStats,
     ) -> Result<(), WorkError> {
         match self {
             StateStore::Table(t) => {
-                let mut keys: Vec<String> = delta.keys.keys().cloned().collect();
-                keys.extend(
-                    pending
-                        .promoted
-                        .keys()
-                        .filter(|k| !delta.keys.contains_key(*k))
-                        .cloned(),
-                );
-                for k in &keys {
-                    let mut all = delta
-                        .keys
-                        .get(k)
-                        .map(|l| items::items_of(l, clock_ms))
-                        .unwrap_or_default();
-                    all.extend(pending.promoted.remove(k).unwrap_or_default());
-                    stats.writes += t.write(k, all).await?;
+                for (k, all) in items::writes(delta, pending.promoted, clock_ms) {
+                    stats.writes += t.write(&k, all).await?;
                 }
             }
             StateStore::Ledgers { client, output } => {
@@ -166,21 +152,17 @@ pub async fn migrate(
         let Some((bytes, _)) = s3::get_small(client, &output.bucket, &key).await? else {
             continue; // Deleted since the listing.
         };
-        let mut l = crate::ledger::KeyLedger::from_json(&bytes).map_err(|e| WorkError {
+        let l = crate::ledger::KeyLedger::from_json(&bytes).map_err(|e| WorkError {
             message: format!("{url}: corrupt ledger: {e}"),
             retryable: false,
         })?;
-        m.dropped += l.upgrade(profiles) as u64;
-        for id in l.flagged.keys() {
-            l.flagged_until
-                .entry(id.clone())
-                .or_insert(clock_ms.saturating_add(crate::ledger::FLAGGED_TTL_MS));
-        }
-        let all = items::items_of(&l, Some(clock_ms));
+        let key = l.key.clone();
+        let (all, dropped) = items::migration_items(l, profiles, clock_ms);
+        m.dropped += dropped as u64;
         m.items += all.len() as u64;
-        table.write(&l.key, all).await?;
+        table.write(&key, all).await?;
         m.ledgers += 1;
-        tracing::info!(ledger = %url, key = %l.key, "migrated");
+        tracing::info!(ledger = %url, key = %key, "migrated");
     }
     Ok(m)
 }

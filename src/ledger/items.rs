@@ -329,6 +329,40 @@ pub fn items_of(l: &KeyLedger, clock_ms: Option<i64>) -> Vec<Item> {
     out
 }
 
+/// The items a file writes, by key: its delta's items and the orphans its reads promoted
+/// (see [`Assembled::promoted`]).
+pub fn writes(
+    delta: &super::LedgerDelta,
+    mut promoted: BTreeMap<String, Vec<Item>>,
+    clock_ms: Option<i64>,
+) -> BTreeMap<String, Vec<Item>> {
+    for (k, l) in &delta.keys {
+        promoted
+            .entry(k.clone())
+            .or_default()
+            .extend(items_of(l, clock_ms));
+    }
+    promoted.retain(|_, v| !v.is_empty());
+    promoted
+}
+
+/// The items a whole ledger of the S3 store becomes when it is migrated: brought to the
+/// current layout first (returns how many events that dropped), and its flags without a time
+/// kept [`super::FLAGGED_TTL_MS`] from `clock_ms`, as a function's flags are.
+pub fn migration_items(
+    mut l: KeyLedger,
+    profiles: &crate::profile::Profiles,
+    clock_ms: i64,
+) -> (Vec<Item>, usize) {
+    let dropped = l.upgrade(profiles);
+    for id in l.flagged.keys() {
+        l.flagged_until
+            .entry(id.clone())
+            .or_insert(clock_ms.saturating_add(super::FLAGGED_TTL_MS));
+    }
+    (items_of(&l, Some(clock_ms)), dropped)
+}
+
 /// What assembling a key's items gives: its ledger, and the orphans the items promoted
 /// (their grant's creation is known now), which the writer stores as events so they outlive
 /// the orphans' expiry.

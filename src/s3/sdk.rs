@@ -330,10 +330,21 @@ pub async fn read_ledger(
     out: &S3Url,
     key_arn: &str,
 ) -> Result<Option<KeyLedger>, S3Error> {
+    Ok(read_ledger_sized(client, out, key_arn)
+        .await?
+        .map(|(l, _)| l))
+}
+
+/// [`read_ledger`], with the size of the object read.
+pub async fn read_ledger_sized(
+    client: &Client,
+    out: &S3Url,
+    key_arn: &str,
+) -> Result<Option<(KeyLedger, usize)>, S3Error> {
     let key = out.key(&format!("_ledger/{}", ledger::object_name(key_arn)));
     match get_small(client, &out.bucket, &key).await? {
         Some((bytes, _)) => KeyLedger::from_json(&bytes)
-            .map(Some)
+            .map(|l| Some((l, bytes.len())))
             .map_err(|e| S3Error::Request {
                 url: format!("s3://{}/{key}", out.bucket),
                 op: "ledger read",

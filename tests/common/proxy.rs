@@ -10,6 +10,29 @@
 #![allow(dead_code)] // Each test crate that includes it uses a part.
 
 use std::sync::{Arc, Mutex};
+
+/// The moto endpoint (S3 and DynamoDB on one port) the test script sets in
+/// `KEYTRAIL_TEST_S3_ENDPOINT`; its absence fails under `KEYTRAIL_REQUIRE_S3`.
+pub fn moto() -> Option<String> {
+    let e = std::env::var("KEYTRAIL_TEST_S3_ENDPOINT").ok();
+    if e.is_none() && std::env::var_os("KEYTRAIL_REQUIRE_S3").is_some() {
+        panic!("KEYTRAIL_TEST_S3_ENDPOINT is not set");
+    }
+    e
+}
+
+/// The moto endpoint, or the test reports itself skipped and returns.
+macro_rules! moto_or_skip {
+    () => {
+        match proxy::moto() {
+            Some(e) => e,
+            None => {
+                eprintln!("SKIPPED: no moto endpoint");
+                return;
+            }
+        }
+    };
+}
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
