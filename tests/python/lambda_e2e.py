@@ -165,6 +165,13 @@ class Function:
             return False, (r.stderr or r.stdout).strip(), dt
         return True, json.loads(r.stdout), dt
 
+    def deliver(self, paths, keys, prefix, what):
+        """Each path's object as an SQS-wrapped S3 notification, in order; all must succeed."""
+        for i, p in enumerate(paths):
+            ok, resp, _ = self.invoke(payload("sqs-s3", "trail", keys[p], msg_id=f"{prefix}-{i}"))
+            if not succeeded("sqs-s3", ok, resp):
+                raise AssertionError(f"{what} {keys[p]}: {resp}")
+
     def stop(self):
         os.killpg(self.proc.pid, signal.SIGTERM)
         self.proc.wait(timeout=30)
@@ -414,10 +421,7 @@ def main():
         # 6. Files delivered in reverse order: the recomputation over the tables still equals the CLI.
         f2 = Function(via_proxy, "s3://out/reverse", work / "lambda-reverse.log", state=create_state_table(direct, "state-reverse"))
         functions.append(f2)
-        for i, p in enumerate(reversed(ordered)):
-            ok, resp, _ = f2.invoke(payload("sqs-s3", "trail", keys[p], msg_id=f"r-{i}"))
-            if not succeeded("sqs-s3", ok, resp):
-                raise AssertionError(f"reverse {keys[p]}: {resp}")
+        f2.deliver(reversed(ordered), keys, "r", "reverse")
         env = dict(os.environ, **CREDS, AWS_ENDPOINT_URL=direct)
         recomputed = finding_keys(cli_findings("--tables", "s3://out/reverse", env=env))
         check(recomputed == ref_findings, "files in reverse order: keytrail findings --tables s3://... equals the CLI")
@@ -436,10 +440,7 @@ def main():
             s3.upload_file(str(s), "out", f"base/baseline/{s.name}")
         fb = Function(via_proxy, "s3://out/base", work / "lambda-baseline.log", {"KEYTRAIL_BASELINE": "s3://out/base/baseline/"}, state=create_state_table(direct, "state-base"))
         functions.append(fb)
-        for i, p in enumerate(ordered):
-            ok, resp, _ = fb.invoke(payload("sqs-s3", "trail", keys[p], msg_id=f"b-{i}"))
-            if not succeeded("sqs-s3", ok, resp):
-                raise AssertionError(f"baseline {keys[p]}: {resp}")
+        fb.deliver(ordered, keys, "b", "baseline")
         flags = [x for s in snaps for x in ("--baseline", str(s))]
         with_base = cli_findings(str(TRAIL), *flags)
         expected_base = [l for l in (ROOT / "testdata" / "expected" / "findings_with_baseline.jsonl").read_text().splitlines() if l.strip()]
@@ -460,10 +461,7 @@ def main():
         half = len(ordered) // 2
         fo = Function(via_proxy, "s3://out/migrate", work / "lambda-migrate-old.log")
         functions.append(fo)
-        for i, p in enumerate(ordered[:half]):
-            ok, resp, _ = fo.invoke(payload("sqs-s3", "trail", keys[p], msg_id=f"mo-{i}"))
-            if not succeeded("sqs-s3", ok, resp):
-                raise AssertionError(f"migrate (ledgers) {keys[p]}: {resp}")
+        fo.deliver(ordered[:half], keys, "mo", "migrate (ledgers)")
         fo.stop()
         functions.remove(fo)
         ledgers = listing(s3, "out", "migrate/_ledger/")
@@ -471,7 +469,6 @@ def main():
         mtable = create_state_table(direct, "state-migrate")
         env = dict(os.environ, **CREDS, AWS_ENDPOINT_URL=direct)
         runs = [subprocess.run([str(KEYTRAIL), "state", "migrate", "--ledgers", "s3://out/migrate", "--table", mtable], capture_output=True, text=True, env=env) for _ in range(2)]
-        first_items = None
         counts = []
         for r in runs:
             m = re.search(r"migrated (\d+) ledgers .* (\d+) items written", r.stdout)
@@ -480,20 +477,14 @@ def main():
         check(counts[0] == counts[1] > 0 and listing(s3, "out", "migrate/_ledger/") == ledgers, f"a second migration changes nothing ({counts[0]} items) and the ledger objects are left as they were")
         fn = Function(via_proxy, "s3://out/migrate", work / "lambda-migrate-new.log", state=mtable)
         functions.append(fn)
-        for i, p in enumerate(ordered[half:]):
-            ok, resp, _ = fn.invoke(payload("sqs-s3", "trail", keys[p], msg_id=f"mn-{i}"))
-            if not succeeded("sqs-s3", ok, resp):
-                raise AssertionError(f"migrate (table) {keys[p]}: {resp}")
+        fn.deliver(ordered[half:], keys, "mn", "migrate (table)")
         mig = work / "migrate"
         download(s3, "out", "migrate/findings/", mig / "findings")
         migrated = without_copies(finding_keys(table(mig, "findings").to_pylist()))
         check(migrated == without_copies(ref_findings), f"ledgers for the first half, the migrated table for the second: the CLI's findings ({len(migrated)})")
         fc = Function(via_proxy, "s3://out/nomigrate", work / "lambda-nomigrate.log", state=create_state_table(direct, "state-nomigrate"))
         functions.append(fc)
-        for i, p in enumerate(ordered[half:]):
-            ok, resp, _ = fc.invoke(payload("sqs-s3", "trail", keys[p], msg_id=f"nm-{i}"))
-            if not succeeded("sqs-s3", ok, resp):
-                raise AssertionError(f"no migration {keys[p]}: {resp}")
+        fc.deliver(ordered[half:], keys, "nm", "no migration")
         ctl = work / "nomigrate"
         download(s3, "out", "nomigrate/findings/", ctl / "findings")
         second = finding_keys(table(ctl, "findings").to_pylist())
