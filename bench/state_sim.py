@@ -131,7 +131,7 @@ CLK = os.sysconf("SC_CLK_TCK")
 
 
 def ledger_object_name(key):
-    """The ledger's object name of a key (src/ledger.rs object_name)."""
+    """The ledger's object name of a key (src/audit/ledger.rs object_name)."""
     out = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "".join(f"%{b:02X}" for b in c.encode()) for c in key)
     return out + ".json"
 

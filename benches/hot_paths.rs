@@ -3,13 +3,13 @@
 //! Run: `cargo bench --bench hot_paths`.
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use keytrail::audit::timeline::Timeline;
 use keytrail::corpus::{self, CorpusConfig};
-use keytrail::decode::{decode_source, Decoded};
-use keytrail::local::NoStore;
-use keytrail::logfile::{read_log, ReadOptions, RecordPos, RecordSink};
+use keytrail::model::profile::Profiles;
+use keytrail::pipeline::decode::{decode_source, Decoded};
 use keytrail::pipeline::{Pipeline, PipelineOptions};
-use keytrail::profile::Profiles;
-use keytrail::timeline::Timeline;
+use keytrail::read::logfile::{read_log, ReadOptions, RecordPos, RecordSink};
+use keytrail::tables::writer::NoStore;
 
 /// One generated CloudTrail log file (~16 MB uncompressed), gzip bytes and plain bytes.
 fn sample() -> (Vec<u8>, Vec<u8>) {
@@ -95,7 +95,7 @@ fn benches(c: &mut Criterion) {
                 for e in &evs {
                     tl.push(e);
                 }
-                black_box(keytrail::rules::evaluate(&tl, 300).len())
+                black_box(keytrail::audit::rules::evaluate(&tl, 300).len())
             },
             BatchSize::LargeInput,
         )
@@ -103,7 +103,7 @@ fn benches(c: &mut Criterion) {
     g.bench_function("analyze_with_parquet_writing", |b| {
         b.iter(|| {
             let dir = tempfile::tempdir().unwrap();
-            let mut store = keytrail::local::LocalStore::new(dir.path()).unwrap();
+            let mut store = keytrail::edge::local::LocalStore::new(dir.path()).unwrap();
             let mut p = Pipeline::new(PipelineOptions::default(), true);
             p.ingest(&mut store, "bench.json", &plain[..]).unwrap();
             let r = p.finish(&mut store).unwrap();

@@ -2208,7 +2208,8 @@ mod tests {
                 let id = r["eventID"].as_str().unwrap();
                 assert_eq!(id.len(), 36);
                 *ids.entry(id.to_string()).or_default() += 1;
-                let t = crate::kms::parse_event_time(r["eventTime"].as_str().unwrap()).unwrap();
+                let t =
+                    crate::model::kms::parse_event_time(r["eventTime"].as_str().unwrap()).unwrap();
                 assert!(t < delivery, "{r}");
                 if !dup_pos.contains(&(i as u64)) {
                     assert!(t >= delivery - 3_600_000, "{r}");
@@ -2272,7 +2273,8 @@ mod tests {
             let v: serde_json::Value = serde_json::from_slice(&gunzip(&gz)).unwrap();
             setup_files += usize::from(p.setup);
             for r in v["Records"].as_array().unwrap() {
-                let t = crate::kms::parse_event_time(r["eventTime"].as_str().unwrap()).unwrap();
+                let t =
+                    crate::model::kms::parse_event_time(r["eventTime"].as_str().unwrap()).unwrap();
                 let name = r["eventName"].as_str().unwrap();
                 let key = r["resources"][0]["ARN"].as_str().unwrap_or("").to_string();
                 let params = &r["requestParameters"];
@@ -2293,7 +2295,8 @@ mod tests {
                         state_keys.insert(key);
                     }
                     _ if r.get("errorCode").is_none()
-                        && crate::kms::classify(name) == crate::kms::Category::KeyUse =>
+                        && crate::model::kms::classify(name)
+                            == crate::model::kms::Category::KeyUse =>
                     {
                         if let Some(tmpl) =
                             params["encryptionContext"]["aws:proton:template"].as_str()

@@ -32,7 +32,7 @@ fn batches(out: &Path, table: &str) -> Vec<arrow::record_batch::RecordBatch> {
 
 /// Rows per table, read back from the Parquet files.
 fn table_rows(out: &Path) -> BTreeMap<String, usize> {
-    keytrail::schema::TABLES
+    keytrail::tables::schema::TABLES
         .iter()
         .map(|t| {
             let n = batches(out, t.name).iter().map(|b| b.num_rows()).sum();
@@ -47,7 +47,7 @@ fn truncated_gzip_among_good_files_exits_2_and_writes_the_rest() {
     let input = tmp.path().join("in");
     std::fs::create_dir_all(&input).unwrap();
     // Three good log files with KMS events, and the truncated one between them.
-    let (files, _, _) = keytrail::local::collect_inputs(&[testdata("trail")]);
+    let (files, _, _) = keytrail::edge::local::collect_inputs(&[testdata("trail")]);
     let good: Vec<PathBuf> = files
         .iter()
         .map(|f| f.path.clone())
@@ -290,7 +290,7 @@ fn analyze_is_deterministic_and_a_rerun_replaces_the_tables() {
     }
     summary_counts_calls_and_severities(&summary);
     let list = |root: &Path| -> Vec<(PathBuf, Vec<u8>)> {
-        keytrail::schema::TABLES
+        keytrail::tables::schema::TABLES
             .iter()
             .flat_map(|t| parquet_files(&root.join(t.name)))
             .map(|p| {
@@ -431,7 +431,7 @@ fn summary_counts_calls_and_severities(summary: &str) {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    for rule in keytrail::rules::Rule::ALL {
+    for rule in keytrail::audit::rules::Rule::ALL {
         let of_rule: Vec<&serde_json::Value> = findings
             .iter()
             .filter(|f| f["rule"] == rule.as_str())

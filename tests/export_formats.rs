@@ -7,10 +7,10 @@
 mod common;
 
 use common::*;
-use keytrail::decode::{decode_source, read_options_for, Decoded};
-use keytrail::kms::KmsEvent;
-use keytrail::logfile::{Framing, ReadOptions, ReadSummary};
+use keytrail::model::kms::KmsEvent;
+use keytrail::pipeline::decode::{decode_source, read_options_for, Decoded};
 use keytrail::pipeline::PipelineOptions;
+use keytrail::read::logfile::{Framing, ReadOptions, ReadSummary};
 use std::collections::BTreeMap;
 
 const KL: &str = "arn:aws:kms:us-east-1:111122223333:key/5d7f0c2e-8b41-4a96-b3e7-1f2a9c6d4e80";
@@ -345,8 +345,8 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn run_sources_allowing_failure(name: &str, bytes: Vec<u8>) -> keytrail::pipeline::RunReport {
-    use keytrail::local::NoStore;
     use keytrail::pipeline::Pipeline;
+    use keytrail::tables::writer::NoStore;
     let mut p: Pipeline<NoStore> = Pipeline::new(PipelineOptions::default(), false);
     let o = p.ingest(&mut NoStore, name, &bytes[..]).unwrap();
     assert!(o.failure.is_some());

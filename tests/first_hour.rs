@@ -473,7 +473,7 @@ fn findings_lines(args: &[&str]) -> Vec<String> {
 #[test]
 fn append_twice_over_overlapping_inputs_equals_one_run_over_the_union() {
     let tmp = tempfile::tempdir().unwrap();
-    let (files, _, _) = keytrail::local::collect_inputs(&[testdata("trail")]);
+    let (files, _, _) = keytrail::edge::local::collect_inputs(&[testdata("trail")]);
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     std::fs::create_dir_all(&a).unwrap();
     std::fs::create_dir_all(&b).unwrap();
@@ -651,7 +651,7 @@ fn the_summary_says_how_to_list_the_findings_and_counts_skipped_files() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
     std::fs::create_dir_all(&input).unwrap();
-    let (files, _, _) = keytrail::local::collect_inputs(&[testdata("trail")]);
+    let (files, _, _) = keytrail::edge::local::collect_inputs(&[testdata("trail")]);
     let plain = files
         .iter()
         .find(|f| !f.path.display().to_string().contains("CloudTrail-"))

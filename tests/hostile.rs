@@ -13,12 +13,13 @@
 mod common;
 
 use common::*;
-use keytrail::decode::{decode_record, Decoded};
+use keytrail::edge::local::LocalStore;
 use keytrail::error::InputErrorKind;
-use keytrail::kms::KmsEvent;
-use keytrail::local::{LocalStore, NoStore};
-use keytrail::logfile::{read_log, ReadOptions, RecordPos, RecordSink, MAX_RECORD_BYTES};
+use keytrail::model::kms::KmsEvent;
+use keytrail::pipeline::decode::{decode_record, Decoded};
 use keytrail::pipeline::{Pipeline, PipelineOptions, RunReport, SourceOutcome};
+use keytrail::read::logfile::{read_log, ReadOptions, RecordPos, RecordSink, MAX_RECORD_BYTES};
+use keytrail::tables::writer::NoStore;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::io::{Cursor, Read, Write};
@@ -239,7 +240,7 @@ fn table_events(out: &Path) -> Vec<KmsEvent> {
         .iter()
         .flat_map(|p| {
             let bytes = bytes::Bytes::from(std::fs::read(p).unwrap());
-            keytrail::readback::read_events(&p.display().to_string(), bytes)
+            keytrail::tables::reader::read_events(&p.display().to_string(), bytes)
                 .unwrap()
                 .events
         })

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use keytrail::ledger::{KeyLedger, LedgerDelta};
+use keytrail::audit::ledger::{KeyLedger, LedgerDelta};
 use keytrail::pipeline::PipelineOptions;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -20,7 +20,7 @@ fn time_text(ms: i64) -> String {
 
 fn event_time(r: &[u8]) -> Option<i64> {
     let v: Value = serde_json::from_slice(r).ok()?;
-    keytrail::kms::parse_event_time(v["eventTime"].as_str()?)
+    keytrail::model::kms::parse_event_time(v["eventTime"].as_str()?)
 }
 
 /// EBS-style churn on the keys the trail's grants are on: per pair a CreateGrant by
@@ -156,7 +156,7 @@ proptest! {
             let w = l.watermark.unwrap_or(i64::MIN);
             for (id, (t, _, _)) in &l.orphans {
                 prop_assert!(!id.starts_with("ebs-c-"));
-                prop_assert!(*t >= w - keytrail::ledger::ORPHAN_HORIZON_MS);
+                prop_assert!(*t >= w - keytrail::audit::ledger::ORPHAN_HORIZON_MS);
             }
         }
         let mut shuffled = deltas.clone();
@@ -238,7 +238,7 @@ fn grant_findings_of_uses_with_other_context_keys_are_deferred() {
     let mut all = a.clone();
     all.extend(b.clone());
     let one = run_sources(&one_file(&all), PipelineOptions::default());
-    let ids = |fs: &[keytrail::rules::Finding]| -> Vec<(String, String)> {
+    let ids = |fs: &[keytrail::audit::rules::Finding]| -> Vec<(String, String)> {
         fs.iter()
             .map(|f| (f.rule.as_str().to_string(), f.event_id.clone()))
             .collect()

@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::io::Read;
 use std::path::Path;
 
-/// The record fields behind `keytrail::readback::LATER_COLUMNS`.
+/// The record fields behind `keytrail::tables::reader::LATER_COLUMNS`.
 const LATER_FIELDS: [&str; 8] = [
     "granteeServicePrincipal",
     "retiringServicePrincipal",
@@ -34,7 +34,9 @@ fn strip_table_file(path: &Path) {
     let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
     let schema = batches[0].schema();
     let keep: Vec<usize> = (0..schema.fields().len())
-        .filter(|&i| !keytrail::readback::LATER_COLUMNS.contains(&schema.field(i).name().as_str()))
+        .filter(|&i| {
+            !keytrail::tables::reader::LATER_COLUMNS.contains(&schema.field(i).name().as_str())
+        })
         .collect();
     assert_eq!(
         keep.len() + 8,

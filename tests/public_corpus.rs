@@ -72,7 +72,7 @@ fn public_corpus_runs_clean_with_known_counts() {
     assert!(r
         .findings
         .iter()
-        .all(|f| f.rule == keytrail::rules::Rule::UseAfterKeyDisabled));
+        .all(|f| f.rule == keytrail::audit::rules::Rule::UseAfterKeyDisabled));
 }
 
 #[test]

@@ -13,7 +13,7 @@ fn readme_schema_section_matches_the_code() {
         .expect("schema end marker");
     assert_eq!(
         &readme[body_start..end],
-        keytrail::schema::markdown(),
+        keytrail::tables::schema::markdown(),
         "README.md is out of date: paste `keytrail schema` between the markers"
     );
 }
@@ -22,7 +22,7 @@ fn readme_schema_section_matches_the_code() {
 fn template_glue_tables_match_the_code() {
     let template =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml")).unwrap();
-    let want = keytrail::schema::glue_tables_yaml();
+    let want = keytrail::tables::schema::glue_tables_yaml();
     assert!(
         template.contains(&want),
         "template.yaml's Glue tables are out of date: replace the generated block with `keytrail schema --format glue`"
@@ -32,12 +32,12 @@ fn template_glue_tables_match_the_code() {
 #[test]
 fn queries_ddl_matches_the_code() {
     // Every table of the catalog: keytrail's and the one the scheduled Athena query writes.
-    for t in keytrail::schema::catalog() {
+    for t in keytrail::tables::schema::catalog() {
         let path = format!("{}/queries/ddl/{}.sql", env!("CARGO_MANIFEST_DIR"), t.name);
         let ddl = std::fs::read_to_string(&path).unwrap_or_default();
         assert_eq!(
             ddl.trim_end(),
-            keytrail::schema::athena_ddl(&t).trim_end(),
+            keytrail::tables::schema::athena_ddl(&t).trim_end(),
             "{path} is out of date: regenerate it with `keytrail schema --format ddl`"
         );
     }

@@ -15,13 +15,13 @@
 //! the endpoint variable the tests report themselves skipped (`KEYTRAIL_REQUIRE_S3=1` makes
 //! that a failure, as the test script does).
 
+use keytrail::audit::ledger::LedgerDelta;
+use keytrail::edge::s3::{self, ClientSettings, S3Store, S3Url};
 use keytrail::lambda::state::StateStore;
+use keytrail::lambda::trigger::ObjectRef;
 use keytrail::lambda::{App, LambdaConfig};
-use keytrail::ledger::LedgerDelta;
-use keytrail::output::TableStore;
-use keytrail::profile::Profiles;
-use keytrail::s3::{self, ClientSettings, S3Store, S3Url};
-use keytrail::trigger::ObjectRef;
+use keytrail::model::profile::Profiles;
+use keytrail::tables::writer::TableStore;
 #[path = "common/proxy.rs"]
 #[macro_use]
 mod proxy;
@@ -79,7 +79,7 @@ fn trail_file() -> (String, Vec<u8>) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/trail");
     // The largest log file (the library's own folder walk): the most records, so a
     // truncation lands well inside it.
-    let (files, _, _) = keytrail::local::collect_inputs(&[dir]);
+    let (files, _, _) = keytrail::edge::local::collect_inputs(&[dir]);
     let path = files
         .into_iter()
         .map(|f| f.path)

@@ -3,9 +3,9 @@
 //! Without the variable the tests report themselves skipped; the e2e script always sets it
 //! and runs them (`KEYTRAIL_REQUIRE_S3=1` makes a missing endpoint a failure).
 
-use keytrail::ledger::LedgerDelta;
-use keytrail::profile::Profiles;
-use keytrail::s3::{self, S3Url};
+use keytrail::audit::ledger::LedgerDelta;
+use keytrail::edge::s3::{self, S3Url};
+use keytrail::model::profile::Profiles;
 
 fn endpoint() -> Option<String> {
     let e = std::env::var("KEYTRAIL_TEST_S3_ENDPOINT").ok();

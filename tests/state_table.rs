@@ -18,10 +18,10 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
-use keytrail::dynamo::StateTable;
-use keytrail::ledger::items::{self, Item};
-use keytrail::ledger::LedgerDelta;
-use keytrail::s3::ClientSettings;
+use keytrail::audit::ledger::items::{self, Item};
+use keytrail::audit::ledger::LedgerDelta;
+use keytrail::edge::dynamo::StateTable;
+use keytrail::edge::s3::ClientSettings;
 use proxy::{rule, Fault, Proxy};
 use std::time::Duration;
 
@@ -44,7 +44,7 @@ async fn table(endpoint: &str, name: &str) -> String {
         .unwrap()
         .as_nanos();
     let name = format!("{name}-{nanos}");
-    let shared = keytrail::s3::load_config(&settings(endpoint, 1))
+    let shared = keytrail::edge::s3::load_config(&settings(endpoint, 1))
         .await
         .unwrap();
     let c = aws_sdk_dynamodb::Client::new(&shared);
@@ -251,7 +251,9 @@ async fn faults_that_never_end_are_retryable_errors_and_bad_items_permanent_ones
 
     // An item the function did not write (no record): the read fails, permanently.
     proxy.set_plan(Vec::new());
-    let shared = keytrail::s3::load_config(&settings(&ep, 1)).await.unwrap();
+    let shared = keytrail::edge::s3::load_config(&settings(&ep, 1))
+        .await
+        .unwrap();
     aws_sdk_dynamodb::Client::new(&shared)
         .put_item()
         .table_name(&name)

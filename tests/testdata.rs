@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use keytrail::ledger::LedgerDelta;
+use keytrail::audit::ledger::LedgerDelta;
 use keytrail::pipeline::PipelineOptions;
 use proptest::prelude::*;
 use serde_json::Value;
@@ -62,7 +62,7 @@ fn trail_gives_exactly_the_expected_findings() {
 }
 
 /// The snapshots of testdata/baseline, in name order.
-fn baselines() -> Vec<std::sync::Arc<keytrail::snapshot::Snapshot>> {
+fn baselines() -> Vec<std::sync::Arc<keytrail::model::snapshot::Snapshot>> {
     let mut files: Vec<_> = std::fs::read_dir(testdata("baseline"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -72,7 +72,7 @@ fn baselines() -> Vec<std::sync::Arc<keytrail::snapshot::Snapshot>> {
     files
         .iter()
         .map(|f| {
-            let s = keytrail::snapshot::load(f).unwrap();
+            let s = keytrail::model::snapshot::load(f).unwrap();
             assert!(s.problems.is_empty(), "{f:?}: {:?}", s.problems);
             std::sync::Arc::new(s)
         })

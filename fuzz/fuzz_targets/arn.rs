@@ -2,7 +2,8 @@
 //! checks and CloudTrail times.
 #![no_main]
 
-use keytrail::{arn, kms, profile, s3};
+use keytrail::edge::s3;
+use keytrail::model::{arn, kms, profile};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,8 +2,8 @@
 //! them): parsing, merging (idempotent), and judging a run against them.
 #![no_main]
 
-use keytrail::ledger::KeyLedger;
-use keytrail::local::NoStore;
+use keytrail::audit::ledger::KeyLedger;
+use keytrail::tables::writer::NoStore;
 use keytrail::pipeline::{Pipeline, PipelineOptions};
 use libfuzzer_sys::fuzz_target;
 

@@ -7,7 +7,7 @@
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use keytrail::local::NoStore;
+use keytrail::tables::writer::NoStore;
 use keytrail::pipeline::{Pipeline, PipelineOptions};
 use libfuzzer_sys::fuzz_target;
 use std::io::Write;

@@ -1,7 +1,7 @@
 //! Context-profile files (TOML), then matching an encryption context against them.
 #![no_main]
 
-use keytrail::profile::Profiles;
+use keytrail::model::profile::Profiles;
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeMap;
 

@@ -2,10 +2,10 @@
 //! apply path (dedupe, timeline, rules, table rows) in a one-record run.
 #![no_main]
 
-use keytrail::decode;
-use keytrail::local::NoStore;
-use keytrail::logfile::{ReadSummary, RecordPos};
+use keytrail::tables::writer::NoStore;
+use keytrail::pipeline::decode;
 use keytrail::pipeline::{Pipeline, PipelineOptions};
+use keytrail::read::logfile::{ReadSummary, RecordPos};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let report = pipeline.finish(&mut store).expect("NoStore never fails");
     let mut text = Vec::new();
-    keytrail::report::write_table(&mut text, &report.findings).expect("writes to a Vec");
+    keytrail::render::write_table(&mut text, &report.findings).expect("writes to a Vec");
     // Whatever the record held, the table reaching a terminal carries no escape sequence.
     assert!(!text.contains(&0x1b), "ESC reached the table output");
 });

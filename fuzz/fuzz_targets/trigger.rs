@@ -2,7 +2,7 @@
 //! and message bodies, as they reach the handler.
 #![no_main]
 
-use keytrail::trigger;
+use keytrail::lambda::trigger;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(work) = trigger::parse_text(text) {
             let _ = format!("{work:?}");
         }
-        let decoded = trigger::percent_decode(text);
+        let decoded = keytrail::text::percent_decode(text);
         // Decoding never grows a key.
         assert!(decoded.len() <= text.len());
         let _ = trigger::decode_form_key(text);

@@ -1,5 +1,5 @@
 -- findings: Findings of the rules.
--- Generated from src/schema.rs (`keytrail schema --format ddl`); a test keeps it in step.
+-- Generated from src/tables/schema.rs (`keytrail schema --format ddl`); a test keeps it in step.
 -- Placeholders: ${output} = s3://bucket/prefix the tables were written under;
 -- ${accounts}, ${regions} = comma-separated account ids and regions to project.
 CREATE EXTERNAL TABLE IF NOT EXISTS keytrail.findings (

@@ -1,5 +1,5 @@
 -- findings_daily: The findings the view findings_recomputed returned on each day's scheduled run (queries/scheduled/materialize_findings.sql): the authority over all history, one copy per run_date.
--- Generated from src/schema.rs (`keytrail schema --format ddl`); a test keeps it in step.
+-- Generated from src/tables/schema.rs (`keytrail schema --format ddl`); a test keeps it in step.
 -- Placeholder: ${output} = s3://bucket/prefix the tables were written under. Written by
 -- queries/scheduled/, whose INSERT INTO registers each run_date partition (no projection).
 CREATE EXTERNAL TABLE IF NOT EXISTS keytrail.findings_daily (

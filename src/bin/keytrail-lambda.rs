@@ -23,7 +23,7 @@ async fn main() -> Result<(), Error> {
         tracing::error!(error = %e, "invalid configuration");
         e
     })?;
-    let client = keytrail::s3::client().await?;
+    let client = keytrail::edge::s3::client().await?;
     let profiles = load_profiles(&client, config.profiles_location.as_deref())
         .await
         .map_err(|e| {

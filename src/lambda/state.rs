@@ -5,13 +5,13 @@
 //! in between fails the message and its redelivery rewrites the same state.
 
 use super::WorkError;
-use crate::dynamo::{ReadStats, StateError, StateTable};
-use crate::ledger::items::{self, Item};
-use crate::ledger::LedgerDelta;
-use crate::output::TableStore;
+use crate::audit::ledger::items::{self, Item};
+use crate::audit::ledger::LedgerDelta;
+use crate::edge::dynamo::{ReadStats, StateError, StateTable};
+use crate::edge::s3::{self, S3Url};
+use crate::model::profile::Profiles;
 use crate::pipeline::Pipeline;
-use crate::profile::Profiles;
-use crate::s3::{self, S3Url};
+use crate::tables::writer::TableStore;
 use aws_sdk_s3::Client;
 use std::collections::BTreeMap;
 
@@ -152,7 +152,7 @@ pub async fn migrate(
         let Some((bytes, _)) = s3::get_small(client, &output.bucket, &key).await? else {
             continue; // Deleted since the listing.
         };
-        let l = crate::ledger::KeyLedger::from_json(&bytes).map_err(|e| WorkError {
+        let l = crate::audit::ledger::KeyLedger::from_json(&bytes).map_err(|e| WorkError {
             message: format!("{url}: corrupt ledger: {e}"),
             retryable: false,
         })?;

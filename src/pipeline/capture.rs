@@ -1,10 +1,10 @@
 //! What one event contributes to the per-key ledgers the Lambda keeps between files, and
 //! which of it can matter (RULES.md section 7).
 
-use crate::kms::{Category, KmsEvent};
-use crate::ledger::{LedgerDelta, UNKEYED};
-use crate::profile::Profiles;
-use crate::timeline::{parse_context, Timeline};
+use crate::audit::ledger::{LedgerDelta, UNKEYED};
+use crate::audit::timeline::{parse_context, Timeline};
+use crate::model::kms::{Category, KmsEvent};
+use crate::model::profile::Profiles;
 use std::collections::HashMap;
 
 /// Orphan removals the ledgers hold, by grant id: (key, event id, time, record, source).
@@ -128,7 +128,7 @@ pub(super) fn capture(
         Category::Other
             if ev.event_name == "RotateKeyOnDemand"
                 || ev.custom_key_store_id.is_some()
-                || crate::kms::POLICY_EVENTS.contains(&ev.event_name.as_str()) =>
+                || crate::model::kms::POLICY_EVENTS.contains(&ev.event_name.as_str()) =>
         {
             if let Some(key) = key {
                 delta.add_event(key, id, time, &compact(bytes), source);

@@ -1,10 +1,10 @@
 //! One `kms_events` row, cell by cell in the order of `schema::KMS_EVENTS`.
 
 use crate::error::OutputError;
-use crate::kms::{self, KmsEvent};
-use crate::output::{Partition, PartitionedWriter, TableStore};
-use crate::profile::{proton_parts, Profiles};
-use crate::schema::Value;
+use crate::model::kms::{self, KmsEvent};
+use crate::model::profile::{proton_parts, Profiles};
+use crate::tables::schema::Value;
+use crate::tables::writer::{Partition, PartitionedWriter, TableStore};
 
 fn s(x: &Option<String>) -> Value<'_> {
     Value::Str(x.as_deref())

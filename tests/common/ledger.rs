@@ -2,10 +2,10 @@
 //! ledgers the files before it left, and inputs cut into files the way CloudTrail delivers.
 
 use super::{all_records, findings_json, testdata};
-use keytrail::ledger::items::{self, Item};
-use keytrail::ledger::{KeyLedger, LedgerDelta};
-use keytrail::local::NoStore;
+use keytrail::audit::ledger::items::{self, Item};
+use keytrail::audit::ledger::{KeyLedger, LedgerDelta};
 use keytrail::pipeline::{Pipeline, PipelineOptions, RunReport};
+use keytrail::tables::writer::NoStore;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -76,7 +76,7 @@ pub fn run_with_items(sources: &[(String, Vec<u8>)]) -> Vec<Value> {
 /// [`run_with_ledgers`] with snapshots as the baseline of every file (`KEYTRAIL_BASELINE`).
 pub fn run_with_ledgers_and(
     sources: &[(String, Vec<u8>)],
-    baselines: &[std::sync::Arc<keytrail::snapshot::Snapshot>],
+    baselines: &[std::sync::Arc<keytrail::model::snapshot::Snapshot>],
 ) -> (Vec<Value>, Vec<LedgerDelta>) {
     let reports = ledger_path(sources, baselines);
     let findings = reports.iter().flat_map(findings_json).collect();
@@ -87,7 +87,7 @@ pub fn run_with_ledgers_and(
 /// ledger delta, its deferred findings).
 pub fn ledger_path(
     sources: &[(String, Vec<u8>)],
-    baselines: &[std::sync::Arc<keytrail::snapshot::Snapshot>],
+    baselines: &[std::sync::Arc<keytrail::model::snapshot::Snapshot>],
 ) -> Vec<RunReport> {
     let mut ledgers: BTreeMap<String, KeyLedger> = BTreeMap::new();
     let mut reports = Vec::new();
@@ -165,13 +165,13 @@ pub fn chronological_files_of(
             let v: Value = serde_json::from_slice(&r).unwrap();
             let t = v["eventTime"]
                 .as_str()
-                .and_then(keytrail::kms::parse_event_time)
+                .and_then(keytrail::model::kms::parse_event_time)
                 .unwrap_or(i64::MIN);
             (t, r)
         })
         .collect();
     records.sort_by_key(|(t, _)| *t);
-    let grace_ms = keytrail::rules::DEFAULT_GRACE_SECONDS * 1000;
+    let grace_ms = keytrail::audit::rules::DEFAULT_GRACE_SECONDS * 1000;
     let mut cuts: Vec<usize> = (1..records.len())
         .filter(|&i| records[i - 1].0 != i64::MIN && records[i].0 - records[i - 1].0 > grace_ms)
         .collect();

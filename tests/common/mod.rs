@@ -1,10 +1,11 @@
 //! Helpers shared by the end-to-end tests.
 #![allow(dead_code)]
 
+use keytrail::edge::local::collect_inputs;
 use keytrail::error::InputError;
-use keytrail::local::{collect_inputs, NoStore};
-use keytrail::logfile::{read_log, ReadOptions, RecordPos, RecordSink};
 use keytrail::pipeline::{Pipeline, PipelineOptions, RunReport};
+use keytrail::read::logfile::{read_log, ReadOptions, RecordPos, RecordSink};
+use keytrail::tables::writer::NoStore;
 use std::path::{Path, PathBuf};
 
 mod ledger;
@@ -105,7 +106,7 @@ pub fn all_records(dir: &Path) -> Vec<Vec<u8>> {
     let mut c = Collect::default();
     for f in files {
         let name = f.path.display().to_string();
-        if keytrail::logfile::skip_reason_for_name(&name).is_some() {
+        if keytrail::read::logfile::skip_reason_for_name(&name).is_some() {
             continue;
         }
         let file = std::fs::File::open(&f.path).unwrap();

@@ -11,8 +11,8 @@
 //! 2 wins over 1.
 
 use crate::{Common, Level};
-use keytrail::report::one_line;
-use keytrail::rules::Finding;
+use keytrail::audit::rules::Finding;
+use keytrail::text::one_line;
 use std::process::ExitCode;
 
 pub const OK: u8 = 0;

@@ -7,11 +7,12 @@ use crate::progress::Progress;
 use crate::Common;
 use anyhow::Result;
 use futures::StreamExt;
-use keytrail::local::{collect_inputs, NoStore};
-use keytrail::output::TableStore;
+use keytrail::edge::local::collect_inputs;
+use keytrail::edge::s3::S3Url;
 use keytrail::pipeline::{Pipeline, RunReport, SourceOutcome};
-use keytrail::report::sanitize;
-use keytrail::s3::S3Url;
+use keytrail::tables::writer::NoStore;
+use keytrail::tables::writer::TableStore;
+use keytrail::text::sanitize;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -90,10 +91,10 @@ pub fn resolve(inputs: &[String], quiet: bool, s3: S3<'_>) -> Result<Resolved> {
         let (rt, client) = s3.expect("an S3 client for s3:// inputs");
         let loc = S3Url::parse(url)
             .ok_or_else(|| anyhow::anyhow!("{url}: not an s3://bucket/prefix location"))?;
-        let listed = rt.block_on(keytrail::s3::list(client, &loc.bucket, &loc.prefix))?;
+        let listed = rt.block_on(keytrail::edge::s3::list(client, &loc.bucket, &loc.prefix))?;
         for (key, size) in listed {
             let name = key.rsplit('/').next().unwrap_or(&key);
-            if key == loc.prefix || keytrail::local::is_log_name(name) {
+            if key == loc.prefix || keytrail::edge::local::is_log_name(name) {
                 sources.push(Source {
                     name: format!("s3://{}/{key}", loc.bucket),
                     kind: SourceKind::Object {
@@ -107,7 +108,7 @@ pub fn resolve(inputs: &[String], quiet: bool, s3: S3<'_>) -> Result<Resolved> {
                 note(format!(
                     "skipped s3://{}/{key}: {}",
                     loc.bucket,
-                    keytrail::local::NOT_A_LOG_NAME
+                    keytrail::edge::local::NOT_A_LOG_NAME
                 ));
             }
         }
@@ -202,7 +203,7 @@ pub fn feed<S: TableStore>(
         let mut fetched = futures::stream::iter(objects.into_iter().map(|(url, bucket, key)| {
             let client = client.clone();
             async move {
-                let got = keytrail::s3::get_small(&client, &bucket, &key).await;
+                let got = keytrail::edge::s3::get_small(&client, &bucket, &key).await;
                 (url, got)
             }
         }))
@@ -262,11 +263,11 @@ fn table_files(loc: &str, s3: S3<'_>) -> Result<(Vec<(String, bytes::Bytes)>, bo
     if let Some(url) = S3Url::parse(loc) {
         let (rt, client) = s3.expect("an S3 client for s3:// tables");
         let prefix = url.key("kms_events/");
-        for (key, _) in rt.block_on(keytrail::s3::list(client, &url.bucket, &prefix))? {
+        for (key, _) in rt.block_on(keytrail::edge::s3::list(client, &url.bucket, &prefix))? {
             if !key.ends_with(".parquet") {
                 continue;
             }
-            match rt.block_on(keytrail::s3::get_small(client, &url.bucket, &key))? {
+            match rt.block_on(keytrail::edge::s3::get_small(client, &url.bucket, &key))? {
                 Some((b, _)) => files.push((format!("s3://{}/{key}", url.bucket), b.into())),
                 None => failed = true,
             }
@@ -309,7 +310,7 @@ pub fn feed_tables<S: TableStore>(
     let (files, failed) = table_files(loc, s3)?;
     fed.input_failed |= failed;
     for (name, bytes) in files {
-        match keytrail::readback::read_events(&name, bytes) {
+        match keytrail::tables::reader::read_events(&name, bytes) {
             Ok(read) => {
                 fed.older_tables += !read.missing_columns.is_empty() as u64;
                 pipeline.ingest_events(store, &name, read.events)?;
@@ -338,7 +339,7 @@ pub fn feed_existing<S: TableStore>(
     let (files, _) = table_files(&dir.display().to_string(), None)?;
     let mut older = 0;
     for (name, bytes) in files {
-        let read = keytrail::readback::read_events(&name, bytes)?;
+        let read = keytrail::tables::reader::read_events(&name, bytes)?;
         older += !read.missing_columns.is_empty() as u64;
         pipeline.ingest_existing(&name, read.events);
     }
@@ -353,7 +354,7 @@ pub fn note_older_tables(files: u64) {
     if files > 0 {
         eprintln!(
             "note: {files} kms_events file(s) were written by an earlier keytrail and lack {}: the rules treat those facts as unknown (cross-account copies count twice, grants to service principals cover nothing, imported key material and custom key stores are not followed); for exact findings, run analyze again over the logs",
-            keytrail::readback::LATER_COLUMNS.join(", ")
+            keytrail::tables::reader::LATER_COLUMNS.join(", ")
         );
     }
 }

@@ -3,7 +3,7 @@
 //! progress is finished first (it holds the staging lock), so the output folder holds
 //! either the old tables or the new ones, never a mix.
 
-use keytrail::local::{AbortHandle, AbortOutcome};
+use keytrail::edge::local::{AbortHandle, AbortOutcome};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,7 +75,7 @@ fn on_signal(sig: i32) -> ! {
     eprintln!(
         "interrupted by {}: {}",
         name(sig),
-        keytrail::report::sanitize(&what)
+        keytrail::text::sanitize(&what)
     );
     std::process::exit(128 + sig);
 }

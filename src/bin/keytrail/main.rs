@@ -24,8 +24,8 @@ mod summary;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use keytrail::report;
-use keytrail::rules::{Finding, Severity};
+use keytrail::audit::rules::{Finding, Severity};
+use keytrail::render;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -124,7 +124,7 @@ struct Common {
     profiles: Option<PathBuf>,
     /// Consistency window in seconds: grants and key states are given this long to take
     /// effect and to disappear.
-    #[arg(long, value_name = "SECONDS", default_value_t = keytrail::rules::DEFAULT_GRACE_SECONDS)]
+    #[arg(long, value_name = "SECONDS", default_value_t = keytrail::audit::rules::DEFAULT_GRACE_SECONDS)]
     grace: i64,
     /// A snapshot of today's keys (`keytrail snapshot` output, or a folder of `aws kms`
     /// outputs) as a baseline: its grants cover uses whose CreateGrant predates the input,
@@ -168,11 +168,11 @@ struct Common {
     #[arg(long, default_value_t = 0, value_name = "N")]
     threads: usize,
     /// Stop reading a source after this many decompressed bytes (a gzip-bomb guard).
-    #[arg(long, value_name = "BYTES", default_value_t = keytrail::logfile::DEFAULT_MAX_SOURCE_BYTES)]
+    #[arg(long, value_name = "BYTES", default_value_t = keytrail::read::logfile::DEFAULT_MAX_SOURCE_BYTES)]
     max_source_bytes: u64,
     /// Stop reading a gzip source that decompresses to more than RATIO times its compressed
     /// size, judged from 64 MiB on (CloudTrail logs compress 10 to 30 times; 0: no limit).
-    #[arg(long, value_name = "RATIO", default_value_t = keytrail::logfile::DEFAULT_MAX_INFLATION)]
+    #[arg(long, value_name = "RATIO", default_value_t = keytrail::read::logfile::DEFAULT_MAX_INFLATION)]
     max_inflation: u64,
 }
 
@@ -245,7 +245,7 @@ fn run(cli: Cli) -> Result<u8> {
             rule,
             severity,
         } => {
-            let known: Vec<&str> = keytrail::rules::Rule::ALL
+            let known: Vec<&str> = keytrail::audit::rules::Rule::ALL
                 .iter()
                 .map(|r| r.as_str())
                 .collect();
@@ -267,9 +267,9 @@ fn run(cli: Cli) -> Result<u8> {
                 .collect();
             let mut stdout = std::io::stdout().lock();
             match format {
-                Format::Table => report::write_table(&mut stdout, &shown)?,
-                Format::Json => report::write_json(&mut stdout, &shown)?,
-                Format::Csv => report::write_csv(&mut stdout, &shown)?,
+                Format::Table => render::write_table(&mut stdout, &shown)?,
+                Format::Json => render::write_json(&mut stdout, &shown)?,
+                Format::Csv => render::write_csv(&mut stdout, &shown)?,
             }
             stdout.flush()?;
             Ok(exit::status(&common, &shown, run.input_failed))
@@ -311,17 +311,19 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Schema { format } => {
             let mut o = std::io::stdout().lock();
             match format {
-                SchemaFormat::Markdown => write!(o, "{}", keytrail::schema::markdown())?,
-                SchemaFormat::Glue => write!(o, "{}", keytrail::schema::glue_tables_yaml())?,
+                SchemaFormat::Markdown => write!(o, "{}", keytrail::tables::schema::markdown())?,
+                SchemaFormat::Glue => {
+                    write!(o, "{}", keytrail::tables::schema::glue_tables_yaml())?
+                }
                 SchemaFormat::Ddl => {
-                    for t in keytrail::schema::catalog() {
-                        writeln!(o, "{}", keytrail::schema::athena_ddl(&t))?;
+                    for t in keytrail::tables::schema::catalog() {
+                        writeln!(o, "{}", keytrail::tables::schema::athena_ddl(&t))?;
                     }
                 }
                 SchemaFormat::Json => writeln!(
                     o,
                     "{}",
-                    serde_json::to_string_pretty(&keytrail::schema::json())?
+                    serde_json::to_string_pretty(&keytrail::tables::schema::json())?
                 )?,
             }
             o.flush()?;

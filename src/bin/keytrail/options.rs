@@ -4,9 +4,9 @@
 
 use crate::Common;
 use anyhow::{Context, Result};
-use keytrail::filter::{parse_time, Bound, EventFilter, TimeWindow};
+use keytrail::model::profile::Profiles;
+use keytrail::pipeline::filter::{parse_time, Bound, EventFilter, TimeWindow};
 use keytrail::pipeline::PipelineOptions;
-use keytrail::profile::Profiles;
 
 /// The pipeline options the flags ask for.
 pub fn pipeline_options(common: &Common) -> Result<PipelineOptions> {
@@ -43,7 +43,7 @@ pub fn pipeline_options(common: &Common) -> Result<PipelineOptions> {
         ..PipelineOptions::default()
     };
     for path in &common.baseline {
-        let snap = keytrail::snapshot::load(path)
+        let snap = keytrail::model::snapshot::load(path)
             .map_err(|e| anyhow::anyhow!("--baseline {}: {e}", path.display()))?;
         if !common.quiet {
             for p in &snap.problems {
@@ -85,10 +85,10 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// The S3 client, with `--region` and `--profile`; fails in one line without a region or
 /// credentials.
 pub fn s3_client(common: &Common, rt: &tokio::runtime::Runtime) -> Result<aws_sdk_s3::Client> {
-    let settings = keytrail::s3::ClientSettings {
+    let settings = keytrail::edge::s3::ClientSettings {
         region: common.region.clone(),
         profile: common.profile.clone(),
         ..Default::default()
     };
-    Ok(rt.block_on(keytrail::s3::client_with(&settings))?)
+    Ok(rt.block_on(keytrail::edge::s3::client_with(&settings))?)
 }

@@ -8,10 +8,10 @@ use crate::ingest::{self, Fed, Source};
 use crate::interrupt::{self, Cleanup};
 use crate::{exit, options, summary, Common};
 use anyhow::{anyhow, Result};
-use keytrail::local::{LocalStore, PublishMode};
-use keytrail::manifest::{run_stem, Manifest, SourceEntry, MANIFEST_FILE};
+use keytrail::edge::local::{LocalStore, PublishMode};
+use keytrail::edge::manifest::{run_stem, Manifest, SourceEntry, MANIFEST_FILE};
+use keytrail::edge::s3::{S3Store, S3Url};
 use keytrail::pipeline::{Pipeline, PipelineOptions, RunReport};
-use keytrail::s3::{S3Store, S3Url};
 use std::path::Path;
 
 pub fn analyze(common: &Common, out: &str, append: bool) -> Result<u8> {
@@ -91,7 +91,9 @@ fn analyze_local(
         out: out.to_string(),
     });
     let mut manifest = Manifest::default();
-    let manifest_file = root.join(keytrail::local::META_DIR).join(MANIFEST_FILE);
+    let manifest_file = root
+        .join(keytrail::edge::local::META_DIR)
+        .join(MANIFEST_FILE);
     if append && manifest_file.exists() {
         let text = std::fs::read_to_string(&manifest_file)
             .map_err(|e| anyhow!("{}: cannot read: {e}", manifest_file.display()))?;

@@ -1,7 +1,7 @@
 //! `keytrail snapshot`: records today's keys of one account and region through the KMS
 //! API (ListKeys, then per key DescribeKey, GetKeyPolicy, ListGrants, and ListAliases
 //! matched by TargetKeyId) into one JSON file, written atomically; and `--check`, which
-//! reads a snapshot back through [`keytrail::snapshot::load`].
+//! reads a snapshot back through [`keytrail::model::snapshot::load`].
 //!
 //! Only a failed ListKeys (or a configuration problem) stops the command: a key whose
 //! other calls fail is recorded with those errors in its `errors`.
@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::Client;
 use futures::StreamExt;
-use keytrail::report::{fit, one_line, sanitize};
+use keytrail::text::{fit, one_line, sanitize};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -65,7 +65,7 @@ pub fn run(args: &SnapshotArgs) -> Result<u8> {
     let account = keys
         .first()
         .and_then(|k| k["key_arn"].as_str())
-        .and_then(keytrail::arn::parse)
+        .and_then(keytrail::model::arn::parse)
         .map(|a| a.account.to_string());
     let doc = json!({
         "snapshot_time": started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -165,14 +165,14 @@ async fn client(args: &SnapshotArgs) -> Result<(Client, String)> {
         .ok()
         .filter(|e| !e.is_empty());
     if let Some(e) = &endpoint {
-        keytrail::s3::check_endpoint(e)?;
+        keytrail::edge::s3::check_endpoint(e)?;
     }
-    let settings = keytrail::s3::ClientSettings {
+    let settings = keytrail::edge::s3::ClientSettings {
         region: args.region.clone(),
         profile: args.profile.clone(),
-        ..keytrail::s3::ClientSettings::default()
+        ..keytrail::edge::s3::ClientSettings::default()
     };
-    let shared = keytrail::s3::load_config(&settings).await?;
+    let shared = keytrail::edge::s3::load_config(&settings).await?;
     let region = shared.region().map(|r| r.to_string()).unwrap_or_default();
     let mut conf = aws_sdk_kms::config::Builder::from(&shared);
     if let Some(e) = endpoint {
@@ -200,10 +200,10 @@ where
             "connection failed: {}",
             d.as_connector_error().map_or_else(
                 || "the request could not be sent".into(),
-                |c| keytrail::s3::error_chain(c)
+                |c| keytrail::edge::s3::error_chain(c)
             )
         ),
-        other => keytrail::s3::error_chain(other),
+        other => keytrail::edge::s3::error_chain(other),
     };
     fit(one_line(&format!("{op}: {why}")), 400)
 }
@@ -323,7 +323,7 @@ async fn key(
 /// `--check`: reads a snapshot back and prints what it holds; problems go to stderr.
 /// Exit 0 when it read cleanly, 2 when something in it could not be read.
 fn check(path: &Path, as_json: bool, quiet: bool) -> Result<u8> {
-    let snap = keytrail::snapshot::load(path)?;
+    let snap = keytrail::model::snapshot::load(path)?;
     for p in &snap.problems {
         eprintln!("error: {p}");
     }

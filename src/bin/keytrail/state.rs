@@ -3,9 +3,9 @@
 //! once, idempotently, leaving the ledger objects as they were.
 
 use anyhow::{Context, Result};
+use keytrail::edge::s3::{ClientSettings, S3Url};
 use keytrail::lambda::state;
-use keytrail::profile::Profiles;
-use keytrail::s3::{ClientSettings, S3Url};
+use keytrail::model::profile::Profiles;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -73,8 +73,8 @@ pub fn run(args: &StateArgs) -> Result<u8> {
         .enable_all()
         .build()?;
     let m = rt.block_on(async {
-        let client = keytrail::s3::client_with(&settings).await?;
-        let table = keytrail::dynamo::StateTable::new(&settings, table).await?;
+        let client = keytrail::edge::s3::client_with(&settings).await?;
+        let table = keytrail::edge::dynamo::StateTable::new(&settings, table).await?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);

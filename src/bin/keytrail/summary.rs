@@ -1,9 +1,9 @@
 //! What `analyze` prints when it is done: files, records, KMS events, findings by rule, the
 //! files written, and what to do next.
 
+use keytrail::audit::rules::Severity;
 use keytrail::pipeline::RunReport;
-use keytrail::report::sanitize;
-use keytrail::rules::Severity;
+use keytrail::text::sanitize;
 use std::io::Write;
 
 pub fn print(

@@ -4,15 +4,15 @@
 use super::{note_outcome, Fed, Source, SourceKind};
 use crate::progress::Progress;
 use anyhow::Result;
-use keytrail::output::TableStore;
 use keytrail::pipeline::Pipeline;
-use keytrail::report::sanitize;
+use keytrail::tables::writer::TableStore;
+use keytrail::text::sanitize;
 
 /// What a decoding thread sends for one file.
 enum FileMsg {
-    Chunk(Vec<keytrail::decode::Decoded>),
-    Done(Result<keytrail::logfile::ReadSummary, keytrail::error::InputError>),
-    Skipped(keytrail::logfile::SkipReason),
+    Chunk(Vec<keytrail::pipeline::decode::Decoded>),
+    Done(Result<keytrail::read::logfile::ReadSummary, keytrail::error::InputError>),
+    Skipped(keytrail::read::logfile::SkipReason),
     OpenFailed(String),
 }
 
@@ -54,7 +54,7 @@ pub fn feed_files<S: TableStore>(
                     }
                 }
                 let name = &files[i].name;
-                if let Some(reason) = keytrail::logfile::skip_reason_for_name(name) {
+                if let Some(reason) = keytrail::read::logfile::skip_reason_for_name(name) {
                     let _ = tx.send(FileMsg::Skipped(reason));
                     continue;
                 }
@@ -68,17 +68,18 @@ pub fn feed_files<S: TableStore>(
                         continue;
                     }
                 };
-                let opts = keytrail::decode::read_options_for(name, &read_opts);
+                let opts = keytrail::pipeline::decode::read_options_for(name, &read_opts);
                 let mut buf = Vec::with_capacity(CHUNK);
-                let result = keytrail::decode::decode_source(name, file, &opts, false, &mut |d| {
-                    buf.push(d);
-                    if buf.len() == CHUNK {
-                        let _ = tx.send(FileMsg::Chunk(std::mem::replace(
-                            &mut buf,
-                            Vec::with_capacity(CHUNK),
-                        )));
-                    }
-                });
+                let result =
+                    keytrail::pipeline::decode::decode_source(name, file, &opts, false, &mut |d| {
+                        buf.push(d);
+                        if buf.len() == CHUNK {
+                            let _ = tx.send(FileMsg::Chunk(std::mem::replace(
+                                &mut buf,
+                                Vec::with_capacity(CHUNK),
+                            )));
+                        }
+                    });
                 if !buf.is_empty() {
                     let _ = tx.send(FileMsg::Chunk(buf));
                 }

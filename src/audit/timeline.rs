@@ -1,0 +1,514 @@
+//! The timeline: the compact, order-free record of what happened to keys and grants.
+//!
+//! The pipeline pushes every distinct KMS event here as it streams by; the findings rules,
+//! the `grants`, `key_states` and `proton_usage` tables are all derived from it once the
+//! input is read. Strings are interned (keys, contexts, principals repeat millions of times
+//! in a backfill), so memory grows with the number of key uses, by a few dozen bytes each,
+//! not with the size of the records.
+
+mod baseline;
+mod policy;
+
+pub use baseline::SnapshotState;
+pub use policy::{CallerFacts, PolicySince, PolicySource, PolicyVersion, SnapshotPolicy};
+
+use policy::{caller_facts, policy_source};
+
+use crate::model::kms::{Caller, Category, KmsEvent, StateClass};
+use crate::model::profile::Profiles;
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+/// An interned string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sym(NonZeroU32);
+
+/// String interner: each distinct string is stored once. Strings known to be unique (event
+/// ids) are appended to an arena instead, without a hash-table entry: in a backfill they are
+/// the bulk of the strings, and interning them would double their cost.
+#[derive(Debug, Default)]
+pub struct Symbols {
+    map: HashMap<Arc<str>, Sym>,
+    strs: Vec<Arc<str>>,
+    unique: String,
+    unique_ends: Vec<u64>,
+}
+
+/// Symbols at or above this value live in the unique-string arena.
+const UNIQUE_BIT: u32 = 1 << 31;
+
+impl Symbols {
+    /// Stores a string that is not expected to repeat (an event id) without interning it.
+    pub fn push_unique(&mut self, s: &str) -> Sym {
+        self.unique.push_str(s);
+        self.unique_ends.push(self.unique.len() as u64);
+        let n = self.unique_ends.len() as u32;
+        assert!(n < UNIQUE_BIT, "too many unique strings");
+        Sym(NonZeroU32::new(UNIQUE_BIT | n).expect("non-zero"))
+    }
+
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if let Some(&sym) = self.map.get(s) {
+            return sym;
+        }
+        let arc: Arc<str> = Arc::from(s);
+        self.strs.push(arc.clone());
+        let n = self.strs.len() as u32;
+        assert!(n < UNIQUE_BIT, "interner overflow");
+        let sym = Sym(NonZeroU32::new(n).expect("non-zero"));
+        self.map.insert(arc, sym);
+        sym
+    }
+
+    pub fn intern_opt(&mut self, s: Option<&str>) -> Option<Sym> {
+        s.map(|s| self.intern(s))
+    }
+
+    pub fn get(&self, sym: Sym) -> &str {
+        let v = sym.0.get();
+        if v & UNIQUE_BIT != 0 {
+            let i = (v & !UNIQUE_BIT) as usize - 1;
+            let start = if i == 0 {
+                0
+            } else {
+                self.unique_ends[i - 1] as usize
+            };
+            &self.unique[start..self.unique_ends[i] as usize]
+        } else {
+            &self.strs[v as usize - 1]
+        }
+    }
+
+    pub fn get_opt(&self, sym: Option<Sym>) -> Option<&str> {
+        sym.map(|s| self.get(s))
+    }
+}
+
+/// One use of one key (a ReEncrypt gives two).
+#[derive(Debug, Clone)]
+pub struct UseItem {
+    pub time: i64,
+    pub event_id: Sym,
+    pub event_name: Sym,
+    pub operation: Sym,
+    pub key: Option<Sym>,
+    /// The context, canonical JSON (sorted keys).
+    pub context: Option<Sym>,
+    /// Caller identities, normalised, joined by newlines.
+    pub identities: Sym,
+    pub principal: Option<Sym>,
+    pub account: Option<Sym>,
+    pub region: Option<Sym>,
+    pub error_code: Option<Sym>,
+    /// Index of the matching context profile.
+    pub profile: Option<u8>,
+    pub has_constraint_key: bool,
+    pub malformed: Option<Sym>,
+    pub template: Option<Sym>,
+    pub resource: Option<Sym>,
+    /// `sharedEventID`: copies of one cross-account call share it.
+    pub shared: Option<Sym>,
+    /// A failed use whose errorMessage names a transient key state (unavailable, creating,
+    /// updating).
+    pub error_transient: bool,
+    /// What a key policy's conditions read about the caller (RULES.md section 6.3).
+    pub caller: CallerFacts,
+}
+
+/// A grant as created.
+#[derive(Debug, Clone)]
+pub struct GrantCreation {
+    pub time: i64,
+    pub event_id: Sym,
+    pub grant_id: Sym,
+    pub key: Option<Sym>,
+    pub account: Option<Sym>,
+    pub region: Option<Sym>,
+    pub principal: Option<Sym>,
+    pub grant_name: Option<Sym>,
+    pub grantee: Option<Sym>,
+    pub retiring_principal: Option<Sym>,
+    pub grantee_service_principal: Option<Sym>,
+    pub retiring_service_principal: Option<Sym>,
+    /// Whom the grant serves, normalised (grantee principal, else service principal).
+    pub grantee_norm: Option<Sym>,
+    /// Who may retire it, normalised.
+    pub retiring_norm: Option<Sym>,
+    /// The source-ARN constraint, which logs cannot check.
+    pub source_arn: Option<Sym>,
+    pub operations: Option<Vec<Sym>>,
+    pub constraint_kind: Option<Sym>,
+    pub constraint: Option<Sym>,
+    pub shared: Option<Sym>,
+    /// A grant a snapshot lists (its `event_id` is empty): RULES.md section 6.6.
+    pub from_snapshot: bool,
+    /// When that snapshot was taken, if it says.
+    pub snapshot_time: Option<i64>,
+}
+
+/// A successful RetireGrant or RevokeGrant.
+#[derive(Debug, Clone)]
+pub struct GrantRemoval {
+    pub time: i64,
+    pub event_id: Sym,
+    pub event_name: Sym,
+    pub grant_id: Option<Sym>,
+    pub key: Option<Sym>,
+    pub account: Option<Sym>,
+    pub region: Option<Sym>,
+    pub principal: Option<Sym>,
+    /// The remover's identities without an added account root, joined by newlines.
+    pub exact_identities: Sym,
+    pub shared: Option<Sym>,
+}
+
+/// A successful key-state event.
+#[derive(Debug, Clone)]
+pub struct StateChange {
+    pub time: i64,
+    pub event_id: Sym,
+    pub event_name: Sym,
+    pub key: Option<Sym>,
+    pub account: Option<Sym>,
+    pub region: Option<Sym>,
+    pub principal: Option<Sym>,
+    /// The state the event reports or implies; `None` for ConnectCustomKeyStore.
+    pub state: Option<Sym>,
+    pub class: Option<StateClass>,
+    pub deletion_date: Option<Sym>,
+    pub pending_window_days: Option<Sym>,
+    pub key_material_id: Option<Sym>,
+    pub import_type: Option<Sym>,
+    /// Connect/DisconnectCustomKeyStore: the store.
+    pub store: Option<Sym>,
+    pub shared: Option<Sym>,
+}
+
+impl StateChange {
+    /// Whether the state it reports lets the key be used.
+    pub fn usable(&self) -> bool {
+        self.class == Some(StateClass::Usable)
+    }
+}
+
+/// A successful RotateKeyOnDemand: pending imported material becomes current.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub time: i64,
+    pub event_id: Sym,
+    pub key: Sym,
+}
+
+/// Counts of what the timeline could not use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TimelineCounts {
+    /// Distinct KMS events without a usable event time (kept in kms_events, not in findings).
+    pub without_time: u64,
+    /// Key uses whose key ARN could not be resolved (alias only): no grant coverage check.
+    pub unresolved_key_uses: u64,
+    /// Successful RetireGrant/RevokeGrant events naming no grant id.
+    pub removals_without_grant_id: u64,
+    /// Successful CreateGrant events without a grant id in the response.
+    pub creations_without_grant_id: u64,
+}
+
+/// Everything the rules and derived tables need, in push order.
+#[derive(Debug)]
+pub struct Timeline {
+    pub symbols: Symbols,
+    pub profiles: Profiles,
+    pub uses: Vec<UseItem>,
+    pub creations: Vec<GrantCreation>,
+    pub removals: Vec<GrantRemoval>,
+    pub states: Vec<StateChange>,
+    pub rotations: Vec<Rotation>,
+    pub policies: Vec<PolicyVersion>,
+    /// Key states snapshots recorded (RULES.md section 6.6).
+    pub snapshot_states: Vec<SnapshotState>,
+    /// Per (account, region): the first and last event time of the KMS events pushed.
+    pub windows: HashMap<(Option<Sym>, Option<Sym>), (i64, i64)>,
+    /// (key, custom key store) pairs seen (CreateKey, uses), possibly repeated.
+    pub key_stores: Vec<(Sym, Sym)>,
+    pub counts: TimelineCounts,
+}
+
+/// Canonical JSON of a context (keys sorted, as a BTreeMap serialises).
+pub fn canonical_context(ctx: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(ctx).unwrap_or_default()
+}
+
+/// Parses a canonical context back.
+pub fn parse_context(s: &str) -> BTreeMap<String, String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+impl Timeline {
+    pub fn new(profiles: Profiles) -> Self {
+        Timeline {
+            symbols: Symbols::default(),
+            profiles,
+            uses: Vec::new(),
+            creations: Vec::new(),
+            removals: Vec::new(),
+            states: Vec::new(),
+            rotations: Vec::new(),
+            policies: Vec::new(),
+            snapshot_states: Vec::new(),
+            windows: HashMap::new(),
+            key_stores: Vec::new(),
+            counts: TimelineCounts::default(),
+        }
+    }
+
+    /// Records one distinct KMS event (the caller dedupes on eventID).
+    pub fn push(&mut self, ev: &KmsEvent) {
+        let Some(time) = ev.event_time else {
+            self.counts.without_time += 1;
+            return;
+        };
+        let s = &mut self.symbols;
+        let event_id = s.push_unique(ev.event_id.as_deref().unwrap_or(""));
+        let event_name = s.intern(&ev.event_name);
+        let account = s.intern_opt(ev.account_id.as_deref());
+        let region = s.intern_opt(ev.region.as_deref());
+        let principal = s.intern_opt(ev.caller.principal.as_deref());
+        let shared = s.intern_opt(ev.shared_event_id.as_deref());
+        let key = s.intern_opt(ev.key.arn.as_deref());
+        let w = self
+            .windows
+            .entry((account, region))
+            .or_insert((time, time));
+        *w = (w.0.min(time), w.1.max(time));
+        if let (Some(k), Some(store)) = (key, ev.custom_key_store_id.as_deref()) {
+            if ev.succeeded() && ev.category != Category::KeyStateChange {
+                let store = s.intern(store);
+                self.key_stores.push((k, store));
+            }
+        }
+        if let (Some(k), true) = (key, ev.succeeded()) {
+            if let Some(source) = policy_source(ev) {
+                let text = s.intern_opt(ev.key_policy.as_deref());
+                self.policies.push(PolicyVersion {
+                    time,
+                    event_id,
+                    event_name,
+                    key: k,
+                    account,
+                    region,
+                    principal,
+                    source,
+                    text,
+                    shared,
+                    snapshot: None,
+                });
+            }
+        }
+        match ev.category {
+            Category::KeyUse => {
+                let head = EventHead {
+                    time,
+                    event_id,
+                    event_name,
+                    account,
+                    region,
+                    principal,
+                    shared,
+                };
+                self.push_uses(ev, head)
+            }
+            Category::GrantChange if ev.succeeded() => {
+                let g = ev.grant.clone().unwrap_or_default();
+                let key_arn = ev.key.arn.as_deref();
+                if ev.event_name == "CreateGrant" {
+                    let Some(grant_id) = g.grant_id.as_deref() else {
+                        self.counts.creations_without_grant_id += 1;
+                        return;
+                    };
+                    self.creations.push(GrantCreation {
+                        time,
+                        event_id,
+                        grant_id: s.intern(grant_id),
+                        key,
+                        account,
+                        region,
+                        principal,
+                        grant_name: s.intern_opt(g.grant_name.as_deref()),
+                        grantee: s.intern_opt(g.grantee.as_deref()),
+                        retiring_principal: s.intern_opt(g.retiring_principal.as_deref()),
+                        grantee_service_principal: s
+                            .intern_opt(g.grantee_service_principal.as_deref()),
+                        retiring_service_principal: s
+                            .intern_opt(g.retiring_service_principal.as_deref()),
+                        grantee_norm: s.intern_opt(g.grantee_normalized(key_arn).as_deref()),
+                        retiring_norm: s.intern_opt(g.retiring_normalized(key_arn).as_deref()),
+                        source_arn: s.intern_opt(g.source_arn.as_deref()),
+                        operations: g
+                            .operations
+                            .as_ref()
+                            .map(|ops| ops.iter().map(|o| s.intern(o)).collect()),
+                        constraint_kind: s.intern_opt(g.constraint_kind.as_deref()),
+                        constraint: g
+                            .constraint
+                            .as_ref()
+                            .map(|c| s.intern(&canonical_context(c))),
+                        shared,
+                        from_snapshot: false,
+                        snapshot_time: None,
+                    });
+                } else {
+                    if g.grant_id.is_none() {
+                        self.counts.removals_without_grant_id += 1;
+                    }
+                    let exact =
+                        Caller::exact_identities(&ev.caller.identities, ev.caller.arn.as_deref())
+                            .join("\n");
+                    self.removals.push(GrantRemoval {
+                        time,
+                        event_id,
+                        event_name,
+                        grant_id: s.intern_opt(g.grant_id.as_deref()),
+                        key,
+                        account,
+                        region,
+                        principal,
+                        exact_identities: s.intern(&exact),
+                        shared,
+                    });
+                }
+            }
+            Category::KeyStateChange if ev.succeeded() => {
+                let class = ev.key_state.as_deref().map(StateClass::of);
+                self.states.push(StateChange {
+                    time,
+                    event_id,
+                    event_name,
+                    key,
+                    account,
+                    region,
+                    principal,
+                    state: s.intern_opt(ev.key_state.as_deref()),
+                    class,
+                    deletion_date: s.intern_opt(ev.deletion_date.as_deref()),
+                    pending_window_days: s.intern_opt(ev.pending_window_days.as_deref()),
+                    key_material_id: s.intern_opt(ev.key_material_id.as_deref()),
+                    import_type: s.intern_opt(ev.import_type.as_deref()),
+                    store: s.intern_opt(
+                        ev.custom_key_store_id
+                            .as_deref()
+                            .filter(|_| ev.event_name.ends_with("CustomKeyStore")),
+                    ),
+                    shared,
+                });
+            }
+            Category::Other if ev.succeeded() && ev.event_name == "RotateKeyOnDemand" => {
+                if let Some(key) = key {
+                    self.rotations.push(Rotation {
+                        time,
+                        event_id,
+                        key,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// One use item per key the event uses (a ReEncrypt has two).
+    fn push_uses(&mut self, ev: &KmsEvent, head: EventHead) {
+        let EventHead {
+            time,
+            event_id,
+            event_name,
+            account,
+            region,
+            principal,
+            shared,
+        } = head;
+        let s = &mut self.symbols;
+        let identities = s.intern(&ev.caller.identities.join("\n"));
+        let caller = caller_facts(s, ev);
+        let error_code = s.intern_opt(ev.error_code.as_deref());
+        let error_transient = ev.error_code.is_some()
+            && ev
+                .error_message
+                .as_deref()
+                .is_some_and(names_transient_state);
+        for u in &ev.uses {
+            if u.key.arn.is_none() {
+                self.counts.unresolved_key_uses += 1;
+            }
+            let m = u
+                .context
+                .as_ref()
+                .and_then(|c| self.profiles.match_context(c));
+            let s = &mut self.symbols;
+            self.uses.push(UseItem {
+                time,
+                event_id,
+                event_name,
+                operation: s.intern(&u.operation),
+                key: s.intern_opt(u.key.arn.as_deref()),
+                context: u.context.as_ref().map(|c| s.intern(&canonical_context(c))),
+                identities,
+                principal,
+                account,
+                region,
+                error_code,
+                profile: m.as_ref().map(|m| m.profile.min(254) as u8),
+                has_constraint_key: m.as_ref().is_some_and(|m| m.has_constraint_key),
+                malformed: m
+                    .as_ref()
+                    .and_then(|m| m.malformed.as_deref())
+                    .map(|r| s.intern(r)),
+                template: m.as_ref().and_then(|m| s.intern_opt(m.template.as_deref())),
+                resource: m.as_ref().and_then(|m| s.intern_opt(m.resource.as_deref())),
+                shared,
+                error_transient,
+                caller,
+            });
+        }
+    }
+}
+
+/// What every item of one event shares, interned once.
+#[derive(Clone, Copy)]
+struct EventHead {
+    time: i64,
+    event_id: Sym,
+    event_name: Sym,
+    account: Option<Sym>,
+    region: Option<Sym>,
+    principal: Option<Sym>,
+    shared: Option<Sym>,
+}
+
+/// Whether an errorMessage names a transient key state ("... is unavailable", "creating",
+/// "updating"), any case.
+pub fn names_transient_state(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    ["unavailable", "creating", "updating"]
+        .iter()
+        .any(|w| m.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interned_and_unique_strings_round_trip() {
+        let mut s = Symbols::default();
+        let a = s.intern("alpha");
+        let u1 = s.push_unique("event-1");
+        let b = s.intern("alpha");
+        let u2 = s.push_unique("");
+        let u3 = s.push_unique("event-3");
+        assert_eq!(a, b);
+        assert_ne!(u1, u3);
+        assert_eq!(
+            (s.get(a), s.get(u1), s.get(u2), s.get(u3)),
+            ("alpha", "event-1", "", "event-3")
+        );
+    }
+}

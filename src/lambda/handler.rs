@@ -1,0 +1,626 @@
+//! The Lambda shell: configuration, trigger dispatch, per-object processing, the state
+//! round trip ([`state`]) and failure semantics. It is a thin layer over [`Pipeline`]: the same
+//! framing, model, rules and tables as the CLI, fed from S3 and writing to S3.
+//!
+//! Delivery is at-least-once and invocations run concurrently in any order, so:
+//! output objects are named from the source object (bucket, key, version or ETag) and a
+//! redelivery overwrites them; grants and key states cross files through per-item state
+//! (DynamoDB) or per-key ledgers, with idempotent conditional writes; nothing is acknowledged before it is written; a
+//! permanent failure is quarantined with its reason and still reported failed, so the
+//! message ends in the dead-letter queue rather than vanishing.
+
+use super::state;
+
+use crate::audit::rules::Severity;
+use crate::edge::s3::{self, S3Error, S3Store, S3Url};
+use crate::lambda::trigger::{self, ObjectRef, Payload, Work};
+use crate::model::profile::Profiles;
+use crate::pipeline::{Pipeline, PipelineOptions, RunStats};
+use crate::read::logfile::skip_reason_for_name;
+use crate::tables::writer::WriteOptions;
+use aws_sdk_s3::Client;
+use serde_json::{json, Value};
+use std::time::{Duration, SystemTime};
+use tokio::runtime::Handle;
+
+/// Settings read once at start from the environment.
+#[derive(Debug, Clone)]
+pub struct LambdaConfig {
+    /// Where tables, ledgers and quarantine notes go (`KEYTRAIL_OUTPUT`).
+    pub output: S3Url,
+    /// `KEYTRAIL_GRACE_SECONDS` (default 300).
+    pub grace_seconds: i64,
+    /// `KEYTRAIL_PROFILES`: an `s3://` or file location of a profiles TOML.
+    pub profiles_location: Option<String>,
+    /// `KEYTRAIL_BASELINE`: `s3://` or file locations of snapshots (`keytrail snapshot`
+    /// files), comma-separated: the baseline every file's findings are judged with.
+    pub baseline_locations: Vec<String>,
+    /// Stop taking new work when less than this remains before the deadline
+    /// (`KEYTRAIL_DEADLINE_MARGIN_SECONDS`, default 20).
+    pub deadline_margin: Duration,
+    /// `KEYTRAIL_STATE_TABLE`: the DynamoDB table of the cross-file state; without one, the
+    /// per-key ledgers under `<output>/_ledger/`.
+    pub state_table: Option<String>,
+}
+
+/// A setting that is missing or invalid; the message names it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is required (for example s3://my-bucket/keytrail)")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl LambdaConfig {
+    /// Reads the settings through `var` (the environment, in the binary).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let out = var("KEYTRAIL_OUTPUT").ok_or(ConfigError::Missing("KEYTRAIL_OUTPUT"))?;
+        let output = S3Url::parse(&out).ok_or(ConfigError::Invalid {
+            name: "KEYTRAIL_OUTPUT",
+            reason: "expected s3://bucket/prefix".into(),
+        })?;
+        let grace_seconds =
+            match var("KEYTRAIL_GRACE_SECONDS") {
+                None => crate::audit::rules::DEFAULT_GRACE_SECONDS,
+                Some(g) => g.trim().parse::<i64>().ok().filter(|g| *g >= 0).ok_or(
+                    ConfigError::Invalid {
+                        name: "KEYTRAIL_GRACE_SECONDS",
+                        reason: format!("{g:?} is not a whole number of seconds >= 0"),
+                    },
+                )?,
+            };
+        let deadline_margin = match var("KEYTRAIL_DEADLINE_MARGIN_SECONDS") {
+            None => Duration::from_secs(20),
+            Some(m) => {
+                Duration::from_secs(m.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
+                    name: "KEYTRAIL_DEADLINE_MARGIN_SECONDS",
+                    reason: format!("{m:?} is not a whole number of seconds"),
+                })?)
+            }
+        };
+        if let Some(e) = var("AWS_ENDPOINT_URL").or_else(|| var("AWS_ENDPOINT_URL_S3")) {
+            s3::check_endpoint(&e).map_err(|_| ConfigError::Invalid {
+                name: "AWS_ENDPOINT_URL",
+                reason: "must not carry credentials (user:password@)".into(),
+            })?;
+        }
+        Ok(LambdaConfig {
+            output,
+            grace_seconds,
+            profiles_location: var("KEYTRAIL_PROFILES").filter(|p| !p.trim().is_empty()),
+            baseline_locations: var("KEYTRAIL_BASELINE")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            deadline_margin,
+            state_table: var("KEYTRAIL_STATE_TABLE")
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty()),
+        })
+    }
+}
+
+/// Loads the profiles named by `KEYTRAIL_PROFILES` (built-in only when unset).
+pub async fn load_profiles(client: &Client, location: Option<&str>) -> Result<Profiles, String> {
+    let Some(loc) = location else {
+        return Ok(Profiles::default());
+    };
+    let text = if let Some(url) = S3Url::parse(loc) {
+        match s3::get_small(client, &url.bucket, &url.prefix).await {
+            Ok(Some((bytes, _))) => String::from_utf8(bytes)
+                .map_err(|_| format!("KEYTRAIL_PROFILES: {loc} is not UTF-8"))?,
+            Ok(None) => return Err(format!("KEYTRAIL_PROFILES: {loc} does not exist")),
+            Err(e) => return Err(format!("KEYTRAIL_PROFILES: {e}")),
+        }
+    } else {
+        std::fs::read_to_string(loc).map_err(|e| format!("KEYTRAIL_PROFILES: {loc}: {e}"))?
+    };
+    Profiles::with_toml(&text, loc).map_err(|e| format!("KEYTRAIL_PROFILES: {e}"))
+}
+
+/// Loads the snapshots `KEYTRAIL_BASELINE` names (none when unset): files, local folders
+/// of CLI outputs, and `s3://bucket/prefix/` (ending in `/`: every `*.json` object under
+/// it, none being fine). A snapshot that cannot be read stops the function: judging
+/// without it would change findings silently.
+pub async fn load_baselines(
+    client: &Client,
+    locations: &[String],
+) -> Result<Vec<std::sync::Arc<crate::model::snapshot::Snapshot>>, String> {
+    let mut all: Vec<String> = Vec::new();
+    for loc in locations {
+        match S3Url::parse(loc) {
+            Some(url) if loc.ends_with('/') => {
+                let prefix = if url.prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}/", url.prefix)
+                };
+                let keys = s3::list(client, &url.bucket, &prefix)
+                    .await
+                    .map_err(|e| format!("KEYTRAIL_BASELINE: {e}"))?;
+                all.extend(
+                    keys.into_iter()
+                        .filter(|(k, _)| k.ends_with(".json"))
+                        .map(|(k, _)| format!("s3://{}/{k}", url.bucket)),
+                );
+            }
+            _ => all.push(loc.clone()),
+        }
+    }
+    let mut out = Vec::new();
+    for loc in &all {
+        let snap = if let Some(url) = S3Url::parse(loc) {
+            match s3::get_small(client, &url.bucket, &url.prefix).await {
+                Ok(Some((bytes, _))) => crate::model::snapshot::parse(loc, &bytes),
+                Ok(None) => return Err(format!("KEYTRAIL_BASELINE: {loc} does not exist")),
+                Err(e) => return Err(format!("KEYTRAIL_BASELINE: {e}")),
+            }
+        } else {
+            crate::model::snapshot::load(std::path::Path::new(loc))
+        };
+        let snap = snap.map_err(|e| format!("KEYTRAIL_BASELINE: {e}"))?;
+        for p in &snap.problems {
+            tracing::warn!(problem = %p, "baseline");
+        }
+        out.push(std::sync::Arc::new(snap));
+    }
+    Ok(out)
+}
+
+/// The running function: a client and the configuration.
+pub struct App {
+    pub client: Client,
+    pub config: LambdaConfig,
+    pub profiles: Profiles,
+    /// The snapshots of `KEYTRAIL_BASELINE`.
+    pub baselines: Vec<std::sync::Arc<crate::model::snapshot::Snapshot>>,
+    /// Where the cross-file state lives.
+    pub state: state::StateStore,
+}
+
+/// Why a unit of work failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct WorkError {
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl From<S3Error> for WorkError {
+    fn from(e: S3Error) -> Self {
+        WorkError {
+            retryable: e.is_retryable(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// What processing one source did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceReport {
+    pub source: String,
+    pub skipped: Option<&'static str>,
+    pub stats: RunStats,
+    pub findings: usize,
+    pub high_findings: usize,
+    pub files: usize,
+    pub record_errors: usize,
+}
+
+/// The stable name stem of a source's output files: a digest of what identifies the
+/// source (bucket, key, version or ETag), so a redelivery overwrites the same objects.
+pub fn output_stem(identity: &str) -> String {
+    let half = |salt: u8| crate::stablehash::sip13(&(salt, identity));
+    format!("src-{:016x}{:016x}", half(1), half(2))
+}
+
+fn object_identity(o: &ObjectRef) -> String {
+    format!(
+        "s3://{}/{}#{}",
+        o.bucket,
+        o.key,
+        o.version_id.as_deref().or(o.etag.as_deref()).unwrap_or("")
+    )
+}
+
+impl App {
+    fn pipeline_options(&self, stem: String) -> PipelineOptions {
+        PipelineOptions {
+            grace_seconds: self.config.grace_seconds,
+            profiles: self.profiles.clone(),
+            write: WriteOptions {
+                file_stem: stem,
+                ..WriteOptions::default()
+            },
+            capture_ledger: true,
+            clock_ms: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_millis() as i64),
+            baselines: self.baselines.clone(),
+            ..PipelineOptions::default()
+        }
+    }
+
+    /// Reads one log object and writes its tables and findings.
+    pub async fn process_object(&self, o: &ObjectRef) -> Result<SourceReport, WorkError> {
+        let url = o.url();
+        if let Some(reason) = skip_reason_for_name(&o.key) {
+            tracing::info!(source = %url, reason = reason.as_str(), "skipped");
+            return Ok(SourceReport {
+                source: url,
+                skipped: Some(reason.as_str()),
+                ..SourceReport::default()
+            });
+        }
+        let reader = s3::open(&self.client, &o.bucket, &o.key, o.version_id.as_deref()).await?;
+        let opts = self.pipeline_options(output_stem(&object_identity(o)));
+        self.run_source(url, opts, move |p, store, name| {
+            let bridge = tokio_util::io::SyncIoBridge::new(reader);
+            p.ingest(store, name, bridge)
+        })
+        .await
+    }
+
+    /// Processes records delivered inline (EventBridge, CloudWatch Logs).
+    pub async fn process_records(
+        &self,
+        source: &str,
+        records: &[String],
+    ) -> Result<SourceReport, WorkError> {
+        let mut body = String::from("[");
+        for (i, r) in records.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(r);
+        }
+        body.push(']');
+        let opts = self.pipeline_options(output_stem(&format!("{source}#{body}")));
+        self.run_source(source.to_string(), opts, move |p, store, name| {
+            p.ingest(store, name, body.as_bytes())
+        })
+        .await
+    }
+
+    async fn run_source<F>(
+        &self,
+        url: String,
+        opts: PipelineOptions,
+        ingest: F,
+    ) -> Result<SourceReport, WorkError>
+    where
+        F: FnOnce(
+                &mut Pipeline<S3Store>,
+                &mut S3Store,
+                &str,
+            ) -> Result<crate::pipeline::SourceOutcome, crate::error::OutputError>
+            + Send
+            + 'static,
+    {
+        let started = std::time::Instant::now();
+        let store = S3Store::new(
+            self.client.clone(),
+            self.config.output.clone(),
+            Handle::current(),
+        );
+        let name = url.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut p: Pipeline<S3Store> = Pipeline::new(opts, true);
+            let mut store = store;
+            let outcome = ingest(&mut p, &mut store, &name);
+            (p, store, outcome)
+        })
+        .await
+        .map_err(|e| WorkError {
+            message: format!("{url}: worker failed: {e}"),
+            retryable: true,
+        })?;
+        let (mut pipeline, store, outcome) = joined;
+        let outcome = outcome.map_err(|e| WorkError {
+            retryable: e.is_retryable(),
+            message: e.to_string(),
+        })?;
+        if let Some(e) = &outcome.failure {
+            if e.is_retryable() {
+                return Err(WorkError {
+                    message: e.to_string(),
+                    retryable: true,
+                });
+            }
+        }
+        for e in &outcome.record_errors {
+            tracing::warn!(source = %url, error = %e, "record skipped");
+        }
+
+        // Cross-file state: judge this source's events against what other files left in
+        // the state (read before this source is added, so its own later uses cannot stand
+        // in for the earlier ones the state holds).
+        let clock = pipeline.options().clock_ms;
+        let mut state_stats = state::StateStats::default();
+        let pending = self
+            .state
+            .read(&mut pipeline, clock, &mut state_stats)
+            .await?;
+        let (report, store) = tokio::task::spawn_blocking(move || {
+            let mut store = store;
+            let r = pipeline.finish(&mut store);
+            (r, store)
+        })
+        .await
+        .map_err(|e| WorkError {
+            message: format!("{url}: worker failed: {e}"),
+            retryable: true,
+        })?;
+        let report = report.map_err(|e| WorkError {
+            retryable: e.is_retryable(),
+            message: e.to_string(),
+        })?;
+        // Then add this source to the state (idempotent writes). Tables are written first
+        // and named from the source, so a failure here fails the message and its
+        // redelivery rewrites the same objects and items.
+        self.state
+            .write(
+                &report.ledger,
+                pending,
+                clock,
+                &self.profiles,
+                &mut state_stats,
+            )
+            .await?;
+        let high = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::High)
+            .count();
+        tracing::info!(
+            source = %url,
+            records = report.stats.records,
+            kms_events = report.stats.kms_events,
+            findings = report.findings.len(),
+            high_findings = high,
+            deferred_findings = report.deferred_findings,
+            state_requests_read = state_stats.read.requests,
+            state_items_read = state_stats.read.items,
+            state_bytes_read = state_stats.read.bytes,
+            state_writes = state_stats.writes,
+            files = store.uploaded.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "processed"
+        );
+        if let Some(e) = outcome.failure {
+            // Permanent: what could be read is written; the object is quarantined and the
+            // failure reported, so the message reaches the dead-letter queue.
+            self.quarantine(&url, &e.to_string()).await;
+            return Err(WorkError {
+                message: e.to_string(),
+                retryable: false,
+            });
+        }
+        if !outcome.record_errors.is_empty() {
+            let reasons: Vec<String> = outcome
+                .record_errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect();
+            self.quarantine(&url, &reasons.join("\n")).await;
+        }
+        Ok(SourceReport {
+            source: url,
+            skipped: None,
+            stats: report.stats,
+            findings: report.findings.len(),
+            high_findings: high,
+            files: store.uploaded.len(),
+            record_errors: outcome.record_errors.len(),
+        })
+    }
+
+    /// Writes a quarantine note (`_quarantine/<source>.json`) with the reason.
+    async fn quarantine(&self, source: &str, reason: &str) {
+        let name = source.trim_start_matches("s3://").replace(['#', '?'], "_");
+        let key = self.config.output.key(&format!("_quarantine/{name}.json"));
+        let body = json!({"source": source, "reason": reason})
+            .to_string()
+            .into_bytes();
+        if let Err(e) = s3::put_small(&self.client, &self.config.output.bucket, &key, body).await {
+            tracing::error!(source, error = %e, "could not write the quarantine note");
+        } else {
+            tracing::warn!(source, quarantine = %key, "quarantined");
+        }
+    }
+
+    async fn do_work(
+        &self,
+        work: &Work,
+        deadline: Option<SystemTime>,
+    ) -> Result<Vec<SourceReport>, WorkError> {
+        match work {
+            Work::Ack(reason) => {
+                tracing::info!(reason = %reason, "acknowledged");
+                Ok(Vec::new())
+            }
+            Work::Records { source, records } => {
+                Ok(vec![self.process_records(source, records).await?])
+            }
+            Work::Objects(objects) => {
+                let mut reports = Vec::new();
+                for o in objects {
+                    self.check_deadline(deadline, &o.url())?;
+                    reports.push(self.process_object(o).await?);
+                }
+                Ok(reports)
+            }
+        }
+    }
+
+    fn check_deadline(&self, deadline: Option<SystemTime>, next: &str) -> Result<(), WorkError> {
+        if let Some(d) = deadline {
+            let left = d.duration_since(SystemTime::now()).unwrap_or_default();
+            if left < self.config.deadline_margin {
+                return Err(WorkError {
+                    message: format!(
+                        "{next}: not started, {} ms left before the deadline",
+                        left.as_millis()
+                    ),
+                    retryable: true,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles one invocation. SQS batches answer with partial batch failures; Batch
+    /// Operations jobs with per-task results; other payloads succeed or fail as a whole.
+    pub async fn handle(
+        &self,
+        payload: &Value,
+        deadline: Option<SystemTime>,
+    ) -> Result<Value, WorkError> {
+        let parsed = trigger::parse(payload).map_err(|e| WorkError {
+            message: e.to_string(),
+            retryable: false,
+        })?;
+        match parsed {
+            Payload::Single(work) => {
+                let reports = self.do_work(&work, deadline).await?;
+                Ok(json!({
+                    "status": "ok",
+                    "sources": reports.len(),
+                    "kms_events": reports.iter().map(|r| r.stats.kms_events).sum::<u64>(),
+                    "findings": reports.iter().map(|r| r.findings).sum::<usize>(),
+                }))
+            }
+            Payload::Sqs(messages) => {
+                let mut failures = Vec::new();
+                for m in &messages {
+                    let result = match &m.work {
+                        Err(e) => {
+                            self.quarantine(&format!("sqs/{}", m.message_id), &e.to_string())
+                                .await;
+                            Err(WorkError {
+                                message: e.to_string(),
+                                retryable: false,
+                            })
+                        }
+                        Ok(work) => match self.check_deadline(deadline, &m.message_id) {
+                            Err(e) => Err(e),
+                            Ok(()) => self.do_work(work, deadline).await.map(|_| ()),
+                        },
+                    };
+                    if let Err(e) = result {
+                        tracing::warn!(message_id = %m.message_id, retryable = e.retryable, error = %e, "message failed");
+                        failures.push(json!({"itemIdentifier": m.message_id}));
+                    }
+                }
+                Ok(json!({ "batchItemFailures": failures }))
+            }
+            Payload::Batch {
+                schema_version,
+                invocation_id,
+                tasks,
+            } => {
+                let mut results = Vec::new();
+                for t in &tasks {
+                    let (code, text) = match &t.object {
+                        Err(e) => ("PermanentFailure", e.to_string()),
+                        Ok(o) => match self.check_deadline(deadline, &o.url()) {
+                            Err(e) => ("TemporaryFailure", e.message),
+                            Ok(()) => match self.process_object(o).await {
+                                Ok(r) => (
+                                    "Succeeded",
+                                    format!(
+                                        "{} KMS events, {} findings",
+                                        r.stats.kms_events, r.findings
+                                    ),
+                                ),
+                                Err(e) if e.retryable => ("TemporaryFailure", e.message),
+                                Err(e) => ("PermanentFailure", e.message),
+                            },
+                        },
+                    };
+                    results.push(
+                        json!({"taskId": t.task_id, "resultCode": code, "resultString": text}),
+                    );
+                }
+                Ok(json!({
+                    "invocationSchemaVersion": schema_version,
+                    "treatMissingKeysAs": "PermanentFailure",
+                    "invocationId": invocation_id,
+                    "results": results,
+                }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn configuration_errors_name_the_setting() {
+        assert_eq!(
+            LambdaConfig::from_vars(vars(&[])).unwrap_err().to_string(),
+            "KEYTRAIL_OUTPUT is required (for example s3://my-bucket/keytrail)"
+        );
+        let e = LambdaConfig::from_vars(vars(&[("KEYTRAIL_OUTPUT", "bucket/x")])).unwrap_err();
+        assert!(e.to_string().starts_with("KEYTRAIL_OUTPUT is invalid"));
+        let e = LambdaConfig::from_vars(vars(&[
+            ("KEYTRAIL_OUTPUT", "s3://b/p"),
+            ("KEYTRAIL_GRACE_SECONDS", "-1"),
+        ]))
+        .unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("KEYTRAIL_GRACE_SECONDS is invalid"));
+        let e = LambdaConfig::from_vars(vars(&[
+            ("KEYTRAIL_OUTPUT", "s3://b/p"),
+            ("AWS_ENDPOINT_URL", "http://k:secret@localhost:1"),
+        ]))
+        .unwrap_err();
+        assert!(!e.to_string().contains("secret"));
+        let c = LambdaConfig::from_vars(vars(&[("KEYTRAIL_OUTPUT", "s3://b/p/")])).unwrap();
+        assert_eq!(c.output.prefix, "p");
+        assert_eq!(c.grace_seconds, 300);
+    }
+
+    #[test]
+    fn output_stems_follow_the_source_identity() {
+        let o = ObjectRef {
+            bucket: "b".into(),
+            key: "k".into(),
+            version_id: Some("v1".into()),
+            etag: None,
+            size: None,
+        };
+        let a = output_stem(&object_identity(&o));
+        assert_eq!(object_identity(&o), "s3://b/k#v1");
+        // Pinned (crate::stablehash): a deployment's existing objects keep their names.
+        assert_eq!(
+            output_stem(
+                "s3://trail/AWSLogs/111122223333/CloudTrail/us-east-1/2025/02/12/f.json.gz#3Lg.v1"
+            ),
+            "src-cd96bd0ac24ee42d664dfa0c890ec553"
+        );
+        let mut o2 = o.clone();
+        o2.version_id = Some("v2".into());
+        assert_ne!(a, output_stem(&object_identity(&o2)));
+        assert!(a.starts_with("src-") && a.len() == 36);
+    }
+}

@@ -1,0 +1,317 @@
+//! Encryption-context profiles: which context keys name the template (the owner) and the
+//! resource of a KMS call, which key grants constrain on, and what valid values look like.
+//!
+//! The keys are data, not code: AWS Proton is the built-in profile, and more profiles are
+//! read from a TOML file at run time, so archives of other services' contexts can be
+//! audited without a rebuild.
+
+use crate::error::ProfileError;
+use crate::model::arn::{self, ProtonArn};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// One context profile.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Short name, reported in the `profile` column.
+    pub name: String,
+    /// Context key whose value names the template (the owner of the data).
+    pub template_key: String,
+    /// Context key whose value names the resource the data belongs to.
+    pub resource_key: String,
+    /// Context key grants are constrained on; defaults to `template_key`.
+    #[serde(default)]
+    pub constraint_key: Option<String>,
+    /// When set, values must be ARNs of this service (for example `proton`).
+    #[serde(default)]
+    pub arn_service: Option<String>,
+    /// When set, the template value's ARN resource type must be one of these.
+    #[serde(default)]
+    pub template_types: Option<Vec<String>>,
+}
+
+impl Profile {
+    /// The built-in AWS Proton profile.
+    pub fn proton() -> Self {
+        Profile {
+            name: "proton".into(),
+            template_key: "aws:proton:template".into(),
+            resource_key: "aws:proton:resource".into(),
+            constraint_key: None,
+            arn_service: Some("proton".into()),
+            template_types: Some(vec![
+                "service-template".into(),
+                "environment-template".into(),
+            ]),
+        }
+    }
+
+    /// The key grants constrain on.
+    pub fn constraint_key(&self) -> &str {
+        self.constraint_key.as_deref().unwrap_or(&self.template_key)
+    }
+
+    /// Why `ctx` (which holds at least one of this profile's keys) is malformed, if it is.
+    pub fn malformed_reason(&self, ctx: &BTreeMap<String, String>) -> Option<String> {
+        let t = ctx.get(&self.template_key);
+        let r = ctx.get(&self.resource_key);
+        let (t, r) = match (t, r) {
+            (Some(t), Some(r)) => (t, r),
+            (Some(_), None) => {
+                return Some(format!(
+                    "the context has {} but no {}",
+                    self.template_key, self.resource_key
+                ))
+            }
+            (None, Some(_)) => {
+                return Some(format!(
+                    "the context has {} but no {}",
+                    self.resource_key, self.template_key
+                ))
+            }
+            (None, None) => return None,
+        };
+        let Some(service) = &self.arn_service else {
+            return None;
+        };
+        let ta = arn::parse(t).filter(|a| a.service == service);
+        let ra = arn::parse(r).filter(|a| a.service == service);
+        let Some(ta) = ta else {
+            return Some(format!(
+                "{} is not a {service} ARN: {t:?}",
+                self.template_key
+            ));
+        };
+        let Some(ra) = ra else {
+            return Some(format!(
+                "{} is not a {service} ARN: {r:?}",
+                self.resource_key
+            ));
+        };
+        if let Some(types) = &self.template_types {
+            let ty = ta.resource.split('/').next().unwrap_or("");
+            if !types.iter().any(|x| x == ty) {
+                return Some(format!(
+                    "{} names a {ty} ARN, not a template ({})",
+                    self.template_key,
+                    types.join(" or ")
+                ));
+            }
+        }
+        if service == "proton" && (arn::parse_proton(t).is_none() || arn::parse_proton(r).is_none())
+        {
+            return Some("a Proton ARN has no resource name".into());
+        }
+        if ta.partition != ra.partition || ta.region != ra.region || ta.account != ra.account {
+            return Some(format!(
+                "template and resource are in different places ({}/{}/{} vs {}/{}/{})",
+                ta.partition, ta.region, ta.account, ra.partition, ra.region, ra.account
+            ));
+        }
+        None
+    }
+}
+
+/// The profiles in effect, in match order (built-in Proton first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profiles {
+    profiles: Vec<Profile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfilesFile {
+    #[serde(default)]
+    profile: Vec<Profile>,
+}
+
+impl Default for Profiles {
+    fn default() -> Self {
+        Profiles {
+            profiles: vec![Profile::proton()],
+        }
+    }
+}
+
+/// How a context matched a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextMatch {
+    /// Index of the profile in [`Profiles::all`].
+    pub profile: usize,
+    pub template: Option<String>,
+    pub resource: Option<String>,
+    /// Whether the context carries the profile's constraint key.
+    pub has_constraint_key: bool,
+    /// Set when the context is malformed for the profile.
+    pub malformed: Option<String>,
+}
+
+impl Profiles {
+    /// The built-in profiles plus those of a TOML document (`[[profile]]` tables). A file
+    /// profile with the name of a built-in one replaces it.
+    pub fn with_toml(text: &str, path: &str) -> Result<Self, ProfileError> {
+        let file: ProfilesFile = toml::from_str(text).map_err(|e| ProfileError::Parse {
+            path: path.to_string(),
+            reason: e.to_string().replace('\n', " "),
+        })?;
+        let mut out = Profiles::default();
+        for p in file.profile {
+            for (what, v) in [
+                ("name", &p.name),
+                ("template_key", &p.template_key),
+                ("resource_key", &p.resource_key),
+            ] {
+                if v.trim().is_empty() {
+                    return Err(ProfileError::Invalid {
+                        path: path.into(),
+                        name: p.name.clone(),
+                        reason: format!("{what} is empty"),
+                    });
+                }
+            }
+            if p.template_key == p.resource_key {
+                return Err(ProfileError::Invalid {
+                    path: path.into(),
+                    name: p.name.clone(),
+                    reason: "template_key and resource_key are the same".into(),
+                });
+            }
+            if let Some(i) = out.profiles.iter().position(|q| q.name == p.name) {
+                out.profiles[i] = p;
+            } else {
+                out.profiles.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// All profiles, in match order.
+    pub fn all(&self) -> &[Profile] {
+        &self.profiles
+    }
+
+    /// Whether `k` is a key some profile names (template, resource or constraint key).
+    pub fn is_profile_key(&self, k: &str) -> bool {
+        self.profiles
+            .iter()
+            .any(|p| p.template_key == k || p.resource_key == k || p.constraint_key() == k)
+    }
+
+    /// Whether a grant with this context constraint (`encryptionContextSubset` or
+    /// `encryptionContextEquals`) could cover a profile use whose context holds only profile
+    /// keys: it has no constraint, or its constraint names a profile key. A grant constrained
+    /// only on other keys (EBS's `aws:ebs:id`, say) covers only contexts carrying those keys
+    /// (RULES.md section 7).
+    pub fn may_serve(&self, constraint: Option<&BTreeMap<String, String>>) -> bool {
+        match constraint {
+            None => true,
+            Some(c) => c.is_empty() || c.keys().any(|k| self.is_profile_key(k)),
+        }
+    }
+
+    /// Whether a profile context also carries keys no profile names: only such a use can be
+    /// covered by a grant [`Profiles::may_serve`] rejects.
+    pub fn is_extended(&self, ctx: &BTreeMap<String, String>) -> bool {
+        self.match_context(ctx).is_some() && ctx.keys().any(|k| !self.is_profile_key(k))
+    }
+
+    /// The first profile whose template or resource key is in `ctx`.
+    pub fn match_context(&self, ctx: &BTreeMap<String, String>) -> Option<ContextMatch> {
+        let (i, p) = self.profiles.iter().enumerate().find(|(_, p)| {
+            ctx.contains_key(&p.template_key) || ctx.contains_key(&p.resource_key)
+        })?;
+        Some(ContextMatch {
+            profile: i,
+            template: ctx.get(&p.template_key).cloned(),
+            resource: ctx.get(&p.resource_key).cloned(),
+            has_constraint_key: ctx.contains_key(p.constraint_key()),
+            malformed: p.malformed_reason(ctx),
+        })
+    }
+}
+
+/// Decodes a context value as a Proton ARN (for the Proton columns).
+pub fn proton_parts(value: Option<&str>) -> Option<ProtonArn> {
+    value.and_then(arn::parse_proton)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const T: &str = "arn:aws:proton:us-east-1:111122223333:service-template/web";
+    const R: &str = "arn:aws:proton:us-east-1:111122223333:service/api/service-instance/prod";
+
+    #[test]
+    fn proton_contexts_match_and_validate() {
+        let ps = Profiles::default();
+        let m = ps
+            .match_context(&ctx(&[
+                ("aws:proton:template", T),
+                ("aws:proton:resource", R),
+            ]))
+            .unwrap();
+        assert!(m.has_constraint_key && m.malformed.is_none());
+        assert_eq!(m.template.as_deref(), Some(T));
+        // A template's own data: both values are the template.
+        let m = ps
+            .match_context(&ctx(&[
+                ("aws:proton:template", T),
+                ("aws:proton:resource", T),
+            ]))
+            .unwrap();
+        assert!(m.malformed.is_none());
+        assert!(ps.match_context(&ctx(&[("Department", "x")])).is_none());
+        let bad = |c: &[(&str, &str)]| ps.match_context(&ctx(c)).unwrap().malformed.unwrap();
+        assert!(bad(&[("aws:proton:resource", R)]).contains("no aws:proton:template"));
+        assert!(
+            bad(&[("aws:proton:template", R), ("aws:proton:resource", R)])
+                .contains("not a template")
+        );
+        assert!(
+            bad(&[("aws:proton:template", "web"), ("aws:proton:resource", R)])
+                .contains("not a proton ARN")
+        );
+        let other = "arn:aws:proton:us-east-1:444455556666:service/api";
+        assert!(
+            bad(&[("aws:proton:template", T), ("aws:proton:resource", other)])
+                .contains("different places")
+        );
+    }
+
+    #[test]
+    fn toml_profiles_add_without_rebuild() {
+        let ps = Profiles::with_toml(
+            r#"
+[[profile]]
+name = "acme"
+template_key = "acme:app"
+resource_key = "acme:tenant"
+"#,
+            "p.toml",
+        )
+        .unwrap();
+        assert_eq!(ps.all().len(), 2);
+        let m = ps
+            .match_context(&ctx(&[("acme:app", "a"), ("acme:tenant", "t")]))
+            .unwrap();
+        assert_eq!(m.profile, 1);
+        assert!(m.has_constraint_key && m.malformed.is_none());
+        let e = Profiles::with_toml("[[profile]]\nname = 1", "p.toml").unwrap_err();
+        assert!(e.to_string().starts_with("p.toml: invalid profiles TOML"));
+        let e = Profiles::with_toml(
+            "[[profile]]\nname='x'\ntemplate_key='a'\nresource_key='a'",
+            "p.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("the same"));
+    }
+}

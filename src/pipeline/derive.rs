@@ -1,0 +1,412 @@
+//! The tables derived from the whole timeline once the input is read: `proton_usage`,
+//! `grants`, `key_states` and `findings`. Rows are sorted by their content, so these
+//! tables do not depend on input order at all.
+
+use crate::audit::rules::{self, Finding};
+use crate::audit::timeline::{parse_context, PolicySource, Sym, Timeline};
+use crate::error::OutputError;
+use crate::model::kms::StateClass;
+use crate::model::policy::{ActionSpec, Effect, Policy, PrincipalSpec};
+use crate::tables::schema::{self, Value};
+use crate::tables::writer::{Partition, PartitionedWriter, TableStore, WriteOptions, WrittenFile};
+use std::collections::BTreeMap;
+
+/// Writes the derived tables; returns the files written. `own` tells which events belong to
+/// this run (the others are context from a ledger and get no rows).
+pub fn write_derived<S: TableStore>(
+    store: &mut S,
+    tl: &Timeline,
+    findings: &[Finding],
+    opts: &WriteOptions,
+    own: &dyn Fn(&str) -> bool,
+) -> Result<Vec<WrittenFile>, OutputError> {
+    let mut files = Vec::new();
+    files.extend(write_usage(store, tl, opts, own)?);
+    files.extend(write_grants(store, tl, opts, own)?);
+    files.extend(write_key_states(store, tl, opts, own)?);
+    files.extend(write_key_policies(store, tl, opts, own)?);
+    files.extend(write_findings(store, findings, opts)?);
+    Ok(files)
+}
+
+fn writer<S: TableStore>(name: &str, opts: &WriteOptions) -> PartitionedWriter<S> {
+    PartitionedWriter::new(schema::table(name).expect("known table"), opts.clone())
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// One `proton_usage` group, as strings.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UsageKey<'a> {
+    pub day: i64,
+    pub account: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub key: Option<&'a str>,
+    pub profile: Option<&'a str>,
+    pub template: Option<&'a str>,
+    pub resource: Option<&'a str>,
+    pub operation: &'a str,
+    pub principal: Option<&'a str>,
+    pub outcome: &'a str,
+}
+
+/// Usage per group (of the uses `own` accepts): count, first and last seen.
+pub fn usage<'a>(
+    tl: &'a Timeline,
+    own: &dyn Fn(&str) -> bool,
+) -> BTreeMap<UsageKey<'a>, (i64, i64, i64)> {
+    let sy = &tl.symbols;
+    let mut groups: BTreeMap<UsageKey<'_>, (i64, i64, i64)> = BTreeMap::new();
+    for u in &tl.uses {
+        let Some(p) = u.profile else { continue };
+        if !own(sy.get(u.event_id)) {
+            continue;
+        }
+        let k = UsageKey {
+            day: u.time.div_euclid(DAY_MS),
+            account: sy.get_opt(u.account),
+            region: sy.get_opt(u.region),
+            key: sy.get_opt(u.key),
+            profile: tl.profiles.all().get(p as usize).map(|p| p.name.as_str()),
+            template: sy.get_opt(u.template),
+            resource: sy.get_opt(u.resource),
+            operation: sy.get(u.operation),
+            principal: sy.get_opt(u.principal),
+            outcome: sy.get_opt(u.error_code).unwrap_or("success"),
+        };
+        let e = groups.entry(k).or_insert((0, u.time, u.time));
+        e.0 += 1;
+        e.1 = e.1.min(u.time);
+        e.2 = e.2.max(u.time);
+    }
+    groups
+}
+
+fn write_usage<S: TableStore>(
+    store: &mut S,
+    tl: &Timeline,
+    opts: &WriteOptions,
+    own: &dyn Fn(&str) -> bool,
+) -> Result<Vec<WrittenFile>, OutputError> {
+    let mut w = writer::<S>("proton_usage", opts);
+    for (k, (count, first, last)) in usage(tl, own) {
+        let row = [
+            Value::Str(k.key),
+            Value::Str(k.profile),
+            Value::Str(k.template),
+            Value::Str(k.resource),
+            Value::Str(Some(k.operation)),
+            Value::Str(k.principal),
+            Value::Str(Some(k.outcome)),
+            Value::Int(Some(count)),
+            Value::Time(Some(first)),
+            Value::Time(Some(last)),
+        ];
+        let part = Partition {
+            account_id: k.account,
+            region: k.region,
+            time: Some(k.day * DAY_MS),
+        };
+        w.append(store, &part, &row)?;
+    }
+    w.finish(store)
+}
+
+fn write_grants<S: TableStore>(
+    store: &mut S,
+    tl: &Timeline,
+    opts: &WriteOptions,
+    own: &dyn Fn(&str) -> bool,
+) -> Result<Vec<WrittenFile>, OutputError> {
+    let sy = &tl.symbols;
+    let mut w = writer::<S>("grants", opts);
+    let strs = |v: &Option<Vec<Sym>>| {
+        v.as_ref()
+            .map(|v| v.iter().map(|s| sy.get(*s).to_string()).collect::<Vec<_>>())
+    };
+    for (id, life) in rules::grant_lives(tl) {
+        // The row shows the input's CreateGrant when there is one; a snapshot's entry only
+        // for a grant the input never created.
+        let c = life.trail_creation.or(life.creation);
+        let r = life.removal;
+        // A snapshot's grant (no event) is written by runs that own everything, not by
+        // the Lambda's per-file runs.
+        let mine = c.is_some_and(|c| own(sy.get(c.event_id)))
+            || r.is_some_and(|r| own(sy.get(r.event_id)));
+        if !mine {
+            continue;
+        }
+        let ops = c.and_then(|c| strs(&c.operations));
+        let constraint = c.and_then(|c| sy.get_opt(c.constraint).map(parse_context));
+        let row = [
+            Value::Str(Some(id)),
+            Value::Str(sy.get_opt(c.and_then(|c| c.key).or(r.and_then(|r| r.key)))),
+            Value::Str(sy.get_opt(c.and_then(|c| c.grant_name))),
+            Value::Str(sy.get_opt(c.and_then(|c| c.grantee))),
+            Value::Str(sy.get_opt(c.and_then(|c| c.retiring_principal))),
+            Value::Str(sy.get_opt(c.and_then(|c| c.grantee_service_principal))),
+            Value::Str(sy.get_opt(c.and_then(|c| c.retiring_service_principal))),
+            Value::Str(sy.get_opt(c.and_then(|c| c.source_arn))),
+            Value::StrList(ops.as_deref()),
+            Value::Str(sy.get_opt(c.and_then(|c| c.constraint_kind))),
+            Value::StrMap(constraint.as_ref()),
+            Value::Time(c.map(|c| c.time)),
+            Value::Str(sy.get_opt(c.and_then(|c| c.principal))),
+            Value::Str(c.filter(|c| !c.from_snapshot).map(|c| sy.get(c.event_id))),
+            Value::Time(r.map(|r| r.time)),
+            Value::Str(sy.get_opt(r.and_then(|r| r.principal))),
+            Value::Str(r.map(|r| sy.get(r.event_id))),
+            Value::Str(r.map(|r| sy.get(r.event_name))),
+            Value::Int(Some(life.removals as i64)),
+            Value::Str(Some(if c.is_some_and(|c| c.from_snapshot) {
+                "snapshot"
+            } else {
+                "trail"
+            })),
+            Value::Time(life.snapshot_creation.map(|s| s.time)),
+        ];
+        let (account, region, time) = match (c, r) {
+            (Some(c), _) => (c.account, c.region, c.time),
+            (None, Some(r)) => (r.account, r.region, r.time),
+            (None, None) => continue,
+        };
+        let part = Partition {
+            account_id: sy.get_opt(account),
+            region: sy.get_opt(region),
+            time: Some(time),
+        };
+        w.append(store, &part, &row)?;
+    }
+    w.finish(store)
+}
+
+fn write_key_states<S: TableStore>(
+    store: &mut S,
+    tl: &Timeline,
+    opts: &WriteOptions,
+    own: &dyn Fn(&str) -> bool,
+) -> Result<Vec<WrittenFile>, OutputError> {
+    let sy = &tl.symbols;
+    let mut w = writer::<S>("key_states", opts);
+    let by_key = rules::states_by_key(tl);
+    // Each change with the state its key was in before; states of keys that could not be
+    // resolved are kept too, with no previous state.
+    let mut rows = Vec::new();
+    for changes in by_key.values() {
+        let mut previous: Option<Sym> = None;
+        for s in changes {
+            rows.push((*s, previous));
+            previous = s.state.or(previous);
+        }
+    }
+    rows.extend(
+        tl.states
+            .iter()
+            .filter(|s| s.key.is_none())
+            .map(|s| (s, None)),
+    );
+    rows.sort_by(|a, b| (a.0.time, sy.get(a.0.event_id)).cmp(&(b.0.time, sy.get(b.0.event_id))));
+    for (s, previous) in rows {
+        if !own(sy.get(s.event_id)) {
+            continue;
+        }
+        let row = [
+            Value::Time(Some(s.time)),
+            Value::Str(Some(sy.get(s.event_id))),
+            Value::Str(sy.get_opt(s.key)),
+            Value::Str(Some(sy.get(s.event_name))),
+            Value::Str(sy.get_opt(s.state)),
+            Value::Bool(s.class.map(|c| c == StateClass::Usable)),
+            Value::Str(s.class.map(StateClass::as_str)),
+            Value::Str(sy.get_opt(previous)),
+            Value::Str(sy.get_opt(s.principal)),
+            Value::Str(sy.get_opt(s.deletion_date)),
+            Value::Str(sy.get_opt(s.pending_window_days)),
+            Value::Str(sy.get_opt(s.key_material_id)),
+            Value::Bool(
+                (sy.get(s.event_name) == "DeleteImportedKeyMaterial")
+                    .then_some(s.key_material_id.is_none()),
+            ),
+            Value::Str(sy.get_opt(s.store)),
+            Value::Str(Some("trail")),
+        ];
+        let part = Partition {
+            account_id: sy.get_opt(s.account),
+            region: sy.get_opt(s.region),
+            time: Some(s.time),
+        };
+        w.append(store, &part, &row)?;
+    }
+    // What snapshots recorded, for the reconciliation (written by runs that own everything).
+    if own("") {
+        for s in &tl.snapshot_states {
+            let state = sy.get(s.state);
+            let class = StateClass::of(state);
+            let row = [
+                Value::Time(Some(s.time)),
+                Value::Str(None),
+                Value::Str(Some(sy.get(s.key))),
+                Value::Str(Some("DescribeKey")),
+                Value::Str(Some(state)),
+                Value::Bool(Some(class == StateClass::Usable)),
+                Value::Str(Some(class.as_str())),
+                Value::Str(None),
+                Value::Str(None),
+                Value::Str(None),
+                Value::Str(None),
+                Value::Str(None),
+                Value::Bool(None),
+                Value::Str(None),
+                Value::Str(Some("snapshot")),
+            ];
+            let part = Partition {
+                account_id: sy.get_opt(s.account),
+                region: sy.get_opt(s.region),
+                time: Some(s.time),
+            };
+            w.append(store, &part, &row)?;
+        }
+    }
+    w.finish(store)
+}
+
+/// `key_policies`: one row per version and statement, in timeline order.
+fn write_key_policies<S: TableStore>(
+    store: &mut S,
+    tl: &Timeline,
+    opts: &WriteOptions,
+    own: &dyn Fn(&str) -> bool,
+) -> Result<Vec<WrittenFile>, OutputError> {
+    let sy = &tl.symbols;
+    let mut w = writer::<S>("key_policies", opts);
+    let mut versions: Vec<_> = tl.policies.iter().collect();
+    versions.sort_by(|a, b| (a.time, sy.get(a.event_id)).cmp(&(b.time, sy.get(b.event_id))));
+    for v in versions {
+        let id = sy.get(v.event_id);
+        if !own(id) {
+            continue;
+        }
+        let key = sy.get(v.key);
+        let partition = crate::model::arn::parse(key).map_or("aws", |a| a.partition);
+        let parsed = rules::read_version(tl, v);
+        let default_text;
+        let text = match (v.text, &parsed) {
+            (Some(t), _) => Some(sy.get(t)),
+            (None, Ok(p)) if p.is_default => {
+                default_text = default_policy_json(p);
+                Some(default_text.as_str())
+            }
+            (None, _) => None,
+        };
+        let error = parsed.as_ref().err().map(|e| e.to_string());
+        let statements = parsed
+            .as_ref()
+            .map(|p| p.statements.as_slice())
+            .unwrap_or(&[]);
+        // A snapshot's policy assumed in force throughout the input has no time.
+        let time = Some(v.time).filter(|t| *t != i64::MIN);
+        let part = Partition {
+            account_id: sy.get_opt(v.account),
+            region: sy.get_opt(v.region),
+            time,
+        };
+        let common = [
+            Value::Time(time),
+            Value::Str(Some(id).filter(|_| v.source != PolicySource::Snapshot)),
+            Value::Str(Some(sy.get(v.event_name)).filter(|_| v.source != PolicySource::Snapshot)),
+            Value::Str(Some(key)),
+            Value::Str(Some(v.source.as_str())),
+            Value::Str(sy.get_opt(v.principal)),
+            Value::Str(error.as_deref()),
+            Value::Int(Some(statements.len() as i64)),
+        ];
+        if statements.is_empty() {
+            let mut row = common.to_vec();
+            row.extend([
+                Value::Int(None),
+                Value::Str(None),
+                Value::Str(None),
+                Value::StrList(None),
+                Value::Bool(None),
+                Value::StrList(None),
+                Value::StrList(None),
+                Value::Conditions(None),
+                Value::Str(text),
+            ]);
+            w.append(store, &part, &row)?;
+            continue;
+        }
+        for st in statements {
+            let (principals, negated) = match &st.principal {
+                PrincipalSpec::Principal(p) => (p.normalized(partition), false),
+                PrincipalSpec::NotPrincipal(p) => (p.normalized(partition), true),
+            };
+            let (actions, not_actions) = match &st.action {
+                ActionSpec::Action(a) => (Some(a.as_slice()), None),
+                ActionSpec::NotAction(a) => (None, Some(a.as_slice())),
+            };
+            let effect = match &st.effect {
+                Effect::Allow => "Allow",
+                Effect::Deny => "Deny",
+                Effect::Other(s) => s.as_str(),
+            };
+            let mut row = common.to_vec();
+            row.extend([
+                Value::Int(Some(st.index as i64)),
+                Value::Str(st.sid.as_deref()),
+                Value::Str(Some(effect)),
+                Value::StrList(Some(&principals)),
+                Value::Bool(Some(negated)),
+                Value::StrList(actions),
+                Value::StrList(not_actions),
+                Value::Conditions(Some(&st.conditions)),
+                Value::Str(text),
+            ]);
+            w.append(store, &part, &row)?;
+        }
+    }
+    w.finish(store)
+}
+
+/// The default key policy as JSON text, for its `policy` cell.
+fn default_policy_json(p: &Policy) -> String {
+    let statements: Vec<&serde_json::Value> = p.statements.iter().map(|s| &s.raw).collect();
+    serde_json::json!({
+        "Version": p.version,
+        "Id": p.id,
+        "Statement": statements,
+    })
+    .to_string()
+}
+
+fn write_findings<S: TableStore>(
+    store: &mut S,
+    findings: &[Finding],
+    opts: &WriteOptions,
+) -> Result<Vec<WrittenFile>, OutputError> {
+    let mut w = writer::<S>("findings", opts);
+    for f in findings {
+        let row = [
+            Value::Str(Some(f.rule.as_str())),
+            Value::Str(Some(f.severity.as_str())),
+            Value::Str(f.authorization.map(|a| a.as_str())),
+            Value::Str(Some(&f.event_id)),
+            Value::Time(Some(f.event_time)),
+            Value::Str(Some(&f.event_name)),
+            Value::Str(f.key_arn.as_deref()),
+            Value::Str(f.principal.as_deref()),
+            Value::Str(f.proton_template.as_deref()),
+            Value::Str(f.proton_resource.as_deref()),
+            Value::StrList(Some(&f.related_event_ids)),
+            Value::Str(Some(&f.message)),
+            Value::Str(Some(&f.advice)),
+        ];
+        let part = Partition {
+            account_id: f.account_id.as_deref(),
+            region: f.region.as_deref(),
+            time: Some(f.event_time),
+        };
+        w.append(store, &part, &row)?;
+    }
+    w.finish(store)
+}
