@@ -3,8 +3,8 @@
 #![no_main]
 
 use keytrail::audit::ledger::KeyLedger;
-use keytrail::tables::writer::NoStore;
 use keytrail::pipeline::{Pipeline, PipelineOptions};
+use keytrail::tables::writer::NoStore;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -7,8 +7,8 @@
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use keytrail::tables::writer::NoStore;
 use keytrail::pipeline::{Pipeline, PipelineOptions};
+use keytrail::tables::writer::NoStore;
 use libfuzzer_sys::fuzz_target;
 use std::io::Write;
 

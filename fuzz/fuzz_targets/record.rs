@@ -2,10 +2,10 @@
 //! apply path (dedupe, timeline, rules, table rows) in a one-record run.
 #![no_main]
 
-use keytrail::tables::writer::NoStore;
 use keytrail::pipeline::decode;
 use keytrail::pipeline::{Pipeline, PipelineOptions};
 use keytrail::read::logfile::{ReadSummary, RecordPos};
+use keytrail::tables::writer::NoStore;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -11,12 +11,10 @@ use crate::audit::rules::{self, Finding, Rule};
 use crate::audit::timeline::Timeline;
 use crate::error::{InputError, OutputError};
 use crate::model::kms::{self, Category, KmsEvent};
-use crate::model::profile::Profiles;
-use crate::pipeline::filter::{EventFilter, TimeWindow};
-use crate::read::logfile::{self, ReadOptions, ReadSummary, SkipReason};
+use crate::read::logfile::{self, ReadSummary, SkipReason};
 use crate::read::rawjson::RawObject;
 use crate::tables::schema;
-use crate::tables::writer::{PartitionedWriter, TableStore, WriteOptions, WrittenFile};
+use crate::tables::writer::{PartitionedWriter, TableStore};
 use decode::{digest, Decoded};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -26,127 +24,11 @@ pub mod decode;
 pub mod derive;
 mod event_row;
 pub mod filter;
+mod run;
 
 use capture::capture;
 use event_row::write_event_row;
-
-/// What a run is configured with.
-#[derive(Debug, Clone)]
-pub struct PipelineOptions {
-    /// Consistency window of the rules, in seconds.
-    pub grace_seconds: i64,
-    pub profiles: Profiles,
-    pub read: ReadOptions,
-    pub write: WriteOptions,
-    /// Collect what this run contributes to the per-key ledgers (the Lambda's cross-file state).
-    pub capture_ledger: bool,
-    /// The wall-clock time of the run (ms since the epoch), which the ledger's time-to-live
-    /// entries count from; the Lambda shell reads the clock, the core never does.
-    pub clock_ms: Option<i64>,
-    /// Which events enter the run (before the rules; see [`crate::pipeline::filter`]).
-    pub filter: EventFilter,
-    /// Which events' rows and findings are written and reported (after the rules).
-    pub window: TimeWindow,
-    /// Snapshots of the keys taken as a baseline (`--baseline`): added to the timeline
-    /// before the rules run (RULES.md section 6.6).
-    pub baselines: Vec<std::sync::Arc<crate::model::snapshot::Snapshot>>,
-}
-
-impl Default for PipelineOptions {
-    fn default() -> Self {
-        PipelineOptions {
-            grace_seconds: rules::DEFAULT_GRACE_SECONDS,
-            profiles: Profiles::default(),
-            read: ReadOptions::default(),
-            write: WriteOptions::default(),
-            capture_ledger: false,
-            clock_ms: None,
-            filter: EventFilter::default(),
-            window: TimeWindow::default(),
-            baselines: Vec::new(),
-        }
-    }
-}
-
-/// Counts of a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RunStats {
-    /// Sources read as logs (including those that failed part-way).
-    pub files_read: u64,
-    /// Sources skipped as digest or insight files.
-    pub files_skipped: u64,
-    /// Sources that could not be read to the end.
-    pub files_failed: u64,
-    /// Decompressed bytes read.
-    pub bytes: u64,
-    /// Records framed (valid or not).
-    pub records: u64,
-    /// Records that were not valid JSON objects, or too large.
-    pub records_invalid: u64,
-    /// CloudTrail-Insight records (not API calls).
-    pub insight_records: u64,
-    /// Records of other services.
-    pub other_service_records: u64,
-    /// KMS records, duplicates included.
-    pub kms_records: u64,
-    /// Distinct KMS calls: events, with the copies of a cross-account call counted once.
-    pub kms_events: u64,
-    /// KMS events that are another account's copy of a call already counted (same
-    /// `sharedEventID`): kept in `kms_events` rows, not counted as calls.
-    pub copies_folded: u64,
-    /// KMS records dropped as duplicates of an earlier eventID.
-    pub duplicates: u64,
-    /// Distinct KMS calls by category.
-    pub key_use_events: u64,
-    pub grant_events: u64,
-    pub key_state_events: u64,
-    pub other_kms_events: u64,
-    /// KMS events left out by the input filter.
-    pub filtered_out: u64,
-    /// Events read back from tables already written ([`Pipeline::ingest_existing`]).
-    pub existing_events: u64,
-}
-
-/// What happened to one source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceOutcome {
-    pub source: String,
-    /// Set when the source was skipped (digest, insight).
-    pub skipped: Option<SkipReason>,
-    pub records: u64,
-    pub kms_events: u64,
-    /// The error that stopped the source, if any.
-    pub failure: Option<InputError>,
-    /// Record- or line-level errors (the source went on).
-    pub record_errors: Vec<InputError>,
-}
-
-/// The result of a whole run.
-#[derive(Debug)]
-pub struct RunReport {
-    pub stats: RunStats,
-    pub timeline: crate::audit::timeline::TimelineCounts,
-    pub findings: Vec<Finding>,
-    /// Files written, by table, in path order.
-    pub files: Vec<WrittenFile>,
-    /// What the run contributes to the per-key ledgers (empty unless
-    /// [`PipelineOptions::capture_ledger`] is set): its grant and key-state events, latest
-    /// profile uses, and the events it reported findings for.
-    pub ledger: LedgerDelta,
-    /// Grant findings of uses with context keys no profile names, left to the
-    /// recomputation in a ledger run (RULES.md section 7).
-    pub deferred_findings: usize,
-}
-
-impl RunReport {
-    /// Findings per rule, in rule order (rules with none included).
-    pub fn findings_by_rule(&self) -> Vec<(Rule, usize)> {
-        Rule::ALL
-            .iter()
-            .map(|r| (*r, self.findings.iter().filter(|f| f.rule == *r).count()))
-            .collect()
-    }
-}
+pub use run::{PipelineOptions, RunReport, RunStats, SourceOutcome};
 
 /// The pipeline. Feed it sources with [`Pipeline::ingest`], then [`Pipeline::finish`].
 pub struct Pipeline<S: TableStore> {
@@ -650,73 +532,4 @@ impl<S: TableStore> SourceApplier<'_, S> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tables::writer::NoStore;
-
-    #[test]
-    fn ledger_keeps_records_serde_values_cannot_hold() {
-        // A CreateGrant with a number beyond f64 and a 200-deep value: still a grant.
-        let grant = format!(
-            r#"{{"eventVersion":1e999,"eventSource":"kms.amazonaws.com","eventName":"CreateGrant",
-            "eventTime":"2026-01-01T00:00:00Z","eventID":"g1","awsRegion":"us-east-1","recipientAccountId":"1",
-            "resources":[{{"type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-east-1:1:key/k"}}],
-            "requestParameters":{{"granteePrincipal":"proton.amazonaws.com","operations":["Decrypt"],"x":{}{}}},
-            "responseElements":{{"grantId":"gid"}}}}"#,
-            "[".repeat(200),
-            "]".repeat(200)
-        );
-        let opts = PipelineOptions {
-            capture_ledger: true,
-            ..PipelineOptions::default()
-        };
-        let mut p: Pipeline<NoStore> = Pipeline::new(opts, false);
-        p.ingest(&mut NoStore, "grant.json", grant.as_bytes())
-            .unwrap();
-        let delta = p.finish(&mut NoStore).unwrap().ledger;
-        let ledger = &delta.keys["arn:aws:kms:us-east-1:1:key/k"];
-        let record = &ledger.events["g1"];
-        assert!(RawObject::parse(record.as_bytes()).is_ok(), "{record:?}");
-
-        // A later file judged against that ledger sees the grant: its use is covered.
-        let use_ = r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2026-01-02T00:00:00Z",
-            "eventID":"u1","awsRegion":"us-east-1","recipientAccountId":"1",
-            "userIdentity":{"type":"AWSService","invokedBy":"proton.amazonaws.com"},
-            "resources":[{"type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-east-1:1:key/k"}],
-            "requestParameters":{"encryptionContext":{
-              "aws:proton:template":"arn:aws:proton:us-east-1:1:service-template/t",
-              "aws:proton:resource":"arn:aws:proton:us-east-1:1:service/s"}}}"#;
-        let mut later: Pipeline<NoStore> = Pipeline::new(PipelineOptions::default(), false);
-        later.add_context(record.as_bytes());
-        later
-            .ingest(&mut NoStore, "use.json", use_.as_bytes())
-            .unwrap();
-        let report = later.finish(&mut NoStore).unwrap();
-        assert_eq!(report.stats.key_use_events, 1);
-        assert!(report.findings.is_empty(), "{:?}", report.findings);
-    }
-
-    #[test]
-    fn existing_rows_join_the_history_once_with_or_without_an_event_id() {
-        let ev = |id: Option<&str>| KmsEvent {
-            event_id: id.map(str::to_string),
-            event_time: Some(0),
-            event_name: "Decrypt".into(),
-            category: Category::KeyUse,
-            ..KmsEvent::default()
-        };
-        let mut p: Pipeline<NoStore> = Pipeline::new(PipelineOptions::default(), false);
-        p.ingest_existing(
-            "t/a.parquet",
-            vec![ev(Some("e1")), ev(None), ev(Some("e1")), ev(None)],
-        );
-        // e1 once; each row without an id is its own (row 1 and row 3 of the file).
-        assert_eq!(p.stats().existing_events, 3);
-        // A record delivered again with a known eventID is a duplicate, not a new event.
-        let rec = r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventID":"e1",
-            "eventTime":"2026-01-01T00:00:00Z","awsRegion":"us-east-1","recipientAccountId":"1"}"#;
-        p.ingest(&mut NoStore, "again.json", rec.as_bytes())
-            .unwrap();
-        assert_eq!((p.stats().duplicates, p.stats().kms_events), (1, 0));
-    }
-}
+mod tests;
