@@ -1,5 +1,6 @@
-//! The Lambda shell: configuration, trigger dispatch, per-object processing, the state
-//! round trip ([`state`]) and failure semantics. It is a thin layer over [`Pipeline`]: the same
+//! The Lambda shell: trigger dispatch, per-object processing, the state round trip
+//! ([`state`]) and quarantine, answering through [`super::response`] with the settings of
+//! [`super::config`]. It is a thin layer over [`Pipeline`]: the same
 //! framing, model, rules and tables as the CLI, fed from S3 and writing to S3.
 //!
 //! Delivery is at-least-once and invocations run concurrently in any order, so:
@@ -9,102 +10,21 @@
 //! permanent failure is quarantined with its reason and still reported failed, so the
 //! message ends in the dead-letter queue rather than vanishing.
 
+use super::config::LambdaConfig;
+use super::response::{self, object_identity, output_stem, SourceReport, TaskResult, WorkError};
 use super::state;
 
 use crate::audit::rules::Severity;
 use crate::edge::s3::{self, S3Error, S3Store, S3Url};
 use crate::lambda::trigger::{self, ObjectRef, Payload, Work};
 use crate::model::profile::Profiles;
-use crate::pipeline::{Pipeline, PipelineOptions, RunStats};
+use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::read::logfile::skip_reason_for_name;
 use crate::tables::writer::WriteOptions;
 use aws_sdk_s3::Client;
 use serde_json::{json, Value};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 use tokio::runtime::Handle;
-
-/// Settings read once at start from the environment.
-#[derive(Debug, Clone)]
-pub struct LambdaConfig {
-    /// Where tables, ledgers and quarantine notes go (`KEYTRAIL_OUTPUT`).
-    pub output: S3Url,
-    /// `KEYTRAIL_GRACE_SECONDS` (default 300).
-    pub grace_seconds: i64,
-    /// `KEYTRAIL_PROFILES`: an `s3://` or file location of a profiles TOML.
-    pub profiles_location: Option<String>,
-    /// `KEYTRAIL_BASELINE`: `s3://` or file locations of snapshots (`keytrail snapshot`
-    /// files), comma-separated: the baseline every file's findings are judged with.
-    pub baseline_locations: Vec<String>,
-    /// Stop taking new work when less than this remains before the deadline
-    /// (`KEYTRAIL_DEADLINE_MARGIN_SECONDS`, default 20).
-    pub deadline_margin: Duration,
-    /// `KEYTRAIL_STATE_TABLE`: the DynamoDB table of the cross-file state; without one, the
-    /// per-key ledgers under `<output>/_ledger/`.
-    pub state_table: Option<String>,
-}
-
-/// A setting that is missing or invalid; the message names it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{0} is required (for example s3://my-bucket/keytrail)")]
-    Missing(&'static str),
-    #[error("{name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
-}
-
-impl LambdaConfig {
-    /// Reads the settings through `var` (the environment, in the binary).
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let out = var("KEYTRAIL_OUTPUT").ok_or(ConfigError::Missing("KEYTRAIL_OUTPUT"))?;
-        let output = S3Url::parse(&out).ok_or(ConfigError::Invalid {
-            name: "KEYTRAIL_OUTPUT",
-            reason: "expected s3://bucket/prefix".into(),
-        })?;
-        let grace_seconds =
-            match var("KEYTRAIL_GRACE_SECONDS") {
-                None => crate::audit::rules::DEFAULT_GRACE_SECONDS,
-                Some(g) => g.trim().parse::<i64>().ok().filter(|g| *g >= 0).ok_or(
-                    ConfigError::Invalid {
-                        name: "KEYTRAIL_GRACE_SECONDS",
-                        reason: format!("{g:?} is not a whole number of seconds >= 0"),
-                    },
-                )?,
-            };
-        let deadline_margin = match var("KEYTRAIL_DEADLINE_MARGIN_SECONDS") {
-            None => Duration::from_secs(20),
-            Some(m) => {
-                Duration::from_secs(m.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
-                    name: "KEYTRAIL_DEADLINE_MARGIN_SECONDS",
-                    reason: format!("{m:?} is not a whole number of seconds"),
-                })?)
-            }
-        };
-        if let Some(e) = var("AWS_ENDPOINT_URL").or_else(|| var("AWS_ENDPOINT_URL_S3")) {
-            s3::check_endpoint(&e).map_err(|_| ConfigError::Invalid {
-                name: "AWS_ENDPOINT_URL",
-                reason: "must not carry credentials (user:password@)".into(),
-            })?;
-        }
-        Ok(LambdaConfig {
-            output,
-            grace_seconds,
-            profiles_location: var("KEYTRAIL_PROFILES").filter(|p| !p.trim().is_empty()),
-            baseline_locations: var("KEYTRAIL_BASELINE")
-                .map(|v| {
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            deadline_margin,
-            state_table: var("KEYTRAIL_STATE_TABLE")
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty()),
-        })
-    }
-}
 
 /// Loads the profiles named by `KEYTRAIL_PROFILES` (built-in only when unset).
 pub async fn load_profiles(client: &Client, location: Option<&str>) -> Result<Profiles, String> {
@@ -184,14 +104,6 @@ pub struct App {
     pub state: state::StateStore,
 }
 
-/// Why a unit of work failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct WorkError {
-    pub message: String,
-    pub retryable: bool,
-}
-
 impl From<S3Error> for WorkError {
     fn from(e: S3Error) -> Self {
         WorkError {
@@ -199,34 +111,6 @@ impl From<S3Error> for WorkError {
             message: e.to_string(),
         }
     }
-}
-
-/// What processing one source did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SourceReport {
-    pub source: String,
-    pub skipped: Option<&'static str>,
-    pub stats: RunStats,
-    pub findings: usize,
-    pub high_findings: usize,
-    pub files: usize,
-    pub record_errors: usize,
-}
-
-/// The stable name stem of a source's output files: a digest of what identifies the
-/// source (bucket, key, version or ETag), so a redelivery overwrites the same objects.
-pub fn output_stem(identity: &str) -> String {
-    let half = |salt: u8| crate::stablehash::sip13(&(salt, identity));
-    format!("src-{:016x}{:016x}", half(1), half(2))
-}
-
-fn object_identity(o: &ObjectRef) -> String {
-    format!(
-        "s3://{}/{}#{}",
-        o.bucket,
-        o.key,
-        o.version_id.as_deref().or(o.etag.as_deref()).unwrap_or("")
-    )
 }
 
 impl App {
@@ -490,12 +374,7 @@ impl App {
         match parsed {
             Payload::Single(work) => {
                 let reports = self.do_work(&work, deadline).await?;
-                Ok(json!({
-                    "status": "ok",
-                    "sources": reports.len(),
-                    "kms_events": reports.iter().map(|r| r.stats.kms_events).sum::<u64>(),
-                    "findings": reports.iter().map(|r| r.findings).sum::<usize>(),
-                }))
+                Ok(response::single_response(&reports))
             }
             Payload::Sqs(messages) => {
                 let mut failures = Vec::new();
@@ -516,10 +395,10 @@ impl App {
                     };
                     if let Err(e) = result {
                         tracing::warn!(message_id = %m.message_id, retryable = e.retryable, error = %e, "message failed");
-                        failures.push(json!({"itemIdentifier": m.message_id}));
+                        failures.push(m.message_id.as_str());
                     }
                 }
-                Ok(json!({ "batchItemFailures": failures }))
+                Ok(response::sqs_response(failures))
             }
             Payload::Batch {
                 schema_version,
@@ -528,99 +407,21 @@ impl App {
             } => {
                 let mut results = Vec::new();
                 for t in &tasks {
-                    let (code, text) = match &t.object {
-                        Err(e) => ("PermanentFailure", e.to_string()),
+                    let result = match &t.object {
+                        Err(e) => TaskResult::PermanentFailure(e.to_string()),
                         Ok(o) => match self.check_deadline(deadline, &o.url()) {
-                            Err(e) => ("TemporaryFailure", e.message),
-                            Ok(()) => match self.process_object(o).await {
-                                Ok(r) => (
-                                    "Succeeded",
-                                    format!(
-                                        "{} KMS events, {} findings",
-                                        r.stats.kms_events, r.findings
-                                    ),
-                                ),
-                                Err(e) if e.retryable => ("TemporaryFailure", e.message),
-                                Err(e) => ("PermanentFailure", e.message),
-                            },
+                            Err(e) => TaskResult::TemporaryFailure(e.message),
+                            Ok(()) => TaskResult::of(&self.process_object(o).await),
                         },
                     };
-                    results.push(
-                        json!({"taskId": t.task_id, "resultCode": code, "resultString": text}),
-                    );
+                    results.push((t.task_id.clone(), result));
                 }
-                Ok(json!({
-                    "invocationSchemaVersion": schema_version,
-                    "treatMissingKeysAs": "PermanentFailure",
-                    "invocationId": invocation_id,
-                    "results": results,
-                }))
+                Ok(response::batch_response(
+                    &schema_version,
+                    &invocation_id,
+                    &results,
+                ))
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    }
-
-    #[test]
-    fn configuration_errors_name_the_setting() {
-        assert_eq!(
-            LambdaConfig::from_vars(vars(&[])).unwrap_err().to_string(),
-            "KEYTRAIL_OUTPUT is required (for example s3://my-bucket/keytrail)"
-        );
-        let e = LambdaConfig::from_vars(vars(&[("KEYTRAIL_OUTPUT", "bucket/x")])).unwrap_err();
-        assert!(e.to_string().starts_with("KEYTRAIL_OUTPUT is invalid"));
-        let e = LambdaConfig::from_vars(vars(&[
-            ("KEYTRAIL_OUTPUT", "s3://b/p"),
-            ("KEYTRAIL_GRACE_SECONDS", "-1"),
-        ]))
-        .unwrap_err();
-        assert!(e
-            .to_string()
-            .starts_with("KEYTRAIL_GRACE_SECONDS is invalid"));
-        let e = LambdaConfig::from_vars(vars(&[
-            ("KEYTRAIL_OUTPUT", "s3://b/p"),
-            ("AWS_ENDPOINT_URL", "http://k:secret@localhost:1"),
-        ]))
-        .unwrap_err();
-        assert!(!e.to_string().contains("secret"));
-        let c = LambdaConfig::from_vars(vars(&[("KEYTRAIL_OUTPUT", "s3://b/p/")])).unwrap();
-        assert_eq!(c.output.prefix, "p");
-        assert_eq!(c.grace_seconds, 300);
-    }
-
-    #[test]
-    fn output_stems_follow_the_source_identity() {
-        let o = ObjectRef {
-            bucket: "b".into(),
-            key: "k".into(),
-            version_id: Some("v1".into()),
-            etag: None,
-            size: None,
-        };
-        let a = output_stem(&object_identity(&o));
-        assert_eq!(object_identity(&o), "s3://b/k#v1");
-        // Pinned (crate::stablehash): a deployment's existing objects keep their names.
-        assert_eq!(
-            output_stem(
-                "s3://trail/AWSLogs/111122223333/CloudTrail/us-east-1/2025/02/12/f.json.gz#3Lg.v1"
-            ),
-            "src-cd96bd0ac24ee42d664dfa0c890ec553"
-        );
-        let mut o2 = o.clone();
-        o2.version_id = Some("v2".into());
-        assert_ne!(a, output_stem(&object_identity(&o2)));
-        assert!(a.starts_with("src-") && a.len() == 36);
     }
 }

@@ -2,12 +2,16 @@
 //!
 //! - [`trigger`]: what arrived (S3 notifications, SQS, EventBridge, S3 Batch) and which
 //!   work it asks for; pure, so the fuzz targets build it without the AWS SDK.
-//! - `handler` (re-exported here, `aws` feature): configuration, dispatch, per-object
-//!   processing and failure semantics.
+//! - [`config`]: the settings from the environment, checked; pure.
+//! - [`response`]: work errors, per-source reports, output names and each trigger kind's
+//!   response body and failure policy; pure.
+//! - `handler` (re-exported here, `aws` feature): dispatch and per-object processing.
 //! - [`state`] (`aws` feature): the cross-file state round trip (DynamoDB items or S3 ledgers).
 //!
 //! The top of the library: it may use every other room.
 
+pub mod config;
+pub mod response;
 pub mod trigger;
 
 #[cfg(feature = "aws")]
@@ -15,5 +19,7 @@ mod handler;
 #[cfg(feature = "aws")]
 pub mod state;
 
+pub use config::{ConfigError, LambdaConfig};
 #[cfg(feature = "aws")]
 pub use handler::*;
+pub use response::{output_stem, SourceReport, WorkError};

@@ -4,7 +4,8 @@
 //! other files delivered) and written after its tables (what this file adds), so a failure
 //! in between fails the message and its redelivery rewrites the same state.
 
-use super::WorkError;
+use super::config::LambdaConfig;
+use super::response::WorkError;
 use crate::audit::ledger::items::{self, Item};
 use crate::audit::ledger::LedgerDelta;
 use crate::edge::dynamo::{ReadStats, StateError, StateTable};
@@ -49,7 +50,7 @@ impl From<StateError> for WorkError {
 impl StateStore {
     /// The store `config` names: its state table, else the ledgers beside its output.
     pub async fn from_config(
-        config: &super::LambdaConfig,
+        config: &LambdaConfig,
         client: &Client,
     ) -> Result<StateStore, s3::S3Error> {
         Ok(match &config.state_table {
