@@ -4,12 +4,12 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use keytrail::audit::timeline::Timeline;
-use keytrail::corpus::{self, CorpusConfig};
 use keytrail::model::profile::Profiles;
 use keytrail::pipeline::decode::{decode_source, Decoded};
 use keytrail::pipeline::{Pipeline, PipelineOptions};
 use keytrail::read::logfile::{read_log, ReadOptions, RecordPos, RecordSink};
 use keytrail::tables::writer::NoStore;
+use keytrail_corpus::{self as corpus, CorpusConfig};
 
 /// One generated CloudTrail log file (~16 MB uncompressed), gzip bytes and plain bytes.
 fn sample() -> (Vec<u8>, Vec<u8>) {

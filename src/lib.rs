@@ -25,10 +25,11 @@
 //! The core (`read` to `pipeline`) takes bytes, records or [`std::io::Read`] and returns
 //! values: it never touches tokio, the AWS SDK, the environment or the clock. The shells
 //! are the binaries in `src/bin/` (the CLI `keytrail` and `keytrail-lambda`), thin layers
-//! over [`pipeline::Pipeline`] and an edge.
+//! over [`pipeline::Pipeline`] and an edge. The benchmark corpus generator is a crate of
+//! its own (`corpus/`, `keytrail-corpus`), outside the library: `keytrail gen` and the
+//! benchmarks use it, nothing here does.
 
 pub mod audit;
-pub mod corpus;
 pub mod edge;
 pub mod error;
 pub mod lambda;

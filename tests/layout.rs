@@ -32,7 +32,6 @@ const ROOMS: &[(&str, u8)] = &[
     ("pipeline", 5),
     ("edge", 5),
     ("lambda", 6),
-    ("corpus", 2),
 ];
 
 fn src() -> PathBuf {

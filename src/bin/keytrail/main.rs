@@ -285,14 +285,14 @@ fn run(cli: Cli) -> Result<u8> {
                 (0.0..=1.0).contains(&kms_share),
                 "--kms-share must be between 0 and 1"
             );
-            let cfg = keytrail::corpus::CorpusConfig {
+            let cfg = keytrail_corpus::CorpusConfig {
                 seed,
                 target_bytes: size_mb * 1_000_000,
                 kms_share,
                 large_file_bytes: large_file_mb * 1_000_000,
                 ..Default::default()
             };
-            let st = keytrail::corpus::write_corpus(&cfg, &out)
+            let st = keytrail_corpus::write_corpus(&cfg, &out)
                 .with_context(|| format!("{}: cannot write corpus", out.display()))?;
             writeln!(
                 std::io::stdout().lock(),
