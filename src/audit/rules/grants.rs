@@ -174,3 +174,8 @@ pub(super) fn by_key<'a>(
     }
     out
 }
+
+/// Whether removal `r` comes after `p` in timeline order (or `p` is none).
+pub(super) fn removed_after(tl: &Timeline, r: &GrantRemoval, p: Option<&GrantRemoval>) -> bool {
+    p.is_none_or(|p| order(tl, r.time, r.event_id) > order(tl, p.time, p.event_id))
+}

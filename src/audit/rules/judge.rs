@@ -235,7 +235,7 @@ impl<'a> Judge<'a> {
             sy.get(e.change.event_name),
             format_time(e.change.time),
             e.state,
-            assumed_material(self.tl, e)
+            e.assumed_material(self.tl)
         )
     }
 
@@ -250,7 +250,7 @@ impl<'a> Judge<'a> {
         for g in self.candidates(u, grants) {
             match g.removal {
                 Some(r) if r.time + self.grace <= t => {
-                    if retired.is_none_or(|p| later(self.tl, r, p.removal)) {
+                    if retired.is_none_or(|p| grants::removed_after(self.tl, r, p.removal)) {
                         retired = Some(g);
                     }
                 }
@@ -418,7 +418,7 @@ impl<'a> Judge<'a> {
             .filter(|g| g.removal.is_some_and(|r| r.time <= t))
             .copied()
             .reduce(|a, b| {
-                if later(self.tl, b.removal.expect("removed"), a.removal) {
+                if grants::removed_after(self.tl, b.removal.expect("removed"), a.removal) {
                     b
                 } else {
                     a
@@ -526,7 +526,7 @@ impl<'a> Judge<'a> {
                 format!(
                     "{name} of {} by {by}{} leaves unreadable the data of",
                     sy.get(key),
-                    assumed_material(tl, &e)
+                    e.assumed_material(tl)
                 ),
                 advice::key_disabled(name, sy.get_opt(s.deletion_date)),
             )
@@ -588,20 +588,5 @@ impl<'a> Judge<'a> {
             (lead, note, advice.to_string()),
         );
         self.out.push(f);
-    }
-}
-
-/// Whether removal `r` comes after `p` in timeline order (or `p` is none).
-fn later(tl: &Timeline, r: &GrantRemoval, p: Option<&GrantRemoval>) -> bool {
-    p.is_none_or(|p| order(tl, r.time, r.event_id) > order(tl, p.time, p.event_id))
-}
-
-/// The phrase a finding adds when a material deletion named no material.
-fn assumed_material(tl: &Timeline, e: &Effective<'_>) -> &'static str {
-    let name = tl.symbols.get(e.change.event_name);
-    if name == "DeleteImportedKeyMaterial" && e.change.key_material_id.is_none() {
-        " (the record names no key material: keytrail assumed the current one)"
-    } else {
-        ""
     }
 }

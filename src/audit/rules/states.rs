@@ -211,3 +211,15 @@ fn effective_changes<'a>(
     }
     out
 }
+
+impl Effective<'_> {
+    /// The phrase a finding adds when a material deletion named no material.
+    pub(super) fn assumed_material(&self, tl: &Timeline) -> &'static str {
+        let name = tl.symbols.get(self.change.event_name);
+        if name == "DeleteImportedKeyMaterial" && self.change.key_material_id.is_none() {
+            " (the record names no key material: keytrail assumed the current one)"
+        } else {
+            ""
+        }
+    }
+}
