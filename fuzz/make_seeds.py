@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the fuzz seed corpora in fuzz/seeds/<target>/ from testdata/ and from the public
-CloudTrail records in ../shared/data/public-cloudtrail (only sources whose licence allows
+CloudTrail records in testdata/public (only sources whose licence allows
 redistribution with attribution and no share-alike: Apache-2.0, MIT, CC-BY-4.0; the AWS
 documentation examples, CC-BY-SA-4.0, are left out). See fuzz/seeds/README.md.
 
@@ -10,7 +10,7 @@ import gzip, hashlib, json, os, re, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PUBLIC = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared/data/public-cloudtrail"
+PUBLIC = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "testdata/public"
 OUT = ROOT / "fuzz/seeds"
 ALLOWED = ("panther", "traildiscover", "adanalvarez", "stratus", "otrf", "streamalert",
            "airbnb", "trailscraper", "datadog", "opensearch")

@@ -4,20 +4,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== rustfmt"
-cargo fmt --all -- --check
-cargo fmt --manifest-path fuzz/Cargo.toml -- --check
-echo "== clippy"
-cargo clippy --all-targets --locked -- -D warnings
-echo "== cargo test"
-cargo test --locked
-
-echo "== python test tools (.venv)"
+echo "== python test tools (.venv: moto for cargo test, pyarrow, DuckDB, sqlglot, cargo-lambda)"
 if [[ ! -x .venv/bin/python ]] || ! .venv/bin/python -c 'import pyarrow, duckdb' 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+
+echo "== rustfmt"
+cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test (the S3, DynamoDB and fault tests start moto_server from .venv)"
+cargo test --workspace --locked
+
 
 echo "== tables read back in pyarrow and DuckDB"
 out=$(mktemp -d)

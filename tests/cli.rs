@@ -247,9 +247,14 @@ fn json_csv_and_table_outputs_agree() {
 
 #[test]
 fn stdin_is_read_with_dash() {
+    // formats/lines.jsonl.gz: five JSON Lines records, every one a KMS call (4 key uses and
+    // a CreateGrant), all with distinct eventIDs.
     let bytes = std::fs::read(testdata("formats/lines.jsonl.gz")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let tables = out.path().join("tables");
     let mut child = Command::new(env!("CARGO_BIN_EXE_keytrail"))
-        .args(["findings", "-", "--format", "json"])
+        .args(["analyze", "-", "--no-progress", "--out"])
+        .arg(&tables)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -258,12 +263,23 @@ fn stdin_is_read_with_dash() {
     use std::io::Write;
     child.stdin.take().unwrap().write_all(&bytes).unwrap();
     let o = child.wait_with_output().unwrap();
+    let summary = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
         o.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    assert!(summary.starts_with("files: 1 read, 0 skipped"), "{summary}");
+    assert!(
+        summary.contains("records: 5 (0 invalid, 0 other services, 0 insight); KMS records 5, distinct KMS calls 5"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("KMS calls: 4 key use, 1 grant, 0 key state"),
+        "{summary}"
+    );
+    assert!(tables.join("kms_events").is_dir(), "{summary}");
 }
 
 #[test]

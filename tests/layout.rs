@@ -336,3 +336,40 @@ fn the_checker_sees_a_cycle_and_an_upward_import() {
     assert!(rank("pipeline") > rank("tables"));
     assert_eq!(rank("pipeline"), rank("edge"));
 }
+
+/// The same two rules for the rest of the shipped code: the binaries, the corpus generator
+/// crate, the benchmarks and the fuzz targets.
+#[test]
+fn the_binaries_generator_benches_and_fuzz_targets_open_with_a_doc_and_stay_short() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let entries = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: cannot list: {e}", dir.display()));
+        for e in entries {
+            let p = e.expect("directory entry").path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|e| e == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    for dir in ["src/bin", "corpus/src", "benches", "fuzz/fuzz_targets"] {
+        walk(&root.join(dir), &mut files);
+    }
+    assert!(files.len() >= 15, "{} files", files.len());
+    let mut problems = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let rel = path.strip_prefix(root).unwrap().display().to_string();
+        if !text.trim_start().starts_with("//!") {
+            problems.push(format!("{rel}: does not open with a `//!` doc comment"));
+        }
+        let n = text.lines().count();
+        if n > MAX_LINES {
+            problems.push(format!("{rel}: {n} lines (at most {MAX_LINES})"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

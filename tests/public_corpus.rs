@@ -1,5 +1,5 @@
-//! keytrail over real CloudTrail records written by others (../shared/data/public-cloudtrail,
-//! see its SOURCES.md): no panic, every record parsed or reported, every KMS record
+//! keytrail over real CloudTrail records written by others (testdata/public, see its
+//! SOURCES.md for whose and under which licence): no panic, every record parsed or reported, every KMS record
 //! classified, counts asserted.
 
 mod common;
@@ -8,28 +8,21 @@ use common::*;
 use keytrail::pipeline::PipelineOptions;
 use std::path::PathBuf;
 
-fn corpus() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("KEYTRAIL_PUBLIC_CORPUS").map(PathBuf::from),
-        Some(root().join("../shared/data/public-cloudtrail")),
-        Some(PathBuf::from("/work/shared/data/public-cloudtrail")),
-    ];
-    let found = candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("records.jsonl").exists());
-    if found.is_none() && std::env::var_os("KEYTRAIL_REQUIRE_PUBLIC_CORPUS").is_some() {
-        panic!("public corpus not found; set KEYTRAIL_PUBLIC_CORPUS");
-    }
-    found
+/// The public corpus, committed in testdata/public (see its SOURCES.md). Missing files fail
+/// the tests: there is nothing to skip.
+fn corpus() -> PathBuf {
+    let dir = root().join("testdata/public");
+    assert!(
+        dir.join("records.jsonl").is_file() && dir.join("kms-records.jsonl").is_file(),
+        "{}: the public corpus is missing",
+        dir.display()
+    );
+    dir
 }
 
 #[test]
 fn public_corpus_runs_clean_with_known_counts() {
-    let Some(dir) = corpus() else {
-        eprintln!("SKIPPED: public corpus not present");
-        return;
-    };
+    let dir = corpus();
     let r = run_paths(std::slice::from_ref(&dir), PipelineOptions::default());
     let s = &r.stats;
     assert_eq!(
@@ -77,10 +70,7 @@ fn public_corpus_runs_clean_with_known_counts() {
 
 #[test]
 fn kms_records_file_alone() {
-    let Some(dir) = corpus() else {
-        eprintln!("SKIPPED: public corpus not present");
-        return;
-    };
+    let dir = corpus();
     let r = run_paths(&[dir.join("kms-records.jsonl")], PipelineOptions::default());
     assert_eq!(r.stats.records, 94);
     assert_eq!(r.stats.kms_records, 94);

@@ -12,8 +12,8 @@
 //! backoff with jitter) and then fail with a retryable error; a truncated object is a
 //! retryable read failure, never a corrupt file to quarantine; no partial table object is
 //! ever visible; ledger updates lose nothing under injected conflicts and faults. Without
-//! the endpoint variable the tests report themselves skipped (`KEYTRAIL_REQUIRE_S3=1` makes
-//! that a failure, as the test script does).
+//! the endpoint variable the tests start their own moto from `.venv` ([`proxy::moto`]);
+//! they never skip.
 
 use keytrail::audit::ledger::LedgerDelta;
 use keytrail::edge::s3::{self, ClientSettings, S3Store, S3Url};
@@ -106,7 +106,7 @@ fn one_line(e: &impl std::fmt::Display) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn throttling_and_server_errors_are_retried_with_backoff_then_reported_retryable() {
-    let ep = moto_or_skip!();
+    let ep = proxy::moto();
     let direct = client(&ep, 1).await;
     let b = bucket(&direct, "faults-5xx").await;
     put(&direct, &b, "obj", b"hello".to_vec()).await;
@@ -153,7 +153,7 @@ async fn throttling_and_server_errors_are_retried_with_backoff_then_reported_ret
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn connection_resets_are_retried_then_reported_retryable() {
-    let ep = moto_or_skip!();
+    let ep = proxy::moto();
     let direct = client(&ep, 1).await;
     let b = bucket(&direct, "faults-reset").await;
     put(&direct, &b, "obj", b"hello".to_vec()).await;
@@ -171,7 +171,7 @@ async fn connection_resets_are_retried_then_reported_retryable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stalls_past_the_read_timeout_are_retried_then_reported_retryable() {
-    let ep = moto_or_skip!();
+    let ep = proxy::moto();
     let direct = client(&ep, 1).await;
     let b = bucket(&direct, "faults-stall").await;
     put(&direct, &b, "obj", b"hello".to_vec()).await;
@@ -224,7 +224,7 @@ fn s3_event(bucket: &str, key: &str, msg: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_truncated_object_fails_retryable_and_is_not_quarantined_or_half_written() {
-    let ep = moto_or_skip!();
+    let ep = proxy::moto();
     let direct = client(&ep, 1).await;
     let b = bucket(&direct, "faults-trunc").await;
     let (name, key) = put_trail_file(&direct, &b).await;
@@ -298,7 +298,7 @@ fn parquet_bytes() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failed_uploads_leave_no_partial_object_and_retries_write_it_whole() {
-    let ep = moto_or_skip!();
+    let ep = proxy::moto();
     let direct = client(&ep, 1).await;
     let b = bucket(&direct, "faults-put").await;
     let proxy = Proxy::start(
@@ -366,7 +366,7 @@ async fn failed_uploads_leave_no_partial_object_and_retries_write_it_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_table_write_failing_mid_run_fails_the_message_and_a_redelivery_completes() {
-    let ep = moto_or_skip!();
+    let ep = proxy::moto();
     let direct = client(&ep, 1).await;
     let b = bucket(&direct, "faults-run").await;
     let (_, key) = put_trail_file(&direct, &b).await;
@@ -406,7 +406,7 @@ async fn a_table_write_failing_mid_run_fails_the_message_and_a_redelivery_comple
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ledger_updates_lose_nothing_under_injected_conflicts_and_faults() {
-    let ep = moto_or_skip!();
+    let ep = proxy::moto();
     let direct = client(&ep, 1).await;
     let b = bucket(&direct, "faults-ledger").await;
     let proxy = Proxy::start(

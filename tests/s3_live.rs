@@ -1,26 +1,17 @@
-//! Against a real S3 API (moto on loopback, started by tests/python/lambda_e2e.py, which
-//! sets KEYTRAIL_TEST_S3_ENDPOINT): concurrent conditional ledger updates lose nothing.
-//! Without the variable the tests report themselves skipped; the e2e script always sets it
-//! and runs them (`KEYTRAIL_REQUIRE_S3=1` makes a missing endpoint a failure).
+//! Against a real S3 API (moto on loopback: the e2e script's, named by
+//! KEYTRAIL_TEST_S3_ENDPOINT, or one the test starts from `.venv`, see [`proxy::moto`]):
+//! concurrent conditional ledger updates lose nothing. It never skips.
 
 use keytrail::audit::ledger::LedgerDelta;
 use keytrail::edge::s3::{self, S3Url};
 use keytrail::model::profile::Profiles;
 
-fn endpoint() -> Option<String> {
-    let e = std::env::var("KEYTRAIL_TEST_S3_ENDPOINT").ok();
-    if e.is_none() && std::env::var_os("KEYTRAIL_REQUIRE_S3").is_some() {
-        panic!("KEYTRAIL_TEST_S3_ENDPOINT is not set");
-    }
-    e
-}
+#[path = "common/proxy.rs"]
+mod proxy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_ledger_writers_lose_no_update() {
-    let Some(ep) = endpoint() else {
-        eprintln!("SKIPPED: no S3 endpoint");
-        return;
-    };
+    let ep = proxy::moto();
     std::env::set_var("AWS_ENDPOINT_URL", &ep);
     let client = s3::client().await.unwrap();
     let bucket = "ledger-race";

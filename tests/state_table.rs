@@ -6,9 +6,8 @@
 //! under injected throttling, server errors, connection resets, stalls past the read
 //! timeout and conditional-check failures (each retried by the SDK or by the slot's own
 //! rounds); a fault that never ends is a retryable error naming the table; an unreadable
-//! item is a permanent one naming the key. Without the endpoint variable the tests report
-//! themselves skipped (`KEYTRAIL_REQUIRE_S3=1` makes that a failure, as the test script
-//! does).
+//! item is a permanent one naming the key. Without the endpoint variable the tests start
+//! their own moto from `.venv` ([`proxy::moto`]); they never skip.
 
 #[path = "common/proxy.rs"]
 #[macro_use]
@@ -99,7 +98,7 @@ fn file_items(w: usize, i: usize) -> Vec<Item> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_item_writers_lose_nothing_under_injected_faults() {
-    let ep = moto_or_skip!();
+    let ep = proxy::moto();
     let name = table(&ep, "faults-state").await;
     let proxy = Proxy::start(
         &ep,
@@ -200,7 +199,7 @@ async fn concurrent_item_writers_lose_nothing_under_injected_faults() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn faults_that_never_end_are_retryable_errors_and_bad_items_permanent_ones() {
-    let ep = moto_or_skip!();
+    let ep = proxy::moto();
     let name = table(&ep, "faults-state-end").await;
     let proxy = Proxy::start(
         &ep,

@@ -139,11 +139,17 @@ pub const LEDGER_ATTEMPTS: u32 = 12;
 /// Exponential backoff with full jitter: up to 50 ms * 2^attempt, capped at 2 s.
 #[cfg_attr(not(feature = "aws"), allow(dead_code))]
 fn backoff(attempt: u32) -> Duration {
-    let cap = (50u64 << attempt.min(6)).min(2000);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos() as u64);
-    let mixed = nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
+    jittered(attempt, nanos)
+}
+
+/// Full jitter: a delay in `0..=cap(attempt)` milliseconds chosen by `entropy`, where the
+/// cap doubles from 50 ms per attempt up to 2 s.
+fn jittered(attempt: u32, entropy: u64) -> Duration {
+    let cap = (50u64 << attempt.min(6)).min(2000);
+    let mixed = entropy.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
     Duration::from_millis(mixed % (cap + 1))
 }
 
@@ -177,9 +183,14 @@ mod tests {
     }
 
     #[test]
-    fn backoff_stays_within_its_cap() {
-        for a in 0..20 {
-            assert!(backoff(a) <= Duration::from_millis(2000));
-        }
+    fn backoff_caps_double_from_50_ms_to_2_s() {
+        // The largest delay of each attempt over many entropies is its cap: 50, 100, 200,
+        // 400, 800, 1600 ms, then 2 s for every later attempt.
+        let most = |attempt| (0..20_000u64).map(|e| jittered(attempt, e)).max().unwrap();
+        let caps: Vec<u64> = (0..9).map(|a| most(a).as_millis() as u64).collect();
+        assert_eq!(caps, [50, 100, 200, 400, 800, 1600, 2000, 2000, 2000]);
+        // And the delays spread over the range rather than sit at one value.
+        let early: std::collections::BTreeSet<_> = (0..1000u64).map(|e| jittered(0, e)).collect();
+        assert!(early.len() > 40, "{} distinct delays", early.len());
     }
 }

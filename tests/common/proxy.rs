@@ -11,28 +11,71 @@
 
 use std::sync::{Arc, Mutex};
 
-/// The moto endpoint (S3 and DynamoDB on one port) the test script sets in
-/// `KEYTRAIL_TEST_S3_ENDPOINT`; its absence fails under `KEYTRAIL_REQUIRE_S3`.
-pub fn moto() -> Option<String> {
-    let e = std::env::var("KEYTRAIL_TEST_S3_ENDPOINT").ok();
-    if e.is_none() && std::env::var_os("KEYTRAIL_REQUIRE_S3").is_some() {
-        panic!("KEYTRAIL_TEST_S3_ENDPOINT is not set");
-    }
-    e
+/// The moto endpoint (S3 and DynamoDB on one port): `KEYTRAIL_TEST_S3_ENDPOINT` when the
+/// test script shares its own server, else a `moto_server` this test binary starts once from
+/// the project's `.venv` (scripts/test.sh creates it before `cargo test`) on a free loopback
+/// port. That server is stopped by its PID when the test binary exits. A missing `.venv` or
+/// a server that does not come up fails the test: there is nothing to skip.
+pub fn moto() -> String {
+    static ENDPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ENDPOINT
+        .get_or_init(|| match std::env::var("KEYTRAIL_TEST_S3_ENDPOINT") {
+            Ok(e) if !e.is_empty() => e,
+            _ => start_moto(),
+        })
+        .clone()
 }
 
-/// The moto endpoint, or the test reports itself skipped and returns.
-macro_rules! moto_or_skip {
-    () => {
-        match proxy::moto() {
-            Some(e) => e,
-            None => {
-                eprintln!("SKIPPED: no moto endpoint");
-                return;
-            }
+fn start_moto() -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let server = root.join(".venv/bin/moto_server");
+    assert!(
+        server.is_file(),
+        "{}: missing; create it with `python3 -m venv .venv && .venv/bin/pip install -r \
+         tests/python/requirements.txt` (scripts/test.sh does)",
+        server.display()
+    );
+    // A free port: bind port 0, read it, release it for moto.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    // A watchdog shell owns moto: when this test binary (its parent's PID) is gone, it kills
+    // moto by PID, so no server outlives the tests even when they panic.
+    let script = format!(
+        "\"$0\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; trap 'kill $m' EXIT; \
+         while kill -0 {parent} 2>/dev/null; do sleep 0.5; done",
+        parent = std::process::id()
+    );
+    let mut watchdog = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .arg(&server)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("start moto_server");
+    // Reaped by a thread of its own (it ends only after this process does, in practice).
+    std::thread::spawn(move || watchdog.wait());
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ] {
+        if std::env::var_os(k).is_none() {
+            std::env::set_var(k, v);
         }
-    };
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "moto_server did not listen on 127.0.0.1:{port} within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    format!("http://127.0.0.1:{port}")
 }
+
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
