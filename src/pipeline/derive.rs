@@ -7,7 +7,9 @@ use crate::audit::timeline::{parse_context, PolicySource, Sym, Timeline};
 use crate::error::OutputError;
 use crate::model::kms::StateClass;
 use crate::model::policy::{ActionSpec, Effect, Policy, PrincipalSpec};
-use crate::tables::schema::{self, Value};
+use crate::tables::schema::{
+    self, FindingRow, GrantRow, KeyPolicyRow, KeyStateRow, ProtonUsageRow,
+};
 use crate::tables::writer::{Partition, PartitionedWriter, TableStore, WriteOptions, WrittenFile};
 use std::collections::BTreeMap;
 
@@ -90,24 +92,24 @@ fn write_usage<S: TableStore>(
 ) -> Result<Vec<WrittenFile>, OutputError> {
     let mut w = writer::<S>("proton_usage", opts);
     for (k, (count, first, last)) in usage(tl, own) {
-        let row = [
-            Value::Str(k.key),
-            Value::Str(k.profile),
-            Value::Str(k.template),
-            Value::Str(k.resource),
-            Value::Str(Some(k.operation)),
-            Value::Str(k.principal),
-            Value::Str(Some(k.outcome)),
-            Value::Int(Some(count)),
-            Value::Time(Some(first)),
-            Value::Time(Some(last)),
-        ];
+        let row = ProtonUsageRow {
+            key_arn: k.key,
+            profile: k.profile,
+            proton_template: k.template,
+            proton_resource: k.resource,
+            operation: Some(k.operation),
+            principal: k.principal,
+            outcome: Some(k.outcome),
+            event_count: Some(count),
+            first_seen: Some(first),
+            last_seen: Some(last),
+        };
         let part = Partition {
             account_id: k.account,
             region: k.region,
             time: Some(k.day * DAY_MS),
         };
-        w.append(store, &part, &row)?;
+        w.append(store, &part, &row.cells())?;
     }
     w.finish(store)
 }
@@ -138,33 +140,33 @@ fn write_grants<S: TableStore>(
         }
         let ops = c.and_then(|c| strs(&c.operations));
         let constraint = c.and_then(|c| sy.get_opt(c.constraint).map(parse_context));
-        let row = [
-            Value::Str(Some(id)),
-            Value::Str(sy.get_opt(c.and_then(|c| c.key).or(r.and_then(|r| r.key)))),
-            Value::Str(sy.get_opt(c.and_then(|c| c.grant_name))),
-            Value::Str(sy.get_opt(c.and_then(|c| c.grantee))),
-            Value::Str(sy.get_opt(c.and_then(|c| c.retiring_principal))),
-            Value::Str(sy.get_opt(c.and_then(|c| c.grantee_service_principal))),
-            Value::Str(sy.get_opt(c.and_then(|c| c.retiring_service_principal))),
-            Value::Str(sy.get_opt(c.and_then(|c| c.source_arn))),
-            Value::StrList(ops.as_deref()),
-            Value::Str(sy.get_opt(c.and_then(|c| c.constraint_kind))),
-            Value::StrMap(constraint.as_ref()),
-            Value::Time(c.map(|c| c.time)),
-            Value::Str(sy.get_opt(c.and_then(|c| c.principal))),
-            Value::Str(c.filter(|c| !c.from_snapshot).map(|c| sy.get(c.event_id))),
-            Value::Time(r.map(|r| r.time)),
-            Value::Str(sy.get_opt(r.and_then(|r| r.principal))),
-            Value::Str(r.map(|r| sy.get(r.event_id))),
-            Value::Str(r.map(|r| sy.get(r.event_name))),
-            Value::Int(Some(life.removals as i64)),
-            Value::Str(Some(if c.is_some_and(|c| c.from_snapshot) {
+        let row = GrantRow {
+            grant_id: Some(id),
+            key_arn: sy.get_opt(c.and_then(|c| c.key).or(r.and_then(|r| r.key))),
+            grant_name: sy.get_opt(c.and_then(|c| c.grant_name)),
+            grantee_principal: sy.get_opt(c.and_then(|c| c.grantee)),
+            retiring_principal: sy.get_opt(c.and_then(|c| c.retiring_principal)),
+            grantee_service_principal: sy.get_opt(c.and_then(|c| c.grantee_service_principal)),
+            retiring_service_principal: sy.get_opt(c.and_then(|c| c.retiring_service_principal)),
+            source_arn: sy.get_opt(c.and_then(|c| c.source_arn)),
+            operations: ops.as_deref(),
+            constraint_kind: sy.get_opt(c.and_then(|c| c.constraint_kind)),
+            constraint_context: constraint.as_ref(),
+            created_time: c.map(|c| c.time),
+            created_by: sy.get_opt(c.and_then(|c| c.principal)),
+            created_event_id: c.filter(|c| !c.from_snapshot).map(|c| sy.get(c.event_id)),
+            removed_time: r.map(|r| r.time),
+            removed_by: sy.get_opt(r.and_then(|r| r.principal)),
+            removed_event_id: r.map(|r| sy.get(r.event_id)),
+            removed_via: r.map(|r| sy.get(r.event_name)),
+            removal_count: Some(life.removals as i64),
+            source: Some(if c.is_some_and(|c| c.from_snapshot) {
                 "snapshot"
             } else {
                 "trail"
-            })),
-            Value::Time(life.snapshot_creation.map(|s| s.time)),
-        ];
+            }),
+            snapshot_created_time: life.snapshot_creation.map(|s| s.time),
+        };
         let (account, region, time) = match (c, r) {
             (Some(c), _) => (c.account, c.region, c.time),
             (None, Some(r)) => (r.account, r.region, r.time),
@@ -175,7 +177,7 @@ fn write_grants<S: TableStore>(
             region: sy.get_opt(region),
             time: Some(time),
         };
-        w.append(store, &part, &row)?;
+        w.append(store, &part, &row.cells())?;
     }
     w.finish(store)
 }
@@ -210,61 +212,59 @@ fn write_key_states<S: TableStore>(
         if !own(sy.get(s.event_id)) {
             continue;
         }
-        let row = [
-            Value::Time(Some(s.time)),
-            Value::Str(Some(sy.get(s.event_id))),
-            Value::Str(sy.get_opt(s.key)),
-            Value::Str(Some(sy.get(s.event_name))),
-            Value::Str(sy.get_opt(s.state)),
-            Value::Bool(s.class.map(|c| c == StateClass::Usable)),
-            Value::Str(s.class.map(StateClass::as_str)),
-            Value::Str(sy.get_opt(previous)),
-            Value::Str(sy.get_opt(s.principal)),
-            Value::Str(sy.get_opt(s.deletion_date)),
-            Value::Str(sy.get_opt(s.pending_window_days)),
-            Value::Str(sy.get_opt(s.key_material_id)),
-            Value::Bool(
-                (sy.get(s.event_name) == "DeleteImportedKeyMaterial")
-                    .then_some(s.key_material_id.is_none()),
-            ),
-            Value::Str(sy.get_opt(s.store)),
-            Value::Str(Some("trail")),
-        ];
+        let row = KeyStateRow {
+            event_time: Some(s.time),
+            event_id: Some(sy.get(s.event_id)),
+            key_arn: sy.get_opt(s.key),
+            event_name: Some(sy.get(s.event_name)),
+            state: sy.get_opt(s.state),
+            usable: s.class.map(|c| c == StateClass::Usable),
+            state_class: s.class.map(StateClass::as_str),
+            previous_state: sy.get_opt(previous),
+            principal: sy.get_opt(s.principal),
+            deletion_date: sy.get_opt(s.deletion_date),
+            pending_window_days: sy.get_opt(s.pending_window_days),
+            key_material_id: sy.get_opt(s.key_material_id),
+            material_assumed_current: (sy.get(s.event_name) == "DeleteImportedKeyMaterial")
+                .then_some(s.key_material_id.is_none()),
+            custom_key_store_id: sy.get_opt(s.store),
+            source: Some("trail"),
+        };
         let part = Partition {
             account_id: sy.get_opt(s.account),
             region: sy.get_opt(s.region),
             time: Some(s.time),
         };
-        w.append(store, &part, &row)?;
+        w.append(store, &part, &row.cells())?;
     }
     // What snapshots recorded, for the reconciliation (written by runs that own everything).
     if own("") {
         for s in &tl.snapshot_states {
             let state = sy.get(s.state);
             let class = StateClass::of(state);
-            let row = [
-                Value::Time(Some(s.time)),
-                Value::Str(None),
-                Value::Str(Some(sy.get(s.key))),
-                Value::Str(Some("DescribeKey")),
-                Value::Str(Some(state)),
-                Value::Bool(Some(class == StateClass::Usable)),
-                Value::Str(Some(class.as_str())),
-                Value::Str(None),
-                Value::Str(None),
-                Value::Str(None),
-                Value::Str(None),
-                Value::Str(None),
-                Value::Bool(None),
-                Value::Str(None),
-                Value::Str(Some("snapshot")),
-            ];
+            let row = KeyStateRow {
+                event_time: Some(s.time),
+                event_id: None,
+                key_arn: Some(sy.get(s.key)),
+                event_name: Some("DescribeKey"),
+                state: Some(state),
+                usable: Some(class == StateClass::Usable),
+                state_class: Some(class.as_str()),
+                previous_state: None,
+                principal: None,
+                deletion_date: None,
+                pending_window_days: None,
+                key_material_id: None,
+                material_assumed_current: None,
+                custom_key_store_id: None,
+                source: Some("snapshot"),
+            };
             let part = Partition {
                 account_id: sy.get_opt(s.account),
                 region: sy.get_opt(s.region),
                 time: Some(s.time),
             };
-            w.append(store, &part, &row)?;
+            w.append(store, &part, &row.cells())?;
         }
     }
     w.finish(store)
@@ -310,30 +310,20 @@ fn write_key_policies<S: TableStore>(
             region: sy.get_opt(v.region),
             time,
         };
-        let common = [
-            Value::Time(time),
-            Value::Str(Some(id).filter(|_| v.source != PolicySource::Snapshot)),
-            Value::Str(Some(sy.get(v.event_name)).filter(|_| v.source != PolicySource::Snapshot)),
-            Value::Str(Some(key)),
-            Value::Str(Some(v.source.as_str())),
-            Value::Str(sy.get_opt(v.principal)),
-            Value::Str(error.as_deref()),
-            Value::Int(Some(statements.len() as i64)),
-        ];
+        let common = KeyPolicyRow {
+            event_time: time,
+            event_id: Some(id).filter(|_| v.source != PolicySource::Snapshot),
+            event_name: Some(sy.get(v.event_name)).filter(|_| v.source != PolicySource::Snapshot),
+            key_arn: Some(key),
+            source: Some(v.source.as_str()),
+            principal: sy.get_opt(v.principal),
+            policy_error: error.as_deref(),
+            statement_count: Some(statements.len() as i64),
+            policy: text,
+            ..KeyPolicyRow::default()
+        };
         if statements.is_empty() {
-            let mut row = common.to_vec();
-            row.extend([
-                Value::Int(None),
-                Value::Str(None),
-                Value::Str(None),
-                Value::StrList(None),
-                Value::Bool(None),
-                Value::StrList(None),
-                Value::StrList(None),
-                Value::Conditions(None),
-                Value::Str(text),
-            ]);
-            w.append(store, &part, &row)?;
+            w.append(store, &part, &common.cells())?;
             continue;
         }
         for st in statements {
@@ -350,19 +340,18 @@ fn write_key_policies<S: TableStore>(
                 Effect::Deny => "Deny",
                 Effect::Other(s) => s.as_str(),
             };
-            let mut row = common.to_vec();
-            row.extend([
-                Value::Int(Some(st.index as i64)),
-                Value::Str(st.sid.as_deref()),
-                Value::Str(Some(effect)),
-                Value::StrList(Some(&principals)),
-                Value::Bool(Some(negated)),
-                Value::StrList(actions),
-                Value::StrList(not_actions),
-                Value::Conditions(Some(&st.conditions)),
-                Value::Str(text),
-            ]);
-            w.append(store, &part, &row)?;
+            let row = KeyPolicyRow {
+                statement_index: Some(st.index as i64),
+                sid: st.sid.as_deref(),
+                effect: Some(effect),
+                principals: Some(&principals),
+                not_principal: Some(negated),
+                actions,
+                not_actions,
+                conditions: Some(&st.conditions),
+                ..common
+            };
+            w.append(store, &part, &row.cells())?;
         }
     }
     w.finish(store)
@@ -386,27 +375,27 @@ fn write_findings<S: TableStore>(
 ) -> Result<Vec<WrittenFile>, OutputError> {
     let mut w = writer::<S>("findings", opts);
     for f in findings {
-        let row = [
-            Value::Str(Some(f.rule.as_str())),
-            Value::Str(Some(f.severity.as_str())),
-            Value::Str(f.authorization.map(|a| a.as_str())),
-            Value::Str(Some(&f.event_id)),
-            Value::Time(Some(f.event_time)),
-            Value::Str(Some(&f.event_name)),
-            Value::Str(f.key_arn.as_deref()),
-            Value::Str(f.principal.as_deref()),
-            Value::Str(f.proton_template.as_deref()),
-            Value::Str(f.proton_resource.as_deref()),
-            Value::StrList(Some(&f.related_event_ids)),
-            Value::Str(Some(&f.message)),
-            Value::Str(Some(&f.advice)),
-        ];
+        let row = FindingRow {
+            rule: Some(f.rule.as_str()),
+            severity: Some(f.severity.as_str()),
+            authorization: f.authorization.map(|a| a.as_str()),
+            event_id: Some(&f.event_id),
+            event_time: Some(f.event_time),
+            event_name: Some(&f.event_name),
+            key_arn: f.key_arn.as_deref(),
+            principal: f.principal.as_deref(),
+            proton_template: f.proton_template.as_deref(),
+            proton_resource: f.proton_resource.as_deref(),
+            related_event_ids: Some(&f.related_event_ids),
+            message: Some(&f.message),
+            advice: Some(&f.advice),
+        };
         let part = Partition {
             account_id: f.account_id.as_deref(),
             region: f.region.as_deref(),
             time: Some(f.event_time),
         };
-        w.append(store, &part, &row)?;
+        w.append(store, &part, &row.cells())?;
     }
     w.finish(store)
 }

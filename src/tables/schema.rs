@@ -7,12 +7,22 @@
 
 mod batch;
 mod docs;
+mod findings;
+mod grants;
+mod key_policies;
+mod key_states;
 mod kms_events;
+mod proton_usage;
 mod row;
 
 pub use batch::{BatchBuilder, Value};
 pub use docs::{athena_ddl, glue_tables_yaml, json, markdown};
+pub use findings::{FindingRow, FINDINGS};
+pub use grants::{GrantRow, GRANTS};
+pub use key_policies::{KeyPolicyRow, KEY_POLICIES};
+pub use key_states::{KeyStateRow, KEY_STATES};
 pub use kms_events::{KmsEventRow, KMS_EVENTS};
+pub use proton_usage::{ProtonUsageRow, PROTON_USAGE};
 pub(crate) use row::table_row;
 
 use arrow::array::Array;
@@ -99,245 +109,6 @@ pub const PARTITION_COLUMNS: [Column; 3] = [
 
 /// The value keytrail writes for a missing partition value (Hive's convention).
 pub const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
-
-pub const PROTON_USAGE: &[Column] = &[
-    col("key_arn", Str, "Key ARN (null when unresolved)."),
-    col("profile", Str, "Context profile."),
-    col("proton_template", Str, "Template value of the context."),
-    col("proton_resource", Str, "Resource value of the context."),
-    col(
-        "operation",
-        Str,
-        "Grant operation the use needs (Decrypt, ..., ReEncryptFrom/ReEncryptTo).",
-    ),
-    col("principal", Str, "Normalised principal."),
-    col("outcome", Str, "success, or the errorCode."),
-    col("event_count", Int, "Number of distinct uses."),
-    col("first_seen", Time, "Earliest use."),
-    col("last_seen", Time, "Latest use."),
-];
-
-pub const GRANTS: &[Column] = &[
-    col("grant_id", Str, "Grant id."),
-    col("key_arn", Str, "Key the grant is on."),
-    col("grant_name", Str, "Grant name."),
-    col("grantee_principal", Str, "Grantee principal."),
-    col("retiring_principal", Str, "Retiring principal."),
-    col(
-        "grantee_service_principal",
-        Str,
-        "Grantee service principal (grants to AWS services).",
-    ),
-    col(
-        "retiring_service_principal",
-        Str,
-        "Retiring service principal.",
-    ),
-    col(
-        "source_arn",
-        Str,
-        "Source-ARN constraint, not checked (CloudTrail does not log a call's source ARN).",
-    ),
-    col(
-        "operations",
-        StrList,
-        "Operations the grant allows; null when the request listed none.",
-    ),
-    col(
-        "constraint_kind",
-        Str,
-        "encryptionContextSubset, encryptionContextEquals or null.",
-    ),
-    col("constraint_context", StrMap, "Constraint context."),
-    col(
-        "created_time",
-        Time,
-        "When the grant was created (null: creation not in the input).",
-    ),
-    col("created_by", Str, "Principal that created it."),
-    col("created_event_id", Str, "The CreateGrant event."),
-    col(
-        "removed_time",
-        Time,
-        "First successful RetireGrant or RevokeGrant (null: still open).",
-    ),
-    col("removed_by", Str, "Principal that removed it."),
-    col("removed_event_id", Str, "The removal event."),
-    col("removed_via", Str, "RetireGrant or RevokeGrant."),
-    col(
-        "removal_count",
-        Int,
-        "Successful removals seen (more than 1 means repeats).",
-    ),
-    col(
-        "source",
-        Str,
-        "trail (a CreateGrant or removal in the input) or snapshot (a ListGrants entry of a --baseline snapshot the input has no CreateGrant for).",
-    ),
-    col(
-        "snapshot_created_time",
-        Time,
-        "The CreationDate a --baseline snapshot gives the grant (the grant exists from the earlier of it and created_time: CreateGrant is idempotent).",
-    ),
-];
-
-pub const KEY_STATES: &[Column] = &[
-    col("event_time", Time, "When the state changed."),
-    col("event_id", Str, "The state-change event."),
-    col("key_arn", Str, "Key."),
-    col(
-        "event_name",
-        Str,
-        "DisableKey, EnableKey, ScheduleKeyDeletion, ...",
-    ),
-    col(
-        "state",
-        Str,
-        "State the event reports or implies (Disabled, Enabled, PendingDeletion, PendingImport, Deleted, Creating, Unavailable, ...; null for ConnectCustomKeyStore, which restores).",
-    ),
-    col("usable", Bool, "Whether the key can be used in that state."),
-    col(
-        "state_class",
-        Str,
-        "usable, unusable or transient (see kms_events.key_state_class).",
-    ),
-    col(
-        "previous_state",
-        Str,
-        "State after the key's previous change in the input.",
-    ),
-    col("principal", Str, "Who changed it."),
-    col(
-        "deletion_date",
-        Str,
-        "ScheduleKeyDeletion deletionDate, as written.",
-    ),
-    col(
-        "pending_window_days",
-        Str,
-        "ScheduleKeyDeletion pendingWindowInDays.",
-    ),
-    col(
-        "key_material_id",
-        Str,
-        "Key material the event names.",
-    ),
-    col(
-        "material_assumed_current",
-        Bool,
-        "DeleteImportedKeyMaterial naming no key material: assumed to delete the current one.",
-    ),
-    col(
-        "custom_key_store_id",
-        Str,
-        "Connect/DisconnectCustomKeyStore: the store.",
-    ),
-    col(
-        "source",
-        Str,
-        "trail (a change the input logs) or snapshot (the state a --baseline snapshot recorded at its time, event_name DescribeKey, no event id; not a change).",
-    ),
-];
-
-pub const KEY_POLICIES: &[Column] = &[
-    col(
-        "event_time",
-        Time,
-        "When the version took effect (the event's time; snapshot: inferred).",
-    ),
-    col(
-        "event_id",
-        Str,
-        "The CreateKey, ReplicateKey or PutKeyPolicy event (null for a snapshot).",
-    ),
-    col("event_name", Str, "That event's name."),
-    col("key_arn", Str, "Key."),
-    col(
-        "source",
-        Str,
-        "CreateKey, ReplicateKey, PutKeyPolicy, default (KMS's default key policy, applied when CreateKey or ReplicateKey names none) or snapshot.",
-    ),
-    col("principal", Str, "Who set the policy."),
-    col(
-        "policy_error",
-        Str,
-        "Why the version cannot be read (null when it can): its findings are then unknown.",
-    ),
-    col("statement_count", Int, "Statements in the version."),
-    col(
-        "statement_index",
-        Int,
-        "The statement's position, from 1 (null on the one row of a version with no readable statement).",
-    ),
-    col("sid", Str, "The statement's Sid."),
-    col("effect", Str, "Allow or Deny (as written)."),
-    col(
-        "principals",
-        StrList,
-        "Principal (or NotPrincipal) values normalised as they are matched: a bare account id as its root ARN, role ARNs without path, service principals lower-case without Region; * for anyone.",
-    ),
-    col(
-        "not_principal",
-        Bool,
-        "Whether the statement names NotPrincipal rather than Principal.",
-    ),
-    col(
-        "actions",
-        StrList,
-        "Action values as written (null with NotAction).",
-    ),
-    col(
-        "not_actions",
-        StrList,
-        "NotAction values as written (null with Action).",
-    ),
-    col(
-        "conditions",
-        Conditions,
-        "One entry per condition operator and key, values as strings.",
-    ),
-    col(
-        "policy",
-        Str,
-        "The version's policy text as logged (the default key policy's JSON for default).",
-    ),
-];
-
-pub const FINDINGS: &[Column] = &[
-    col("rule", Str, "Rule id (see Findings)."),
-    col("severity", Str, "high, medium or low."),
-    col(
-        "authorization",
-        Str,
-        "use-without-grant and use-after-grant-retired: what the key policy says of the call (key-policy, iam-delegated, unknown, unexplained); null for the other rules.",
-    ),
-    col("event_id", Str, "The event the finding is about."),
-    col("event_time", Time, "Its time."),
-    col("event_name", Str, "Its KMS operation."),
-    col(
-        "key_arn",
-        Str,
-        "The key (for ReEncrypt, the side the finding is about).",
-    ),
-    col("principal", Str, "Normalised principal of the event."),
-    col(
-        "proton_template",
-        Str,
-        "Template of the context (aggregate rules: when only one).",
-    ),
-    col(
-        "proton_resource",
-        Str,
-        "Resource of the context (aggregate rules: when only one).",
-    ),
-    col(
-        "related_event_ids",
-        StrList,
-        "Events that explain the finding.",
-    ),
-    col("message", Str, "One sentence saying why."),
-    col("advice", Str, "One sentence saying what to do."),
-];
 
 /// How a table is partitioned, and by whom its partitions are known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
