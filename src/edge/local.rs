@@ -111,6 +111,25 @@ fn walk(
     }
 }
 
+/// Every file below `root` whose name ends in `.{ext}`, in path order (a table's Parquet
+/// files: its partitions are folders).
+pub fn files_under(root: &Path, ext: &str) -> std::io::Result<Vec<PathBuf>> {
+    let mut stack = vec![root.to_path_buf()];
+    let mut paths = Vec::new();
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == ext) {
+                paths.push(p);
+            }
+        }
+    }
+    paths.sort();
+    Ok(paths)
+}
+
 /// How [`LocalStore::publish`] puts a run's tables into the output folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublishMode {
@@ -507,5 +526,35 @@ mod tests {
             b"{}\n"
         );
         assert!(!tmp.path().join(".out.keytrail-staging").exists());
+    }
+
+    #[test]
+    fn files_under_lists_one_extension_below_every_folder_in_path_order() {
+        let d = tempfile::tempdir().unwrap();
+        for f in [
+            "b/event_date=2025-01-02/x.parquet",
+            "a/event_date=2025-01-01/y.parquet",
+            "a/event_date=2025-01-01/y.parquet.tmp",
+            "a/notes.txt",
+            "top.parquet",
+        ] {
+            let p = d.path().join(f);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, b"x").unwrap();
+        }
+        let got: Vec<String> = files_under(d.path(), "parquet")
+            .unwrap()
+            .iter()
+            .map(|p| p.strip_prefix(d.path()).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "a/event_date=2025-01-01/y.parquet",
+                "b/event_date=2025-01-02/x.parquet",
+                "top.parquet"
+            ]
+        );
+        assert!(files_under(&d.path().join("absent"), "parquet").is_err());
     }
 }

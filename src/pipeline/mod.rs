@@ -24,6 +24,7 @@ pub mod decode;
 pub mod derive;
 mod event_row;
 pub mod filter;
+pub mod parallel;
 mod run;
 
 use capture::capture;

@@ -1,5 +1,5 @@
-//! Feeding inputs to the pipeline: local files and folders (decoded on several threads,
-//! applied in input order so the output does not depend on the thread count), stdin,
+//! Feeding inputs to the pipeline: local files and folders (decoded on several threads by
+//! `keytrail::pipeline::parallel`, applied in input order), stdin,
 //! S3 objects (a few fetched ahead), and keytrail's own tables read back.
 
 use crate::options;
@@ -9,6 +9,7 @@ use anyhow::Result;
 use futures::StreamExt;
 use keytrail::edge::local::collect_inputs;
 use keytrail::edge::s3::S3Url;
+use keytrail::pipeline::parallel::{ingest_in_order, Ingested};
 use keytrail::pipeline::{Pipeline, RunReport, SourceOutcome};
 use keytrail::tables::writer::NoStore;
 use keytrail::tables::writer::TableStore;
@@ -157,15 +158,25 @@ pub fn feed<S: TableStore>(
         .collect();
     let all_files = files.iter().all(|s| matches!(s.kind, SourceKind::File(_)));
     if threads > 1 && files.len() > 1 && all_files {
-        parallel::feed_files(
-            pipeline,
-            store,
-            &files,
-            threads,
-            progress,
-            &mut fed,
-            common.quiet,
-        )?;
+        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        let open = |i: usize| {
+            let SourceKind::File(path) = &files[i].kind else {
+                unreachable!("only files are decoded in parallel")
+            };
+            std::fs::File::open(path).map(|f| progress.reader(f))
+        };
+        ingest_in_order(pipeline, store, &names, threads, open, |i, what, stats| {
+            match what {
+                Ingested::Outcome(o) => note_outcome(progress, &o, &mut fed, common.quiet),
+                Ingested::OpenFailed(e) => {
+                    progress.suspend(|| {
+                        eprintln!("error: {}: cannot open: {e}", sanitize(&files[i].name))
+                    });
+                    fed.input_failed = true;
+                }
+            }
+            progress.file_done(stats.kms_events);
+        })?;
     } else {
         for f in &files {
             let outcome = match &f.kind {
@@ -279,20 +290,7 @@ fn table_files(loc: &str, s3: S3<'_>) -> Result<(Vec<(String, bytes::Bytes)>, bo
             "{}: no kms_events table there",
             root.display()
         );
-        let mut stack = vec![root];
-        let mut paths = Vec::new();
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d)? {
-                let p = e?.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.extension().is_some_and(|x| x == "parquet") {
-                    paths.push(p);
-                }
-            }
-        }
-        paths.sort();
-        for p in paths {
+        for p in keytrail::edge::local::files_under(&root, "parquet")? {
             files.push((p.display().to_string(), std::fs::read(&p)?.into()));
         }
     }
@@ -458,5 +456,3 @@ pub fn no_records_note(report: &RunReport, skipped_by_name: u64) -> String {
         s.files_read, skipped_by_name, s.files_skipped, s.files_failed
     )
 }
-
-mod parallel;
