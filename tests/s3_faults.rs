@@ -16,7 +16,7 @@
 //! they never skip.
 
 use keytrail::audit::ledger::LedgerDelta;
-use keytrail::edge::s3::{self, ClientSettings, S3Store, S3Url};
+use keytrail::edge::s3::{self, ClientSettings, S3Objects, S3Store, S3Url};
 use keytrail::lambda::state::StateStore;
 use keytrail::lambda::trigger::ObjectRef;
 use keytrail::lambda::{App, LambdaConfig};
@@ -198,17 +198,18 @@ async fn stalls_past_the_read_timeout_are_retried_then_reported_retryable() {
     assert!(one_line(&err).contains(&format!("s3://{b}/obj")), "{err}");
 }
 
-fn app(client: aws_sdk_s3::Client, output: &str) -> App {
+fn app(client: aws_sdk_s3::Client, output: &str) -> App<S3Objects> {
+    let objects = S3Objects { client };
     App {
         config: LambdaConfig::from_vars(|k| (k == "KEYTRAIL_OUTPUT").then(|| output.to_string()))
             .unwrap(),
         profiles: Profiles::default(),
         baselines: Vec::new(),
         state: StateStore::Ledgers {
-            client: client.clone(),
+            objects: objects.clone(),
             output: S3Url::parse(output).unwrap(),
         },
-        client,
+        objects,
     }
 }
 
@@ -441,9 +442,14 @@ async fn ledger_updates_lose_nothing_under_injected_conflicts_and_faults() {
                 let id = format!("w{w}-e{i}");
                 d.add_event(key, &id, 0, &format!("{{\"eventID\":\"{id}\"}}"), "src");
                 let l = d.keys.remove(key).unwrap();
-                s3::merge_ledger(&c, &out, &l, &Profiles::default())
-                    .await
-                    .unwrap();
+                s3::store::merge_ledger(
+                    &S3Objects { client: c.clone() },
+                    &out,
+                    &l,
+                    &Profiles::default(),
+                )
+                .await
+                .unwrap();
             }
         }));
     }
@@ -451,7 +457,17 @@ async fn ledger_updates_lose_nothing_under_injected_conflicts_and_faults() {
         t.await.unwrap();
     }
     assert_eq!(proxy.faults(), 12, "every injected fault was met");
-    let ledger = s3::read_ledger(&direct, &out, key).await.unwrap().unwrap();
+    let ledger = s3::store::read_ledger(
+        &S3Objects {
+            client: direct.clone(),
+        },
+        &out,
+        key,
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .0;
     assert_eq!(ledger.events.len(), writers * per_writer, "no update lost");
 
     // Conflicts that never end: a retryable error after the ledger's own attempts.
@@ -464,12 +480,27 @@ async fn ledger_updates_lose_nothing_under_injected_conflicts_and_faults() {
     let mut d = LedgerDelta::default();
     d.add_event(key, "late", 0, "{\"eventID\":\"late\"}", "src");
     let l = d.keys.remove(key).unwrap();
-    let err = s3::merge_ledger(&c, &out, &l, &Profiles::default())
-        .await
-        .unwrap_err();
+    let err = s3::store::merge_ledger(
+        &S3Objects { client: c.clone() },
+        &out,
+        &l,
+        &Profiles::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.is_retryable(), "{err}");
     assert!(one_line(&err).contains("after 12 attempts"), "{err}");
-    let ledger = s3::read_ledger(&direct, &out, key).await.unwrap().unwrap();
+    let ledger = s3::store::read_ledger(
+        &S3Objects {
+            client: direct.clone(),
+        },
+        &out,
+        key,
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .0;
     assert_eq!(
         ledger.events.len(),
         writers * per_writer,

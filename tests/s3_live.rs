@@ -3,7 +3,7 @@
 //! concurrent conditional ledger updates lose nothing. It never skips.
 
 use keytrail::audit::ledger::LedgerDelta;
-use keytrail::edge::s3::{self, S3Url};
+use keytrail::edge::s3::{self, S3Objects, S3Url};
 use keytrail::model::profile::Profiles;
 
 #[path = "common/proxy.rs"]
@@ -35,16 +35,33 @@ async fn racing_ledger_writers_lose_no_update() {
                     "src",
                 );
                 let l = d.keys.remove(key).unwrap();
-                s3::merge_ledger(&client, &out, &l, &Profiles::default())
-                    .await
-                    .unwrap();
+                s3::store::merge_ledger(
+                    &S3Objects {
+                        client: client.clone(),
+                    },
+                    &out,
+                    &l,
+                    &Profiles::default(),
+                )
+                .await
+                .unwrap();
             }
         }));
     }
     for t in tasks {
         t.await.unwrap();
     }
-    let ledger = s3::read_ledger(&client, &out, key).await.unwrap().unwrap();
+    let ledger = s3::store::read_ledger(
+        &S3Objects {
+            client: client.clone(),
+        },
+        &out,
+        key,
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .0;
     assert_eq!(
         ledger.events.len(),
         writers * per_writer,
@@ -53,8 +70,10 @@ async fn racing_ledger_writers_lose_no_update() {
     // A replay changes nothing.
     let mut d = LedgerDelta::default();
     d.add_event(key, "w0-e0", 0, "{\"eventID\":\"w0-e0\"}", "src");
-    let again = s3::merge_ledger(
-        &client,
+    let again = s3::store::merge_ledger(
+        &S3Objects {
+            client: client.clone(),
+        },
         &out,
         &d.keys.remove(key).unwrap(),
         &Profiles::default(),

@@ -1,6 +1,7 @@
 //! The keytrail Lambda function: the `bootstrap` cargo-lambda packages. Configuration is
 //! read once at start; a missing or invalid setting stops the start with a message naming it.
 
+use keytrail::edge::s3::S3Objects;
 use keytrail::lambda::state::StateStore;
 use keytrail::lambda::{load_baselines, load_profiles, App, LambdaConfig};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -23,27 +24,29 @@ async fn main() -> Result<(), Error> {
         tracing::error!(error = %e, "invalid configuration");
         e
     })?;
-    let client = keytrail::edge::s3::client().await?;
-    let profiles = load_profiles(&client, config.profiles_location.as_deref())
+    let objects = S3Objects {
+        client: keytrail::edge::s3::client().await?,
+    };
+    let profiles = load_profiles(&objects, config.profiles_location.as_deref())
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "invalid configuration");
             Error::from(e)
         })?;
-    let baselines = load_baselines(&client, &config.baseline_locations)
+    let baselines = load_baselines(&objects, &config.baseline_locations)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "invalid configuration");
             Error::from(e)
         })?;
-    let state = StateStore::from_config(&config, &client).await?;
+    let state = StateStore::from_config(&config, &objects).await?;
     tracing::info!(
         state = config.state_table.as_deref().unwrap_or("s3 ledgers"),
         "cross-file state"
     );
     let app = Arc::new(App {
         state,
-        client,
+        objects,
         config,
         profiles,
         baselines,

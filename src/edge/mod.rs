@@ -3,8 +3,8 @@
 //! - [`local`]: input files in folders, and a [`crate::tables::writer::TableStore`] that
 //!   publishes a run atomically.
 //! - [`manifest`]: the sources an output folder already holds (`analyze --append`).
-//! - [`s3`]: locations, the client, streaming reads, table writes and the S3 ledgers
-//!   (the SDK itself only with the `aws` feature).
+//! - [`s3`]: locations, the object store the Lambda runs over (S3, or in memory), streaming
+//!   reads, table writes and the S3 ledgers (the SDK itself only with the `aws` feature).
 //! - [`dynamo`]: the Lambda's per-item state table (`aws` feature).
 //!
 //! Depends on the tables, the audit and below; the pipeline never depends on an edge.

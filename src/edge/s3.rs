@@ -15,6 +15,16 @@ use std::time::Duration;
 mod sdk;
 #[cfg(feature = "aws")]
 pub use sdk::*;
+/// The same store in memory (`aws` feature).
+#[cfg(feature = "aws")]
+mod memory;
+/// The object store the Lambda runs over, and the ledger round trip on it (`aws` feature).
+#[cfg(feature = "aws")]
+pub mod store;
+#[cfg(feature = "aws")]
+pub use memory::{MemoryObjects, MemoryTables};
+#[cfg(feature = "aws")]
+pub use store::{ObjectStore, Precondition};
 
 /// An `s3://bucket/prefix` location.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,24 +15,25 @@ use super::response::{self, object_identity, output_stem, SourceReport, TaskResu
 use super::state;
 
 use crate::audit::rules::Severity;
-use crate::edge::s3::{self, S3Error, S3Store, S3Url};
+use crate::edge::s3::{ObjectStore, S3Error, S3Url};
 use crate::lambda::trigger::{self, ObjectRef, Payload, Work};
 use crate::model::profile::Profiles;
 use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::read::logfile::skip_reason_for_name;
 use crate::tables::writer::WriteOptions;
-use aws_sdk_s3::Client;
 use serde_json::{json, Value};
 use std::time::SystemTime;
-use tokio::runtime::Handle;
 
 /// Loads the profiles named by `KEYTRAIL_PROFILES` (built-in only when unset).
-pub async fn load_profiles(client: &Client, location: Option<&str>) -> Result<Profiles, String> {
+pub async fn load_profiles<O: ObjectStore>(
+    objects: &O,
+    location: Option<&str>,
+) -> Result<Profiles, String> {
     let Some(loc) = location else {
         return Ok(Profiles::default());
     };
     let text = if let Some(url) = S3Url::parse(loc) {
-        match s3::get_small(client, &url.bucket, &url.prefix).await {
+        match objects.get_small(&url.bucket, &url.prefix).await {
             Ok(Some((bytes, _))) => String::from_utf8(bytes)
                 .map_err(|_| format!("KEYTRAIL_PROFILES: {loc} is not UTF-8"))?,
             Ok(None) => return Err(format!("KEYTRAIL_PROFILES: {loc} does not exist")),
@@ -48,8 +49,8 @@ pub async fn load_profiles(client: &Client, location: Option<&str>) -> Result<Pr
 /// of CLI outputs, and `s3://bucket/prefix/` (ending in `/`: every `*.json` object under
 /// it, none being fine). A snapshot that cannot be read stops the function: judging
 /// without it would change findings silently.
-pub async fn load_baselines(
-    client: &Client,
+pub async fn load_baselines<O: ObjectStore>(
+    objects: &O,
     locations: &[String],
 ) -> Result<Vec<std::sync::Arc<crate::model::snapshot::Snapshot>>, String> {
     let mut all: Vec<String> = Vec::new();
@@ -61,7 +62,8 @@ pub async fn load_baselines(
                 } else {
                     format!("{}/", url.prefix)
                 };
-                let keys = s3::list(client, &url.bucket, &prefix)
+                let keys = objects
+                    .list(&url.bucket, &prefix)
                     .await
                     .map_err(|e| format!("KEYTRAIL_BASELINE: {e}"))?;
                 all.extend(
@@ -76,7 +78,7 @@ pub async fn load_baselines(
     let mut out = Vec::new();
     for loc in &all {
         let snap = if let Some(url) = S3Url::parse(loc) {
-            match s3::get_small(client, &url.bucket, &url.prefix).await {
+            match objects.get_small(&url.bucket, &url.prefix).await {
                 Ok(Some((bytes, _))) => crate::model::snapshot::parse(loc, &bytes),
                 Ok(None) => return Err(format!("KEYTRAIL_BASELINE: {loc} does not exist")),
                 Err(e) => return Err(format!("KEYTRAIL_BASELINE: {e}")),
@@ -93,15 +95,16 @@ pub async fn load_baselines(
     Ok(out)
 }
 
-/// The running function: a client and the configuration.
-pub struct App {
-    pub client: Client,
+/// The running function: its object store (S3, or [`crate::edge::s3::MemoryObjects`] in
+/// tests) and the configuration.
+pub struct App<O: ObjectStore> {
+    pub objects: O,
     pub config: LambdaConfig,
     pub profiles: Profiles,
     /// The snapshots of `KEYTRAIL_BASELINE`.
     pub baselines: Vec<std::sync::Arc<crate::model::snapshot::Snapshot>>,
     /// Where the cross-file state lives.
-    pub state: state::StateStore,
+    pub state: state::StateStore<O>,
 }
 
 impl From<S3Error> for WorkError {
@@ -113,7 +116,7 @@ impl From<S3Error> for WorkError {
     }
 }
 
-impl App {
+impl<O: ObjectStore> App<O> {
     fn pipeline_options(&self, stem: String) -> PipelineOptions {
         PipelineOptions {
             grace_seconds: self.config.grace_seconds,
@@ -143,7 +146,10 @@ impl App {
                 ..SourceReport::default()
             });
         }
-        let reader = s3::open(&self.client, &o.bucket, &o.key, o.version_id.as_deref()).await?;
+        let reader = self
+            .objects
+            .open(&o.bucket, &o.key, o.version_id.as_deref())
+            .await?;
         let opts = self.pipeline_options(output_stem(&object_identity(o)));
         self.run_source(url, opts, move |p, store, name| {
             let bridge = tokio_util::io::SyncIoBridge::new(reader);
@@ -181,22 +187,18 @@ impl App {
     ) -> Result<SourceReport, WorkError>
     where
         F: FnOnce(
-                &mut Pipeline<S3Store>,
-                &mut S3Store,
+                &mut Pipeline<O::Tables>,
+                &mut O::Tables,
                 &str,
             ) -> Result<crate::pipeline::SourceOutcome, crate::error::OutputError>
             + Send
             + 'static,
     {
         let started = std::time::Instant::now();
-        let store = S3Store::new(
-            self.client.clone(),
-            self.config.output.clone(),
-            Handle::current(),
-        );
+        let store = self.objects.tables(&self.config.output);
         let name = url.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let mut p: Pipeline<S3Store> = Pipeline::new(opts, true);
+            let mut p: Pipeline<O::Tables> = Pipeline::new(opts, true);
             let mut store = store;
             let outcome = ingest(&mut p, &mut store, &name);
             (p, store, outcome)
@@ -274,7 +276,7 @@ impl App {
             state_items_read = state_stats.read.items,
             state_bytes_read = state_stats.read.bytes,
             state_writes = state_stats.writes,
-            files = store.uploaded.len(),
+            files = O::published(&store),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "processed"
         );
@@ -301,7 +303,7 @@ impl App {
             stats: report.stats,
             findings: report.findings.len(),
             high_findings: high,
-            files: store.uploaded.len(),
+            files: O::published(&store),
             record_errors: outcome.record_errors.len(),
         })
     }
@@ -313,7 +315,11 @@ impl App {
         let body = json!({"source": source, "reason": reason})
             .to_string()
             .into_bytes();
-        if let Err(e) = s3::put_small(&self.client, &self.config.output.bucket, &key, body).await {
+        if let Err(e) = self
+            .objects
+            .put_small(&self.config.output.bucket, &key, body)
+            .await
+        {
             tracing::error!(source, error = %e, "could not write the quarantine note");
         } else {
             tracing::warn!(source, quarantine = %key, "quarantined");

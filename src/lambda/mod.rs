@@ -5,7 +5,8 @@
 //! - [`config`]: the settings from the environment, checked; pure.
 //! - [`response`]: work errors, per-source reports, output names and each trigger kind's
 //!   response body and failure policy; pure.
-//! - `handler` (re-exported here, `aws` feature): dispatch and per-object processing.
+//! - `handler` (re-exported here, `aws` feature): dispatch and per-object processing, as
+//!   `App<O: ObjectStore>`: S3 in the function, an in-memory store in tests.
 //! - [`state`] (`aws` feature): the cross-file state round trip (DynamoDB items or S3 ledgers).
 //!
 //! The top of the library: it may use every other room.

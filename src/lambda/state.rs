@@ -9,20 +9,20 @@ use super::response::WorkError;
 use crate::audit::ledger::items::{self, Item};
 use crate::audit::ledger::LedgerDelta;
 use crate::edge::dynamo::{ReadStats, StateError, StateTable};
+use crate::edge::s3::store::{self, ObjectStore};
 use crate::edge::s3::{self, S3Url};
 use crate::model::profile::Profiles;
 use crate::pipeline::Pipeline;
 use crate::tables::writer::TableStore;
-use aws_sdk_s3::Client;
 use std::collections::BTreeMap;
 
 /// Where the state lives.
 #[derive(Clone)]
-pub enum StateStore {
+pub enum StateStore<O: ObjectStore> {
     /// Items in a DynamoDB table.
     Table(StateTable),
-    /// One ledger document per key in S3 (conditional writes).
-    Ledgers { client: Client, output: S3Url },
+    /// One ledger document per key in the object store (conditional writes).
+    Ledgers { objects: O, output: S3Url },
 }
 
 /// What reading the state found that writing must carry: orphans promoted on read, by key.
@@ -47,16 +47,16 @@ impl From<StateError> for WorkError {
     }
 }
 
-impl StateStore {
+impl<O: ObjectStore> StateStore<O> {
     /// The store `config` names: its state table, else the ledgers beside its output.
     pub async fn from_config(
         config: &LambdaConfig,
-        client: &Client,
-    ) -> Result<StateStore, s3::S3Error> {
+        objects: &O,
+    ) -> Result<StateStore<O>, s3::S3Error> {
         Ok(match &config.state_table {
             Some(t) => StateStore::Table(StateTable::new(&s3::ClientSettings::default(), t).await?),
             None => StateStore::Ledgers {
-                client: client.clone(),
+                objects: objects.clone(),
                 output: config.output.clone(),
             },
         })
@@ -83,9 +83,9 @@ impl StateStore {
                         pending.promoted.insert(k.clone(), a.promoted);
                     }
                 }
-                StateStore::Ledgers { client, output } => {
+                StateStore::Ledgers { objects, output } => {
                     stats.read.requests += 1;
-                    if let Some((l, bytes)) = s3::read_ledger_sized(client, output, k).await? {
+                    if let Some((l, bytes)) = store::read_ledger(objects, output, k).await? {
                         stats.read.items += 1;
                         stats.read.bytes += bytes as u64;
                         pipeline.apply_ledger(&l);
@@ -111,9 +111,9 @@ impl StateStore {
                     stats.writes += t.write(&k, all).await?;
                 }
             }
-            StateStore::Ledgers { client, output } => {
+            StateStore::Ledgers { objects, output } => {
                 for l in delta.keys.values() {
-                    s3::merge_ledger(client, output, l, profiles).await?;
+                    store::merge_ledger(objects, output, l, profiles).await?;
                     stats.writes += 1;
                 }
             }
@@ -138,19 +138,19 @@ pub struct Migration {
 /// function writes them, so migrating while functions run, or twice, loses nothing and
 /// doubles nothing. The ledger objects are left as they were (delete them once the functions
 /// use the table). `clock_ms` starts the expiry of flags and orphans that have none.
-pub async fn migrate(
-    client: &Client,
+pub async fn migrate<O: ObjectStore>(
+    objects: &O,
     output: &S3Url,
     table: &StateTable,
     profiles: &Profiles,
     clock_ms: i64,
 ) -> Result<Migration, WorkError> {
     let prefix = output.key("_ledger/");
-    let objects = s3::list(client, &output.bucket, &prefix).await?;
+    let listed = objects.list(&output.bucket, &prefix).await?;
     let mut m = Migration::default();
-    for (key, _) in objects {
+    for (key, _) in listed {
         let url = format!("s3://{}/{key}", output.bucket);
-        let Some((bytes, _)) = s3::get_small(client, &output.bucket, &key).await? else {
+        let Some((bytes, _)) = objects.get_small(&output.bucket, &key).await? else {
             continue; // Deleted since the listing.
         };
         let l = crate::audit::ledger::KeyLedger::from_json(&bytes).map_err(|e| WorkError {

@@ -78,7 +78,8 @@ pub fn run(args: &StateArgs) -> Result<u8> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        state::migrate(&client, &output, &table, &profiles, now)
+        let objects = keytrail::edge::s3::S3Objects { client };
+        state::migrate(&objects, &output, &table, &profiles, now)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
     })?;

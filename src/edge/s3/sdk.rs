@@ -1,7 +1,7 @@
 //! The S3 SDK edge of [`crate::edge::s3`]: everything that talks to S3 through aws-sdk-s3.
 
-use super::{backoff, check_endpoint, ClientSettings, S3Error, S3Url, LEDGER_ATTEMPTS};
-use crate::audit::ledger::{self, KeyLedger};
+use super::store::{ObjectStore, Precondition};
+use super::{check_endpoint, ClientSettings, S3Error, S3Url};
 use crate::error::OutputError;
 use crate::tables::writer::TableStore;
 use crate::text::{fit, one_line};
@@ -263,98 +263,6 @@ pub async fn list(
     Ok(out)
 }
 
-/// Merges `delta` into the ledger object of its key with a conditional write (If-Match on
-/// the ETag read, or If-None-Match for a new ledger), re-reading and retrying on conflict,
-/// so concurrent writers never lose an update. A ledger of an older layout is upgraded on
-/// the way ([`KeyLedger::upgrade`], with the function's `profiles`). Returns the merged
-/// ledger.
-pub async fn merge_ledger(
-    client: &Client,
-    out: &S3Url,
-    delta: &KeyLedger,
-    profiles: &crate::model::profile::Profiles,
-) -> Result<KeyLedger, S3Error> {
-    let key = out.key(&format!("_ledger/{}", ledger::object_name(&delta.key)));
-    let url = format!("s3://{}/{key}", out.bucket);
-    for attempt in 0..LEDGER_ATTEMPTS {
-        let current = get_small(client, &out.bucket, &key).await?;
-        let (mut merged, etag) = match current {
-            Some((bytes, etag)) => (
-                KeyLedger::from_json(&bytes).map_err(|e| S3Error::Request {
-                    url: url.clone(),
-                    op: "ledger read",
-                    reason: format!("corrupt ledger: {e}"),
-                    retryable: false,
-                })?,
-                etag,
-            ),
-            None => (KeyLedger::default(), None),
-        };
-        merged.key = delta.key.clone();
-        let upgraded = merged.layout < ledger::LAYOUT;
-        let dropped = merged.upgrade(profiles);
-        if upgraded {
-            tracing::info!(ledger = %url, dropped, "ledger upgraded to the current layout");
-        }
-        if !merged.merge(delta) && !upgraded && etag.is_some() {
-            return Ok(merged);
-        }
-        let put = client
-            .put_object()
-            .bucket(&out.bucket)
-            .key(&key)
-            .content_type("application/json")
-            .body(ByteStream::from(merged.to_json()));
-        let put = match &etag {
-            Some(e) => put.if_match(e),
-            None => put.if_none_match("*"),
-        };
-        match put.send().await {
-            Ok(_) => return Ok(merged),
-            Err(e) if matches!(status_of(&e), Some(412) | Some(409)) => {
-                tracing::debug!(ledger = %url, attempt, "ledger write conflict, retrying");
-                tokio::time::sleep(backoff(attempt)).await;
-            }
-            Err(e) => return Err(request_error(&url, "PutObject (ledger)", &e)),
-        }
-    }
-    Err(S3Error::Conflict {
-        url,
-        attempts: LEDGER_ATTEMPTS,
-    })
-}
-
-/// Reads a key's ledger without changing it.
-pub async fn read_ledger(
-    client: &Client,
-    out: &S3Url,
-    key_arn: &str,
-) -> Result<Option<KeyLedger>, S3Error> {
-    Ok(read_ledger_sized(client, out, key_arn)
-        .await?
-        .map(|(l, _)| l))
-}
-
-/// [`read_ledger`], with the size of the object read.
-pub async fn read_ledger_sized(
-    client: &Client,
-    out: &S3Url,
-    key_arn: &str,
-) -> Result<Option<(KeyLedger, usize)>, S3Error> {
-    let key = out.key(&format!("_ledger/{}", ledger::object_name(key_arn)));
-    match get_small(client, &out.bucket, &key).await? {
-        Some((bytes, _)) => KeyLedger::from_json(&bytes)
-            .map(|l| Some((l, bytes.len())))
-            .map_err(|e| S3Error::Request {
-                url: format!("s3://{}/{key}", out.bucket),
-                op: "ledger read",
-                reason: format!("corrupt ledger: {e}"),
-                retryable: false,
-            }),
-        None => Ok(None),
-    }
-}
-
 /// Writes table files to S3: each file is written to a local temporary file, then uploaded
 /// in one PutObject, so readers see whole objects or nothing. A store made with
 /// [`S3Store::deferred`] (the CLI's) uploads nothing before [`S3Store::publish`]: a run that
@@ -487,5 +395,75 @@ impl TableStore for S3Store {
             }
             None => self.upload(path, file),
         }
+    }
+}
+
+/// S3 itself as the Lambda's [`ObjectStore`].
+#[derive(Clone)]
+pub struct S3Objects {
+    pub client: Client,
+}
+
+impl ObjectStore for S3Objects {
+    type Reader = Box<dyn tokio::io::AsyncBufRead + Send + Unpin>;
+    type Tables = S3Store;
+
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Self::Reader, S3Error> {
+        Ok(Box::new(open(&self.client, bucket, key, version_id).await?))
+    }
+
+    async fn get_small(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, S3Error> {
+        get_small(&self.client, bucket, key).await
+    }
+
+    async fn put_small(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), S3Error> {
+        put_small(&self.client, bucket, key, body).await
+    }
+
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        condition: Precondition,
+    ) -> Result<bool, S3Error> {
+        let url = format!("s3://{bucket}/{key}");
+        let put = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body));
+        let put = match &condition {
+            Precondition::Matches(e) => put.if_match(e),
+            Precondition::Absent => put.if_none_match("*"),
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(status_of(&e), Some(412) | Some(409)) => Ok(false),
+            Err(e) => Err(request_error(&url, "PutObject (conditional)", &e)),
+        }
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, i64)>, S3Error> {
+        list(&self.client, bucket, prefix).await
+    }
+
+    fn tables(&self, output: &S3Url) -> S3Store {
+        S3Store::new(self.client.clone(), output.clone(), Handle::current())
+    }
+
+    fn published(tables: &S3Store) -> usize {
+        tables.uploaded.len()
     }
 }
