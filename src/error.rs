@@ -59,6 +59,9 @@ pub enum InputErrorKind {
         decompressed: u64,
         compressed: u64,
     },
+    /// Decoding stopped on an internal error (a panic in keytrail, caught so that one
+    /// source's failure does not stop the others).
+    Internal(String),
 }
 
 impl fmt::Display for InputErrorKind {
@@ -81,6 +84,10 @@ impl fmt::Display for InputErrorKind {
             } => write!(
                 f,
                 "decompresses more than {limit} times its size ({decompressed} bytes from {compressed}), stopped as a gzip bomb"
+            ),
+            InputErrorKind::Internal(m) => write!(
+                f,
+                "decoding stopped by an internal error (a keytrail bug; please report it): {m}"
             ),
         }
     }

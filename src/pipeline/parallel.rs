@@ -10,7 +10,7 @@
 
 use super::decode::{decode_source, read_options_for, Decoded};
 use super::{Pipeline, RunStats, SourceOutcome};
-use crate::error::{InputError, OutputError};
+use crate::error::{InputError, InputErrorKind, OutputError};
 use crate::read::logfile::{skip_reason_for_name, ReadSummary, SkipReason};
 use crate::tables::writer::TableStore;
 use std::io::Read;
@@ -38,6 +38,20 @@ enum Msg {
     Done(Result<ReadSummary, InputError>),
     Skipped(SkipReason),
     OpenFailed(String),
+}
+
+/// The error a decoder's panic becomes, with the panic's message.
+fn panicked(source: &str, panic: &(dyn std::any::Any + Send)) -> InputError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    InputError::new(
+        source,
+        crate::error::Location::default(),
+        InputErrorKind::Internal(crate::text::one_line(&message)),
+    )
 }
 
 /// Ingests `names` (source names, as in messages and `source_file`) into `pipeline` with
@@ -96,13 +110,20 @@ where
                 };
                 let opts = read_options_for(name, &read_opts);
                 let mut buf = Vec::with_capacity(CHUNK);
-                let result = decode_source(name, reader, &opts, false, &mut |d| {
-                    buf.push(d);
-                    if buf.len() == CHUNK {
-                        let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK));
-                        let _ = tx.send(Msg::Chunk(full));
-                    }
-                });
+                // A panic while decoding (a bug) fails this source with a one-line error,
+                // like a corrupt file, instead of stopping every other source: what was
+                // decoded before it is applied, nothing after it. The sink only buffers
+                // and sends, so no state is left half-changed by the unwind.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    decode_source(name, reader, &opts, false, &mut |d| {
+                        buf.push(d);
+                        if buf.len() == CHUNK {
+                            let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK));
+                            let _ = tx.send(Msg::Chunk(full));
+                        }
+                    })
+                }))
+                .unwrap_or_else(|panic| Err(panicked(name, &*panic)));
                 if !buf.is_empty() {
                     let _ = tx.send(Msg::Chunk(buf));
                 }
@@ -126,7 +147,8 @@ where
                             break Ingested::Outcome(pipeline.skip(name, reason));
                         }
                         Ok(Msg::OpenFailed(e)) => break Ingested::OpenFailed(e),
-                        // Its decoding thread panicked: the scope re-raises that panic.
+                        // Its decoding thread is gone without a word (a panic outside
+                        // decoding): the scope re-raises that panic.
                         Err(_) => return Ok(()),
                     }
                 };
@@ -204,6 +226,70 @@ mod tests {
         )
         .unwrap();
         (log, p.stats().clone())
+    }
+
+    /// A reader that gives `good` bytes, then panics if `panics` (a stand-in for a
+    /// decoder bug).
+    struct PanicsAfter<'a> {
+        good: &'a [u8],
+        panics: bool,
+    }
+
+    impl Read for PanicsAfter<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.good.is_empty() && self.panics {
+                panic!("boom at the end\nof f3");
+            }
+            let n = self.good.read(buf)?;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_panic_while_decoding_fails_that_source_only() {
+        let src = sources();
+        let names: Vec<&str> = src[..9].iter().map(|(n, _)| n.as_str()).collect();
+        for threads in [1, 3] {
+            let mut p = Pipeline::<NoStore>::new(PipelineOptions::default(), false);
+            let mut failures = Vec::new();
+            ingest_in_order(
+                &mut p,
+                &mut NoStore,
+                &names,
+                threads,
+                |i| {
+                    // f3 panics where its closing `]}` would be: its 22 records are whole.
+                    let body = &src[i].1[..];
+                    Ok(PanicsAfter {
+                        good: if i == 3 {
+                            &body[..body.len() - 2]
+                        } else {
+                            body
+                        },
+                        panics: i == 3,
+                    })
+                },
+                |i, what, _| {
+                    if let Ingested::Outcome(o) = what {
+                        if let Some(e) = o.failure {
+                            failures.push((i, e.to_string()));
+                        }
+                    }
+                },
+            )
+            .unwrap();
+            assert_eq!(
+                failures,
+                [(
+                    3,
+                    "f3.json: whole file: decoding stopped by an internal error (a keytrail bug; please report it): boom at the end of f3".to_string()
+                )],
+                "{threads} threads"
+            );
+            // What was decoded before the panic is kept, as for a file cut after its last
+            // record: all 261 records of f0..f8.
+            assert_eq!(p.stats().kms_events, 261, "{threads} threads");
+        }
     }
 
     #[test]
