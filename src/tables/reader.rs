@@ -2,14 +2,12 @@
 //! recomputed over everything a deployment has written (`keytrail findings --tables`),
 //! whatever order the Lambda ingested the files in.
 //!
-//! Pure: it takes Parquet bytes and the file's Hive path and returns events.
+//! Pure: it takes Parquet bytes and the file's Hive path and returns events. The columns
+//! are read through [`KmsEventColumns`], generated from the same declaration as the row
+//! that wrote them, so each is found by its declared name and type.
 
 use crate::model::kms::{Caller, Category, GrantFacts, IdentityFacts, KeyRef, KeyUse, KmsEvent};
-use crate::tables::schema::NULL_PARTITION;
-use arrow::array::{
-    Array, AsArray, BooleanArray, ListArray, MapArray, StringArray, StructArray,
-    TimestampMillisecondArray,
-};
+use crate::tables::schema::{KmsEventColumns, NULL_PARTITION};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::BTreeMap;
@@ -50,6 +48,11 @@ pub const LATER_COLUMNS: [&str; 8] = [
     "key_policy",
 ];
 
+/// Columns without which a file is not a `kms_events` table at all. Any other column a
+/// file lacks reads as null (every column but [`LATER_COLUMNS`] has been written since the
+/// first release; those are reported).
+const IDENTITY_COLUMNS: [&str; 3] = ["event_id", "event_time", "event_name"];
+
 /// The events of one `kms_events` file, and which of [`LATER_COLUMNS`] it lacks.
 #[derive(Debug, Default)]
 pub struct ReadBack {
@@ -72,178 +75,36 @@ pub fn read_events(path: &str, bytes: bytes::Bytes) -> Result<ReadBack, Readback
     let mut out = ReadBack::default();
     for batch in reader {
         let batch = batch.map_err(|e| err(e.to_string()))?;
+        let missing = events_of_batch(&batch, &parts, &mut out.events).map_err(err)?;
         if out.missing_columns.is_empty() {
-            out.missing_columns = LATER_COLUMNS
+            out.missing_columns = missing
                 .into_iter()
-                .filter(|c| batch.column_by_name(c).is_none())
+                .filter(|c| LATER_COLUMNS.contains(c))
                 .collect();
         }
-        events_of_batch(&batch, &parts, &mut out.events).map_err(err)?;
     }
     Ok(out)
-}
-
-struct Cols<'a> {
-    batch: &'a RecordBatch,
-}
-
-impl<'a> Cols<'a> {
-    fn col(&self, name: &str) -> Result<&'a dyn Array, String> {
-        self.batch
-            .column_by_name(name)
-            .map(|c| c.as_ref())
-            .ok_or_else(|| format!("no column {name}"))
-    }
-    fn s(&self, name: &str) -> Result<&'a StringArray, String> {
-        self.col(name)?
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| format!("{name} is not a string column"))
-    }
-    /// A string column that tables written by earlier versions may lack.
-    fn s_new(&self, name: &str) -> Result<Option<&'a StringArray>, String> {
-        match self.batch.column_by_name(name) {
-            None => Ok(None),
-            Some(_) => self.s(name).map(Some),
-        }
-    }
-    fn b(&self, name: &str) -> Result<&'a BooleanArray, String> {
-        self.col(name)?
-            .as_any()
-            .downcast_ref::<BooleanArray>()
-            .ok_or_else(|| format!("{name} is not a boolean column"))
-    }
-    fn t(&self, name: &str) -> Result<&'a TimestampMillisecondArray, String> {
-        self.col(name)?
-            .as_any()
-            .downcast_ref::<TimestampMillisecondArray>()
-            .ok_or_else(|| format!("{name} is not a millisecond timestamp column"))
-    }
-    fn m(&self, name: &str) -> Result<&'a MapArray, String> {
-        self.col(name)?
-            .as_any()
-            .downcast_ref::<MapArray>()
-            .ok_or_else(|| format!("{name} is not a map column"))
-    }
-    fn l(&self, name: &str) -> Result<&'a ListArray, String> {
-        self.col(name)?
-            .as_any()
-            .downcast_ref::<ListArray>()
-            .ok_or_else(|| format!("{name} is not a list column"))
-    }
-}
-
-fn opt_s(a: &StringArray, i: usize) -> Option<String> {
-    (!a.is_null(i)).then(|| a.value(i).to_string())
-}
-
-fn opt_s_new(a: Option<&StringArray>, i: usize) -> Option<String> {
-    a.and_then(|a| opt_s(a, i))
-}
-
-fn opt_map(a: &MapArray, i: usize) -> Option<BTreeMap<String, String>> {
-    if a.is_null(i) {
-        return None;
-    }
-    let entries: StructArray = a.value(i);
-    let keys = entries.column(0).as_string::<i32>();
-    let values = entries.column(1).as_string::<i32>();
-    Some(
-        (0..entries.len())
-            .map(|j| {
-                (
-                    keys.value(j).to_string(),
-                    if values.is_null(j) {
-                        String::new()
-                    } else {
-                        values.value(j).to_string()
-                    },
-                )
-            })
-            .collect(),
-    )
-}
-
-fn opt_list(a: &ListArray, i: usize) -> Option<Vec<String>> {
-    if a.is_null(i) {
-        return None;
-    }
-    let v = a.value(i);
-    let s = v.as_string::<i32>();
-    Some((0..s.len()).map(|j| s.value(j).to_string()).collect())
 }
 
 fn events_of_batch(
     batch: &RecordBatch,
     parts: &BTreeMap<String, Option<String>>,
     out: &mut Vec<KmsEvent>,
-) -> Result<(), String> {
-    let c = Cols { batch };
-    let (event_id, time, time_raw, name, ty) = (
-        c.s("event_id")?,
-        c.t("event_time")?,
-        c.s("event_time_raw")?,
-        c.s("event_name")?,
-        c.s("event_type")?,
-    );
-    let (key_arn, key_given) = (c.s("key_arn")?, c.s("key_given")?);
-    let (ct, carn, cacct, crole, cby, principal) = (
-        c.s("caller_type")?,
-        c.s("caller_arn")?,
-        c.s("caller_account_id")?,
-        c.s("caller_role_arn")?,
-        c.s("caller_invoked_by")?,
-        c.s("principal")?,
-    );
-    let (ip, ua, ec, em, ro, rid) = (
-        c.s("source_ip")?,
-        c.s("user_agent")?,
-        c.s("error_code")?,
-        c.s("error_message")?,
-        c.b("read_only")?,
-        c.s("request_id")?,
-    );
-    let (ctx, dkey, dctx) = (
-        c.m("encryption_context")?,
-        c.s("destination_key_arn")?,
-        c.m("destination_encryption_context")?,
-    );
-    let (gid, gname, grantee, retiring, gops, gkind, gcons) = (
-        c.s("grant_id")?,
-        c.s("grant_name")?,
-        c.s("grantee_principal")?,
-        c.s("retiring_principal")?,
-        c.l("grant_operations")?,
-        c.s("grant_constraint_kind")?,
-        c.m("grant_constraint")?,
-    );
-    let (kstate, ddate, pwd) = (
-        c.s("key_state")?,
-        c.s("deletion_date")?,
-        c.s("pending_window_days")?,
-    );
-    let (gsp, rsp, gsrc) = (
-        c.s_new("grantee_service_principal")?,
-        c.s_new("retiring_service_principal")?,
-        c.s_new("grant_source_arn")?,
-    );
-    let (shared, material, import_type, store) = (
-        c.s_new("shared_event_id")?,
-        c.s_new("key_material_id")?,
-        c.s_new("import_type")?,
-        c.s_new("custom_key_store_id")?,
-    );
-    let key_policy = c.s_new("key_policy")?;
+) -> Result<Vec<&'static str>, String> {
+    let c = KmsEventColumns::of(batch)?;
+    if let Some(lacking) = c.missing.iter().find(|m| IDENTITY_COLUMNS.contains(m)) {
+        return Err(format!("no column {lacking}"));
+    }
     for i in 0..batch.num_rows() {
-        let event_name = opt_s(name, i).unwrap_or_default();
+        let event_name = c.event_name.owned(i).unwrap_or_default();
         // Classified again: a newer keytrail may know more event names than the one that
         // wrote the row (the stored category is for readers of the table).
         let category = crate::model::kms::classify(&event_name);
         let key = KeyRef {
-            arn: opt_s(key_arn, i),
-            given: opt_s(key_given, i),
+            arn: c.key_arn.owned(i),
+            given: c.key_given.owned(i),
         };
-        let context = opt_map(ctx, i);
+        let context = c.encryption_context.get(i);
         let uses = if category != Category::KeyUse {
             Vec::new()
         } else if event_name == "ReEncrypt" {
@@ -255,11 +116,11 @@ fn events_of_batch(
                 },
                 KeyUse {
                     key: KeyRef {
-                        arn: opt_s(dkey, i),
+                        arn: c.destination_key_arn.owned(i),
                         given: None,
                     },
                     operation: "ReEncryptTo".into(),
-                    context: opt_map(dctx, i),
+                    context: c.destination_encryption_context.get(i),
                 },
             ]
         } else {
@@ -269,11 +130,11 @@ fn events_of_batch(
                 context: context.clone(),
             }]
         };
-        let arn = opt_s(carn, i);
-        let role_arn = opt_s(crole, i);
-        let invoked_by = opt_s(cby, i);
-        let identity_type = opt_s(ct, i);
-        let account_id = opt_s(cacct, i);
+        let arn = c.caller_arn.owned(i);
+        let role_arn = c.caller_role_arn.owned(i);
+        let invoked_by = c.caller_invoked_by.owned(i);
+        let identity_type = c.caller_type.owned(i);
+        let account_id = c.caller_account_id.owned(i);
         let region = parts.get("region").cloned().flatten();
         let caller = Caller {
             identities: Caller::identities_of(IdentityFacts {
@@ -289,49 +150,49 @@ fn events_of_batch(
             account_id,
             role_arn,
             invoked_by,
-            principal: opt_s(principal, i),
+            principal: c.principal.owned(i),
         };
         let grant = (category == Category::GrantChange).then(|| GrantFacts {
-            grant_id: opt_s(gid, i),
-            grant_name: opt_s(gname, i),
-            grantee: opt_s(grantee, i),
-            retiring_principal: opt_s(retiring, i),
-            grantee_service_principal: opt_s_new(gsp, i),
-            retiring_service_principal: opt_s_new(rsp, i),
-            source_arn: opt_s_new(gsrc, i),
-            operations: opt_list(gops, i),
-            constraint_kind: opt_s(gkind, i),
-            constraint: opt_map(gcons, i),
+            grant_id: c.grant_id.owned(i),
+            grant_name: c.grant_name.owned(i),
+            grantee: c.grantee_principal.owned(i),
+            retiring_principal: c.retiring_principal.owned(i),
+            grantee_service_principal: c.grantee_service_principal.owned(i),
+            retiring_service_principal: c.retiring_service_principal.owned(i),
+            source_arn: c.grant_source_arn.owned(i),
+            operations: c.grant_operations.get(i),
+            constraint_kind: c.grant_constraint_kind.owned(i),
+            constraint: c.grant_constraint.get(i),
         });
         out.push(KmsEvent {
-            event_id: opt_s(event_id, i),
-            event_time: (!time.is_null(i)).then(|| time.value(i)),
-            event_time_raw: opt_s(time_raw, i),
+            event_id: c.event_id.owned(i),
+            event_time: c.event_time.get(i),
+            event_time_raw: c.event_time_raw.owned(i),
             event_name,
-            event_type: opt_s(ty, i),
+            event_type: c.event_type.owned(i),
             category,
             account_id: parts.get("account_id").cloned().flatten(),
             region,
             key,
             caller,
-            source_ip: opt_s(ip, i),
-            user_agent: opt_s(ua, i),
-            error_code: opt_s(ec, i),
-            error_message: opt_s(em, i),
-            read_only: (!ro.is_null(i)).then(|| ro.value(i)),
-            request_id: opt_s(rid, i),
+            source_ip: c.source_ip.owned(i),
+            user_agent: c.user_agent.owned(i),
+            error_code: c.error_code.owned(i),
+            error_message: c.error_message.owned(i),
+            read_only: c.read_only.get(i),
+            request_id: c.request_id.owned(i),
             encryption_context: context,
             uses,
             grant,
-            key_state: opt_s(kstate, i),
-            deletion_date: opt_s(ddate, i),
-            pending_window_days: opt_s(pwd, i),
-            shared_event_id: opt_s_new(shared, i),
-            key_material_id: opt_s_new(material, i),
-            import_type: opt_s_new(import_type, i),
-            custom_key_store_id: opt_s_new(store, i),
-            key_policy: opt_s_new(key_policy, i),
+            key_state: c.key_state.owned(i),
+            deletion_date: c.deletion_date.owned(i),
+            pending_window_days: c.pending_window_days.owned(i),
+            shared_event_id: c.shared_event_id.owned(i),
+            key_material_id: c.key_material_id.owned(i),
+            import_type: c.import_type.owned(i),
+            custom_key_store_id: c.custom_key_store_id.owned(i),
+            key_policy: c.key_policy.owned(i),
         });
     }
-    Ok(())
+    Ok(c.missing)
 }

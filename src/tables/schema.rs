@@ -13,6 +13,7 @@ mod key_policies;
 mod key_states;
 mod kms_events;
 mod proton_usage;
+pub mod read;
 mod row;
 
 pub use batch::{BatchBuilder, Value};
@@ -21,7 +22,7 @@ pub use findings::{FindingRow, FINDINGS};
 pub use grants::{GrantRow, GRANTS};
 pub use key_policies::{KeyPolicyRow, KEY_POLICIES};
 pub use key_states::{KeyStateRow, KEY_STATES};
-pub use kms_events::{KmsEventRow, KMS_EVENTS};
+pub use kms_events::{KmsEventColumns, KmsEventRow, KMS_EVENTS};
 pub use proton_usage::{ProtonUsageRow, PROTON_USAGE};
 pub(crate) use row::table_row;
 

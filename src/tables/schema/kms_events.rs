@@ -9,6 +9,8 @@ super::table_row! {
     pub struct KmsEventRow<'a>;
     /// The columns of `kms_events`, in file order.
     pub const KMS_EVENTS;
+    /// The columns of a `kms_events` record batch, each read by its declared type.
+    pub struct KmsEventColumns<'b> from batches;
         event_id: Str => "CloudTrail eventID (distinct within the table).",
         event_time: Time => "eventTime, UTC, millisecond precision; null when unusable.",
         event_time_raw: Str => "eventTime as written in the record.",
