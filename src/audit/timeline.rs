@@ -8,82 +8,17 @@
 
 mod baseline;
 mod policy;
+mod symbols;
 
 pub use baseline::SnapshotState;
 pub use policy::{CallerFacts, PolicySince, PolicySource, PolicyVersion, SnapshotPolicy};
+pub use symbols::{Ctx, Ids, Sym, Symbols};
 
 use policy::{caller_facts, policy_source};
 
 use crate::model::kms::{Caller, Category, KmsEvent, StateClass};
 use crate::model::profile::Profiles;
-use std::collections::{BTreeMap, HashMap};
-use std::num::NonZeroU32;
-use std::sync::Arc;
-
-/// An interned string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Sym(NonZeroU32);
-
-/// String interner: each distinct string is stored once. Strings known to be unique (event
-/// ids) are appended to an arena instead, without a hash-table entry: in a backfill they are
-/// the bulk of the strings, and interning them would double their cost.
-#[derive(Debug, Default)]
-pub struct Symbols {
-    map: HashMap<Arc<str>, Sym>,
-    strs: Vec<Arc<str>>,
-    unique: String,
-    unique_ends: Vec<u64>,
-}
-
-/// Symbols at or above this value live in the unique-string arena.
-const UNIQUE_BIT: u32 = 1 << 31;
-
-impl Symbols {
-    /// Stores a string that is not expected to repeat (an event id) without interning it.
-    pub fn push_unique(&mut self, s: &str) -> Sym {
-        self.unique.push_str(s);
-        self.unique_ends.push(self.unique.len() as u64);
-        let n = self.unique_ends.len() as u32;
-        assert!(n < UNIQUE_BIT, "too many unique strings");
-        Sym(NonZeroU32::new(UNIQUE_BIT | n).expect("non-zero"))
-    }
-
-    pub fn intern(&mut self, s: &str) -> Sym {
-        if let Some(&sym) = self.map.get(s) {
-            return sym;
-        }
-        let arc: Arc<str> = Arc::from(s);
-        self.strs.push(arc.clone());
-        let n = self.strs.len() as u32;
-        assert!(n < UNIQUE_BIT, "interner overflow");
-        let sym = Sym(NonZeroU32::new(n).expect("non-zero"));
-        self.map.insert(arc, sym);
-        sym
-    }
-
-    pub fn intern_opt(&mut self, s: Option<&str>) -> Option<Sym> {
-        s.map(|s| self.intern(s))
-    }
-
-    pub fn get(&self, sym: Sym) -> &str {
-        let v = sym.0.get();
-        if v & UNIQUE_BIT != 0 {
-            let i = (v & !UNIQUE_BIT) as usize - 1;
-            let start = if i == 0 {
-                0
-            } else {
-                self.unique_ends[i - 1] as usize
-            };
-            &self.unique[start..self.unique_ends[i] as usize]
-        } else {
-            &self.strs[v as usize - 1]
-        }
-    }
-
-    pub fn get_opt(&self, sym: Option<Sym>) -> Option<&str> {
-        sym.map(|s| self.get(s))
-    }
-}
+use std::collections::HashMap;
 
 /// One use of one key (a ReEncrypt gives two).
 #[derive(Debug, Clone)]
@@ -93,10 +28,10 @@ pub struct UseItem {
     pub event_name: Sym,
     pub operation: Sym,
     pub key: Option<Sym>,
-    /// The context, canonical JSON (sorted keys).
-    pub context: Option<Sym>,
-    /// Caller identities, normalised, joined by newlines.
-    pub identities: Sym,
+    /// The context.
+    pub context: Option<Ctx>,
+    /// Caller identities, normalised.
+    pub identities: Ids,
     pub principal: Option<Sym>,
     pub account: Option<Sym>,
     pub region: Option<Sym>,
@@ -139,7 +74,7 @@ pub struct GrantCreation {
     pub source_arn: Option<Sym>,
     pub operations: Option<Vec<Sym>>,
     pub constraint_kind: Option<Sym>,
-    pub constraint: Option<Sym>,
+    pub constraint: Option<Ctx>,
     pub shared: Option<Sym>,
     /// A grant a snapshot lists (its `event_id` is empty): RULES.md section 6.6.
     pub from_snapshot: bool,
@@ -158,8 +93,8 @@ pub struct GrantRemoval {
     pub account: Option<Sym>,
     pub region: Option<Sym>,
     pub principal: Option<Sym>,
-    /// The remover's identities without an added account root, joined by newlines.
-    pub exact_identities: Sym,
+    /// The remover's identities without an added account root.
+    pub exact_identities: Ids,
     pub shared: Option<Sym>,
 }
 
@@ -231,16 +166,6 @@ pub struct Timeline {
     /// (key, custom key store) pairs seen (CreateKey, uses), possibly repeated.
     pub key_stores: Vec<(Sym, Sym)>,
     pub counts: TimelineCounts,
-}
-
-/// Canonical JSON of a context (keys sorted, as a BTreeMap serialises).
-pub fn canonical_context(ctx: &BTreeMap<String, String>) -> String {
-    serde_json::to_string(ctx).unwrap_or_default()
-}
-
-/// Parses a canonical context back.
-pub fn parse_context(s: &str) -> BTreeMap<String, String> {
-    serde_json::from_str(s).unwrap_or_default()
 }
 
 impl Timeline {
@@ -348,10 +273,7 @@ impl Timeline {
                             .as_ref()
                             .map(|ops| ops.iter().map(|o| s.intern(o)).collect()),
                         constraint_kind: s.intern_opt(g.constraint_kind.as_deref()),
-                        constraint: g
-                            .constraint
-                            .as_ref()
-                            .map(|c| s.intern(&canonical_context(c))),
+                        constraint: s.intern_context_opt(g.constraint.as_ref()),
                         shared,
                         from_snapshot: false,
                         snapshot_time: None,
@@ -361,8 +283,7 @@ impl Timeline {
                         self.counts.removals_without_grant_id += 1;
                     }
                     let exact =
-                        Caller::exact_identities(&ev.caller.identities, ev.caller.arn.as_deref())
-                            .join("\n");
+                        Caller::exact_identities(&ev.caller.identities, ev.caller.arn.as_deref());
                     self.removals.push(GrantRemoval {
                         time,
                         event_id,
@@ -372,7 +293,7 @@ impl Timeline {
                         account,
                         region,
                         principal,
-                        exact_identities: s.intern(&exact),
+                        exact_identities: s.intern_ids(&exact),
                         shared,
                     });
                 }
@@ -426,7 +347,7 @@ impl Timeline {
             shared,
         } = head;
         let s = &mut self.symbols;
-        let identities = s.intern(&ev.caller.identities.join("\n"));
+        let identities = s.intern_ids(&ev.caller.identities);
         let caller = caller_facts(s, ev);
         let error_code = s.intern_opt(ev.error_code.as_deref());
         let error_transient = ev.error_code.is_some()
@@ -449,7 +370,7 @@ impl Timeline {
                 event_name,
                 operation: s.intern(&u.operation),
                 key: s.intern_opt(u.key.arn.as_deref()),
-                context: u.context.as_ref().map(|c| s.intern(&canonical_context(c))),
+                context: s.intern_context_opt(u.context.as_ref()),
                 identities,
                 principal,
                 account,

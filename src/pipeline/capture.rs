@@ -2,7 +2,7 @@
 //! which of it can matter (RULES.md section 7).
 
 use crate::audit::ledger::{LedgerDelta, UNKEYED};
-use crate::audit::timeline::{parse_context, Timeline};
+use crate::audit::timeline::Timeline;
 use crate::model::kms::{Category, KmsEvent};
 use crate::model::profile::Profiles;
 use std::collections::HashMap;
@@ -153,8 +153,7 @@ pub(super) fn resolve_removals(
     let sy = &tl.symbols;
     let mut serves: HashMap<&str, bool> = HashMap::new();
     for c in &tl.creations {
-        let constraint = sy.get_opt(c.constraint).map(parse_context);
-        let may = tl.profiles.may_serve(constraint.as_ref());
+        let may = tl.profiles.may_serve(sy.context_opt(c.constraint));
         *serves.entry(sy.get(c.grant_id)).or_insert(false) |= may;
     }
     for r in pending {

@@ -3,7 +3,7 @@
 //! tables do not depend on input order at all.
 
 use crate::audit::rules::{self, Finding};
-use crate::audit::timeline::{parse_context, PolicySource, Sym, Timeline};
+use crate::audit::timeline::{PolicySource, Sym, Timeline};
 use crate::error::OutputError;
 use crate::model::kms::StateClass;
 use crate::model::policy::{ActionSpec, Effect, Policy, PrincipalSpec};
@@ -139,7 +139,7 @@ fn write_grants<S: TableStore>(
             continue;
         }
         let ops = c.and_then(|c| strs(&c.operations));
-        let constraint = c.and_then(|c| sy.get_opt(c.constraint).map(parse_context));
+        let constraint = c.and_then(|c| sy.context_opt(c.constraint));
         let row = GrantRow {
             grant_id: Some(id),
             key_arn: sy.get_opt(c.and_then(|c| c.key).or(r.and_then(|r| r.key))),
@@ -151,7 +151,7 @@ fn write_grants<S: TableStore>(
             source_arn: sy.get_opt(c.and_then(|c| c.source_arn)),
             operations: ops.as_deref(),
             constraint_kind: sy.get_opt(c.and_then(|c| c.constraint_kind)),
-            constraint_context: constraint.as_ref(),
+            constraint_context: constraint,
             created_time: c.map(|c| c.time),
             created_by: sy.get_opt(c.and_then(|c| c.principal)),
             created_event_id: c.filter(|c| !c.from_snapshot).map(|c| sy.get(c.event_id)),

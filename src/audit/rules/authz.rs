@@ -3,9 +3,7 @@
 //! section 6). Pure; the statement matching itself is [`crate::model::policy`].
 
 use super::{format_time, order, Copies};
-use crate::audit::timeline::{
-    parse_context, PolicySince, PolicySource, PolicyVersion, Sym, Timeline, UseItem,
-};
+use crate::audit::timeline::{PolicySince, PolicySource, PolicyVersion, Sym, Timeline, UseItem};
 use crate::model::arn;
 use crate::model::policy::{
     principal_type, via_service, Effect, Outcome, Policy, PolicyError, PrincipalKind,
@@ -277,7 +275,7 @@ fn statement_phrase(st: &Statement, version: &str) -> String {
 /// The request a use makes of its key's policy (section 6.3).
 fn request(tl: &Timeline, u: &UseItem) -> Request {
     let sy = &tl.symbols;
-    let ids = sy.get(u.identities).split('\n').filter(|s| !s.is_empty());
+    let ids = sy.ids(u.identities).filter(|s| !s.is_empty());
     let mut r = Request::new(sy.get(u.operation), ids);
     if let Some(p) = u.key.and_then(|k| arn::parse(sy.get(k))) {
         if !p.partition.is_empty() {
@@ -306,6 +304,6 @@ fn request(tl: &Timeline, u: &UseItem) -> Request {
             }
         }
     }
-    r.encryption_context = u.context.map(|c| parse_context(sy.get(c)));
+    r.encryption_context = sy.context_opt(u.context).cloned();
     r
 }

@@ -7,7 +7,7 @@
 //! is kept and named in the findings that rest on the grant.
 
 use super::{order, Copies};
-use crate::audit::timeline::{parse_context, GrantCreation, GrantRemoval, Sym, Timeline};
+use crate::audit::timeline::{GrantCreation, GrantRemoval, Sym, Timeline};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The life of one grant as the input shows it.
@@ -93,7 +93,7 @@ pub(super) struct Grant<'a> {
     pub removal: Option<&'a GrantRemoval>,
     grantee: Option<&'a str>,
     operations: Option<BTreeSet<Sym>>,
-    constraint: Option<BTreeMap<String, String>>,
+    constraint: Option<&'a BTreeMap<String, String>>,
     equals: bool,
 }
 
@@ -118,7 +118,7 @@ impl<'a> Grant<'a> {
                 let empty = BTreeMap::new();
                 let ctx = ctx.unwrap_or(&empty);
                 if self.equals {
-                    ctx == c
+                    ctx == *c
                 } else {
                     c.iter().all(|(k, v)| ctx.get(k) == Some(v))
                 }
@@ -133,7 +133,7 @@ impl<'a> Grant<'a> {
         if sy.get(r.event_name) != "RetireGrant" {
             return false;
         }
-        let exact: Vec<&str> = sy.get(r.exact_identities).split('\n').collect();
+        let exact: Vec<&str> = sy.ids(r.exact_identities).collect();
         [self.creation.grantee_norm, self.creation.retiring_norm]
             .into_iter()
             .flatten()
@@ -168,7 +168,7 @@ pub(super) fn by_key<'a>(
             removal: life.removal,
             grantee: sy.get_opt(c.grantee_norm),
             operations: c.operations.as_ref().map(|o| o.iter().copied().collect()),
-            constraint: sy.get_opt(c.constraint).map(parse_context),
+            constraint: sy.context_opt(c.constraint),
             equals: sy.get_opt(c.constraint_kind) == Some("encryptionContextEquals"),
         });
     }

@@ -6,7 +6,7 @@ use super::authz::{Authorization, Policies, Verdict};
 use super::grants::{self, Grant, GrantLife};
 use super::states::{Effective, KeyStates};
 use super::{advice, format_time, order, Copies, Finding, Rule, Severity};
-use crate::audit::timeline::{parse_context, GrantRemoval, Sym, Timeline, UseItem};
+use crate::audit::timeline::{GrantRemoval, Sym, Timeline, UseItem};
 use crate::model::kms::StateClass;
 use std::collections::{BTreeMap, HashMap};
 
@@ -25,7 +25,6 @@ pub(super) struct Judge<'a> {
     lives: BTreeMap<&'a str, GrantLife<'a>>,
     states: KeyStates<'a>,
     policies: Policies<'a>,
-    contexts: HashMap<Sym, BTreeMap<String, String>>,
     key_dependents: HashMap<Sym, Dependents>,
     grant_dependents: HashMap<&'a str, Dependents>,
     out: Vec<Finding>,
@@ -52,7 +51,6 @@ impl<'a> Judge<'a> {
             lives,
             states,
             policies,
-            contexts: HashMap::new(),
             key_dependents: HashMap::new(),
             grant_dependents: HashMap::new(),
             out: Vec::new(),
@@ -104,16 +102,11 @@ impl<'a> Judge<'a> {
     }
 
     /// The grants that would cover the use (every condition but the end of their life),
-    /// created at or before it. Contexts are parsed once per distinct context.
+    /// created at or before it.
     fn candidates<'g>(&mut self, u: &UseItem, grants: &'g [Grant<'a>]) -> Vec<&'g Grant<'a>> {
         let sy = &self.tl.symbols;
-        let ctx = u.context.map(|c| {
-            &*self
-                .contexts
-                .entry(c)
-                .or_insert_with(|| parse_context(sy.get(c)))
-        });
-        let ids: Vec<&str> = sy.get(u.identities).split('\n').collect();
+        let ctx = sy.context_opt(u.context);
+        let ids: Vec<&str> = sy.ids(u.identities).collect();
         grants
             .iter()
             .filter(|g| g.creation.time <= u.time && g.would_cover(u.operation, ctx, &ids))

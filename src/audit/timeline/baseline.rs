@@ -6,8 +6,7 @@
 //! latest policy event of its key at or before the snapshot time.
 
 use super::{
-    canonical_context, GrantCreation, PolicySince, PolicySource, PolicyVersion, SnapshotPolicy,
-    Sym, Timeline,
+    GrantCreation, PolicySince, PolicySource, PolicyVersion, SnapshotPolicy, Sym, Timeline,
 };
 use crate::model::arn;
 use crate::model::kms::GrantFacts;
@@ -83,10 +82,7 @@ impl Timeline {
                 source_arn: None,
                 operations: Some(g.operations.iter().map(|o| s.intern(o)).collect()),
                 constraint_kind: s.intern_opt(facts.constraint_kind.as_deref()),
-                constraint: facts
-                    .constraint
-                    .as_ref()
-                    .map(|c| s.intern(&canonical_context(c))),
+                constraint: s.intern_context_opt(facts.constraint.as_ref()),
                 shared: None,
                 from_snapshot: true,
                 snapshot_time,
