@@ -11,6 +11,10 @@
 //!
 //! References are `crate::…` paths, `super::…` paths and paths through a child module the
 //! file declares, in code (comments and doc links are not imports).
+//!
+//! The first two rules (a `//!` opening, at most [`MAX_LINES`] lines) also hold for the
+//! binaries, the corpus generator, the benchmarks, the fuzz targets and every file under
+//! `tests/`, the shared helpers in `tests/common/` included.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -337,31 +341,26 @@ fn the_checker_sees_a_cycle_and_an_upward_import() {
     assert_eq!(rank("pipeline"), rank("edge"));
 }
 
-/// The same two rules for the rest of the shipped code: the binaries, the corpus generator
-/// crate, the benchmarks and the fuzz targets.
-#[test]
-fn the_binaries_generator_benches_and_fuzz_targets_open_with_a_doc_and_stay_short() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let entries = std::fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("{}: cannot list: {e}", dir.display()));
-        for e in entries {
-            let p = e.expect("directory entry").path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|e| e == "rs") {
-                out.push(p);
-            }
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: cannot list: {e}", dir.display()));
+    for e in entries {
+        let p = e.expect("directory entry").path();
+        if p.is_dir() {
+            rust_files_under(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
         }
     }
-    for dir in ["src/bin", "corpus/src", "benches", "fuzz/fuzz_targets"] {
-        walk(&root.join(dir), &mut files);
-    }
-    assert!(files.len() >= 15, "{} files", files.len());
+}
+
+/// The files of `files` that do not open with a `//!` doc comment or are longer than
+/// [`MAX_LINES`], one line each, named relative to `root`.
+fn doc_and_length_problems(root: &Path, files: &[PathBuf]) -> Vec<String> {
     let mut problems = Vec::new();
     for path in files {
-        let text = std::fs::read_to_string(&path).unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
         let rel = path.strip_prefix(root).unwrap().display().to_string();
         if !text.trim_start().starts_with("//!") {
             problems.push(format!("{rel}: does not open with a `//!` doc comment"));
@@ -371,5 +370,38 @@ fn the_binaries_generator_benches_and_fuzz_targets_open_with_a_doc_and_stay_shor
             problems.push(format!("{rel}: {n} lines (at most {MAX_LINES})"));
         }
     }
+    problems
+}
+
+/// The same two rules for the rest of the shipped code: the binaries, the corpus generator
+/// crate, the benchmarks and the fuzz targets.
+#[test]
+fn the_binaries_generator_benches_and_fuzz_targets_open_with_a_doc_and_stay_short() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["src/bin", "corpus/src", "benches", "fuzz/fuzz_targets"] {
+        rust_files_under(&root.join(dir), &mut files);
+    }
+    assert!(files.len() >= 15, "{} files", files.len());
+    let problems = doc_and_length_problems(root, &files);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The same two rules for the tests: every integration test file under `tests/` says what it
+/// proves, and so does every helper module (`tests/common/`); none is longer than
+/// [`MAX_LINES`].
+#[test]
+fn every_test_file_opens_with_what_it_proves_and_stays_short() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files_under(&root.join("tests"), &mut files);
+    assert!(files.len() >= 20, "{} files", files.len());
+    for must in ["tests/layout.rs", "tests/common/mod.rs"] {
+        assert!(
+            files.iter().any(|p| p.ends_with(must)),
+            "{must} not among {files:?}"
+        );
+    }
+    let problems = doc_and_length_problems(root, &files);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

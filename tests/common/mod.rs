@@ -12,6 +12,11 @@ mod ledger;
 #[allow(unused_imports)]
 pub use ledger::*;
 
+// The helpers of one group of test files each, used by their path (`use common::cli::*;`).
+pub mod cli;
+pub mod first_hour;
+pub mod hostile;
+
 /// The `keytrail` binary, without colour or extra logging.
 pub fn keytrail_command() -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_keytrail"));
