@@ -17,7 +17,7 @@ pub use symbols::{Ctx, Ids, Sym, Symbols};
 use policy::{caller_facts, policy_source};
 
 use crate::model::kms::{Caller, Category, KmsEvent, StateClass};
-use crate::model::profile::Profiles;
+use crate::model::profile::{EventMatches, Profiles};
 use std::collections::HashMap;
 
 /// One use of one key (a ReEncrypt gives two).
@@ -188,6 +188,12 @@ impl Timeline {
 
     /// Records one distinct KMS event (the caller dedupes on eventID).
     pub fn push(&mut self, ev: &KmsEvent) {
+        let m = self.profiles.match_event(ev);
+        self.push_matched(ev, &m);
+    }
+
+    /// [`Timeline::push`] with the event's profile matches already made.
+    pub fn push_matched(&mut self, ev: &KmsEvent, matches: &EventMatches) {
         let Some(time) = ev.event_time else {
             self.counts.without_time += 1;
             return;
@@ -240,7 +246,7 @@ impl Timeline {
                     principal,
                     shared,
                 };
-                self.push_uses(ev, head)
+                self.push_uses(ev, matches, head)
             }
             Category::GrantChange if ev.succeeded() => {
                 let g = ev.grant.clone().unwrap_or_default();
@@ -336,7 +342,7 @@ impl Timeline {
     }
 
     /// One use item per key the event uses (a ReEncrypt has two).
-    fn push_uses(&mut self, ev: &KmsEvent, head: EventHead) {
+    fn push_uses(&mut self, ev: &KmsEvent, matches: &EventMatches, head: EventHead) {
         let EventHead {
             time,
             event_id,
@@ -355,14 +361,11 @@ impl Timeline {
                 .error_message
                 .as_deref()
                 .is_some_and(names_transient_state);
-        for u in &ev.uses {
+        for (i, u) in ev.uses.iter().enumerate() {
+            let m = matches.uses.get(i).and_then(Option::as_ref);
             if u.key.arn.is_none() {
                 self.counts.unresolved_key_uses += 1;
             }
-            let m = u
-                .context
-                .as_ref()
-                .and_then(|c| self.profiles.match_context(c));
             let s = &mut self.symbols;
             self.uses.push(UseItem {
                 time,

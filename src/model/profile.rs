@@ -7,6 +7,7 @@
 
 use crate::error::ProfileError;
 use crate::model::arn::{self, ProtonArn};
+use crate::model::kms::KmsEvent;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -210,10 +211,34 @@ impl Profiles {
         }
     }
 
-    /// Whether a profile context also carries keys no profile names: only such a use can be
-    /// covered by a grant [`Profiles::may_serve`] rejects.
-    pub fn is_extended(&self, ctx: &BTreeMap<String, String>) -> bool {
-        self.match_context(ctx).is_some() && ctx.keys().any(|k| !self.is_profile_key(k))
+    /// Matches an event once: each use's context, the event's own context and whether a
+    /// matching context is extended ([`EventMatches::extended`]). Every later stage (the
+    /// timeline, the `kms_events` row, the ledger capture) reads these.
+    pub fn match_event(&self, ev: &KmsEvent) -> EventMatches {
+        let mut extended = false;
+        let uses = ev
+            .uses
+            .iter()
+            .map(|u| {
+                let ctx = u.context.as_ref()?;
+                let m = self.match_context(ctx)?;
+                extended |= ctx.keys().any(|k| !self.is_profile_key(k));
+                Some(m)
+            })
+            .collect();
+        // A key use's own context is its first use's (the source context of a ReEncrypt).
+        let own = if ev.uses.is_empty() {
+            ev.encryption_context
+                .as_ref()
+                .and_then(|c| self.match_context(c))
+        } else {
+            None
+        };
+        EventMatches {
+            uses,
+            own,
+            extended,
+        }
     }
 
     /// The first profile whose template or resource key is in `ctx`.
@@ -228,6 +253,28 @@ impl Profiles {
             has_constraint_key: ctx.contains_key(p.constraint_key()),
             malformed: p.malformed_reason(ctx),
         })
+    }
+}
+
+/// One event's profile matches ([`Profiles::match_event`]), computed once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventMatches {
+    /// Each use's match, in the order of [`KmsEvent::uses`].
+    pub uses: Vec<Option<ContextMatch>>,
+    /// The event's own context's match, for an event without uses.
+    own: Option<ContextMatch>,
+    /// Whether a matching use's context also carries keys no profile names: only such a
+    /// use can be covered by a grant [`Profiles::may_serve`] rejects.
+    pub extended: bool,
+}
+
+impl EventMatches {
+    /// The match of the event's own context (`encryption_context`).
+    pub fn event(&self) -> Option<&ContextMatch> {
+        match self.uses.first() {
+            Some(first) => first.as_ref(),
+            None => self.own.as_ref(),
+        }
     }
 }
 
@@ -249,6 +296,42 @@ mod tests {
 
     const T: &str = "arn:aws:proton:us-east-1:111122223333:service-template/web";
     const R: &str = "arn:aws:proton:us-east-1:111122223333:service/api/service-instance/prod";
+
+    fn event(record: &str) -> KmsEvent {
+        crate::model::kms::from_record(
+            &crate::read::rawjson::RawObject::parse(record.as_bytes()).unwrap(),
+        )
+    }
+
+    #[test]
+    fn an_event_is_matched_once_per_use_and_for_its_own_context() {
+        let p = Profiles::default();
+        let tpl = "arn:aws:proton:us-east-1:111122223333:service-template/web";
+        // A ReEncrypt: the source context is Proton's plus a key no profile names; the
+        // destination context names no profile key.
+        let re = event(&format!(
+            r#"{{"eventID":"e1","eventSource":"kms.amazonaws.com","eventName":"ReEncrypt","eventTime":"2025-01-01T00:00:00Z","requestParameters":{{"sourceEncryptionContext":{{"aws:proton:template":"{tpl}","team":"a"}},"destinationEncryptionContext":{{"app":"b"}}}}}}"#
+        ));
+        let m = p.match_event(&re);
+        assert_eq!(m.uses.len(), 2);
+        assert_eq!(m.uses[0].as_ref().unwrap().template.as_deref(), Some(tpl));
+        assert_eq!(m.uses[1], None);
+        assert_eq!(
+            m.event(),
+            m.uses[0].as_ref(),
+            "its own context is the source's"
+        );
+        assert!(m.extended);
+        // An event without uses is matched on its own context; a plain Proton context is
+        // not extended.
+        let other = event(&format!(
+            r#"{{"eventID":"e2","eventSource":"kms.amazonaws.com","eventName":"ListGrants","eventTime":"2025-01-01T00:00:00Z","requestParameters":{{"encryptionContext":{{"aws:proton:template":"{tpl}"}}}}}}"#
+        ));
+        let m = p.match_event(&other);
+        assert!(m.uses.is_empty());
+        assert_eq!(m.event().unwrap().template.as_deref(), Some(tpl));
+        assert!(!m.extended);
+    }
 
     #[test]
     fn proton_contexts_match_and_validate() {

@@ -4,7 +4,7 @@
 use crate::audit::ledger::{LedgerDelta, UNKEYED};
 use crate::audit::timeline::Timeline;
 use crate::model::kms::{Category, KmsEvent};
-use crate::model::profile::Profiles;
+use crate::model::profile::{EventMatches, Profiles};
 use std::collections::HashMap;
 
 /// Orphan removals the ledgers hold, by grant id: (key, event id, time, record, source).
@@ -70,6 +70,7 @@ pub(super) fn capture(
     delta: &mut LedgerDelta,
     profiles: &Profiles,
     ev: &KmsEvent,
+    matches: &EventMatches,
     bytes: &[u8],
     source: &str,
 ) -> Option<PendingRemoval> {
@@ -101,11 +102,8 @@ pub(super) fn capture(
         }
         Category::KeyUse => {
             let mut record: Option<String> = None;
-            for u in &ev.uses {
-                let (Some(key), Some(ctx)) = (u.key.arn.as_deref(), u.context.as_ref()) else {
-                    continue;
-                };
-                let Some(m) = profiles.match_context(ctx) else {
+            for (u, m) in ev.uses.iter().zip(&matches.uses) {
+                let (Some(key), Some(m)) = (u.key.arn.as_deref(), m.as_ref()) else {
                     continue;
                 };
                 if !m.has_constraint_key {

@@ -3,7 +3,7 @@
 
 use crate::error::OutputError;
 use crate::model::kms::{self, KmsEvent};
-use crate::model::profile::{proton_parts, Profiles};
+use crate::model::profile::{proton_parts, EventMatches, Profiles};
 use crate::tables::schema::KmsEventRow;
 use crate::tables::writer::{Partition, PartitionedWriter, TableStore};
 
@@ -12,14 +12,11 @@ pub(super) fn write_event_row<S: TableStore>(
     store: &mut S,
     profiles: &Profiles,
     ev: &KmsEvent,
+    matches: &EventMatches,
     source: &str,
     record_index: u64,
 ) -> Result<(), OutputError> {
-    let m = ev
-        .encryption_context
-        .as_ref()
-        .and_then(|c| profiles.match_context(c));
-    let (template, resource, problem, profile) = match &m {
+    let (template, resource, problem, profile) = match matches.event() {
         Some(m) => (
             m.template.as_deref(),
             m.resource.as_deref(),
@@ -31,9 +28,7 @@ pub(super) fn write_event_row<S: TableStore>(
     let t = proton_parts(template);
     let r = proton_parts(resource);
     let dest = ev.uses.get(1);
-    let dm = dest
-        .and_then(|d| d.context.as_ref())
-        .and_then(|c| profiles.match_context(c));
+    let dm = matches.uses.get(1).and_then(Option::as_ref);
     let g = ev.grant.as_ref();
     let grantee_norm = g.and_then(|g| g.grantee_normalized(ev.key.arn.as_deref()));
     let retiring_norm = g.and_then(|g| g.retiring_normalized(ev.key.arn.as_deref()));
@@ -74,7 +69,7 @@ pub(super) fn write_event_row<S: TableStore>(
         proton_account_id: r.as_ref().map(|r| r.account.as_str()),
         proton_region: r.as_ref().map(|r| r.region.as_str()),
         context_problem: problem,
-        constraint_key_present: Some(m.as_ref().is_some_and(|m| m.has_constraint_key)),
+        constraint_key_present: Some(matches.event().is_some_and(|m| m.has_constraint_key)),
         destination_key_arn: dest.and_then(|d| d.key.arn.as_deref()),
         destination_encryption_context: dest.and_then(|d| d.context.as_ref()),
         destination_proton_template: dm.as_ref().and_then(|m| m.template.as_deref()),

@@ -56,7 +56,7 @@ pub struct Pipeline<S: TableStore> {
     /// Orphan removals the ledgers hold, by grant id.
     context_orphans: capture::Orphans,
     /// Own profile uses whose context also carries keys no profile names (see
-    /// [`Profiles::is_extended`]).
+    /// [`crate::model::profile::EventMatches::extended`]).
     extended: HashSet<String>,
 }
 
@@ -351,13 +351,16 @@ impl<S: TableStore> Pipeline<S> {
         } else {
             self.stats.copies_folded += 1;
         }
-        self.timeline.push(&ev);
+        // The event's profile matches, made once for every stage below.
+        let matches = self.timeline.profiles.match_event(&ev);
+        self.timeline.push_matched(&ev, &matches);
         if let Some(bytes) = bytes {
             if self.opts.capture_ledger && ev.succeeded() && ev.event_time.is_some() {
                 let removal = capture(
                     &mut self.ledger,
                     &self.timeline.profiles,
                     &ev,
+                    &matches,
                     bytes,
                     &self.opts.write.file_stem,
                 );
@@ -365,18 +368,21 @@ impl<S: TableStore> Pipeline<S> {
             }
         }
         if self.opts.capture_ledger {
-            let profiles = &self.timeline.profiles;
-            let extended = ev
-                .uses
-                .iter()
-                .any(|u| u.context.as_ref().is_some_and(|c| profiles.is_extended(c)));
-            if let (true, Some(id)) = (extended, ev.event_id.as_deref()) {
+            if let (true, Some(id)) = (matches.extended, ev.event_id.as_deref()) {
                 self.extended.insert(id.to_string());
             }
         }
         if let Some(w) = self.events.as_mut() {
             if self.opts.window.contains(ev.event_time) {
-                write_event_row(w, store, &self.timeline.profiles, &ev, source, index)?;
+                write_event_row(
+                    w,
+                    store,
+                    &self.timeline.profiles,
+                    &ev,
+                    &matches,
+                    source,
+                    index,
+                )?;
             }
         }
         Ok(())
