@@ -13,16 +13,9 @@ use std::process::Command;
 #[test]
 fn truncated_gzip_among_good_files_exits_2_and_writes_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in");
-    std::fs::create_dir_all(&input).unwrap();
+    let input = new_dir(tmp.path(), "in");
     // Three good log files with KMS events, and the truncated one between them.
-    let (files, _, _) = keytrail::edge::local::collect_inputs(&[testdata("trail")]);
-    let good: Vec<PathBuf> = files
-        .iter()
-        .map(|f| f.path.clone())
-        .filter(|p| !p.display().to_string().contains("CloudTrail-"))
-        .take(3)
-        .collect();
+    let good: Vec<PathBuf> = trail_log_files().into_iter().take(3).collect();
     for (i, g) in good.iter().enumerate() {
         std::fs::copy(g, input.join(format!("{i}-good.json.gz"))).unwrap();
     }
@@ -41,12 +34,7 @@ fn truncated_gzip_among_good_files_exits_2_and_writes_the_rest() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 2);
     let errors: Vec<String> = stderr_lines(&o)
         .into_iter()
         .filter(|l| l.starts_with("error:"))
@@ -233,12 +221,7 @@ fn stdin_is_read_with_dash() {
     child.stdin.take().unwrap().write_all(&bytes).unwrap();
     let o = child.wait_with_output().unwrap();
     let summary = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     assert!(summary.starts_with("files: 1 read, 0 skipped"), "{summary}");
     assert!(
         summary.contains("records: 5 (0 invalid, 0 other services, 0 insight); KMS records 5, distinct KMS calls 5"),

@@ -25,12 +25,7 @@ fn analyze_is_deterministic_and_a_rerun_replaces_the_tables() {
             "--out",
             out.to_str().unwrap(),
         ]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert_exit(&o, 0);
         summary = String::from_utf8(o.stdout).unwrap();
     }
     summary_counts_calls_and_severities(&summary);
@@ -99,12 +94,7 @@ fn findings_recomputed_from_written_tables_equal_those_from_the_logs() {
         "--format",
         "json",
     ]);
-    assert_eq!(
-        from_tables.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&from_tables.stderr)
-    );
+    assert_exit(&from_tables, 0);
     assert_eq!(
         String::from_utf8(from_tables.stdout).unwrap(),
         String::from_utf8(from_logs).unwrap()
@@ -187,12 +177,7 @@ fn baselines_judge_logs_and_tables_alike_and_a_bad_one_stops_the_run() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     let summary = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(
         summary.contains("grant-missing-from-trail            3  low"),

@@ -263,12 +263,7 @@ fn a_closed_stdout_ends_quietly() {
 #[test]
 fn s3_without_aws_configuration_is_one_line() {
     let base = |c: &mut Command| {
-        c.env_remove("AWS_REGION")
-            .env_remove("AWS_DEFAULT_REGION")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .env_remove("AWS_SESSION_TOKEN")
+        without_aws_env(c)
             .env_remove("AWS_ENDPOINT_URL")
             .env("AWS_CONFIG_FILE", "/nonexistent/config")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
@@ -323,12 +318,7 @@ fn profile_selects_a_named_profile_and_a_refused_connection_is_one_line() {
     .unwrap();
     let run = |extra: &[&str]| {
         let mut c = keytrail_command();
-        c.env_remove("AWS_REGION")
-            .env_remove("AWS_DEFAULT_REGION")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .env_remove("AWS_SESSION_TOKEN")
+        without_aws_env(&mut c)
             .env("AWS_CONFIG_FILE", &config)
             .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
             .env("AWS_EC2_METADATA_DISABLED", "true")

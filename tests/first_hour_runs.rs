@@ -262,15 +262,10 @@ fn findings_on_a_folder_of_tables_recomputes_them() {
 #[test]
 fn the_summary_says_how_to_list_the_findings_and_counts_skipped_files() {
     let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in");
-    std::fs::create_dir_all(&input).unwrap();
-    let (files, _, _) = keytrail::edge::local::collect_inputs(&[testdata("trail")]);
-    let plain = files
-        .iter()
-        .find(|f| !f.path.display().to_string().contains("CloudTrail-"))
-        .unwrap();
+    let input = new_dir(tmp.path(), "in");
+    let plain = trail_log_files().remove(0);
     // A log named *.log is read; a README beside it is skipped and counted.
-    let bytes = std::fs::read(&plain.path).unwrap();
+    let bytes = std::fs::read(&plain).unwrap();
     std::fs::write(input.join("trail.log"), &bytes).unwrap();
     std::fs::write(input.join("README.txt"), b"not a log").unwrap();
     let out = tmp.path().join("out");

@@ -138,12 +138,7 @@ fn findings_table_escapes_controls_and_bounds_lines() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     assert!(!o.stdout.contains(&0x1b));
     let events = table_events(&out);
     assert!(ids(&events).contains(&format!("evil-{evil}")));

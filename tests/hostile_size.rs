@@ -207,10 +207,7 @@ fn a_300_kb_record_is_decoded_and_one_over_16_mib_is_skipped_alone() {
         vec![bytes_source("big.json", doc), good_source()],
         tmp.path(),
     );
-    let errors = r.errors();
-    for e in &errors {
-        println!("library: {e}");
-    }
+    let errors = r.printed_errors();
     assert_eq!(
         errors,
         [format!(

@@ -149,10 +149,7 @@ fn deep_nesting_is_framed_without_recursion() {
         bytes_source("deep-top.json", top.clone()),
         good_source(),
     ]);
-    let errors = r.errors();
-    for e in &errors {
-        println!("library: {e}");
-    }
+    let errors = r.printed_errors();
     assert_eq!(
         errors,
         [
@@ -203,10 +200,7 @@ fn empty_file_and_empty_gzip_are_one_error_each() {
         bytes_source("empty.json.gz", empty_gz.clone()),
         good_source(),
     ]);
-    let errors = r.errors();
-    for e in &errors {
-        println!("library: {e}");
-    }
+    let errors = r.printed_errors();
     assert_eq!(
         errors,
         [
@@ -273,10 +267,7 @@ fn records_that_is_not_an_array_fails_its_source_with_the_place() {
     sources.push(bytes_source("lines.jsonl", lines.clone()));
     sources.push(good_source());
     let r = run(sources);
-    let errors = r.errors();
-    for e in &errors {
-        println!("library: {e}");
-    }
+    let errors = r.printed_errors();
     let mut want: Vec<String> = cases
         .iter()
         .map(|(name, _, kind)| {

@@ -40,10 +40,7 @@ fn invalid_utf8_costs_only_its_record() {
     assert!(std::str::from_utf8(&doc).is_err());
 
     let r = run(vec![bytes_source("utf8.json", doc.clone()), good_source()]);
-    let errors = r.errors();
-    for e in &errors {
-        println!("library: {e}");
-    }
+    let errors = r.printed_errors();
     // The column is the first invalid byte.
     assert_eq!(
         errors,
@@ -131,10 +128,7 @@ fn numbers_out_of_range_are_kept_as_written() {
         vec![bytes_source("numbers.json", doc.clone()), good_source()],
         tmp.path(),
     );
-    let errors = r.errors();
-    for e in &errors {
-        println!("library: {e}");
-    }
+    let errors = r.printed_errors();
     assert_eq!(
         errors,
         [format!(

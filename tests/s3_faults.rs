@@ -442,14 +442,7 @@ async fn ledger_updates_lose_nothing_under_injected_conflicts_and_faults() {
                 let id = format!("w{w}-e{i}");
                 d.add_event(key, &id, 0, &format!("{{\"eventID\":\"{id}\"}}"), "src");
                 let l = d.keys.remove(key).unwrap();
-                s3::store::merge_ledger(
-                    &S3Objects { client: c.clone() },
-                    &out,
-                    &l,
-                    &Profiles::default(),
-                )
-                .await
-                .unwrap();
+                proxy::merge_ledger(&c, &out, &l).await.unwrap();
             }
         }));
     }
@@ -457,17 +450,7 @@ async fn ledger_updates_lose_nothing_under_injected_conflicts_and_faults() {
         t.await.unwrap();
     }
     assert_eq!(proxy.faults(), 12, "every injected fault was met");
-    let ledger = s3::store::read_ledger(
-        &S3Objects {
-            client: direct.clone(),
-        },
-        &out,
-        key,
-    )
-    .await
-    .unwrap()
-    .unwrap()
-    .0;
+    let ledger = proxy::ledger_of(&direct, &out, key).await;
     assert_eq!(ledger.events.len(), writers * per_writer, "no update lost");
 
     // Conflicts that never end: a retryable error after the ledger's own attempts.
@@ -480,27 +463,10 @@ async fn ledger_updates_lose_nothing_under_injected_conflicts_and_faults() {
     let mut d = LedgerDelta::default();
     d.add_event(key, "late", 0, "{\"eventID\":\"late\"}", "src");
     let l = d.keys.remove(key).unwrap();
-    let err = s3::store::merge_ledger(
-        &S3Objects { client: c.clone() },
-        &out,
-        &l,
-        &Profiles::default(),
-    )
-    .await
-    .unwrap_err();
+    let err = proxy::merge_ledger(&c, &out, &l).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
     assert!(one_line(&err).contains("after 12 attempts"), "{err}");
-    let ledger = s3::store::read_ledger(
-        &S3Objects {
-            client: direct.clone(),
-        },
-        &out,
-        key,
-    )
-    .await
-    .unwrap()
-    .unwrap()
-    .0;
+    let ledger = proxy::ledger_of(&direct, &out, key).await;
     assert_eq!(
         ledger.events.len(),
         writers * per_writer,

@@ -3,8 +3,7 @@
 //! concurrent conditional ledger updates lose nothing. It never skips.
 
 use keytrail::audit::ledger::LedgerDelta;
-use keytrail::edge::s3::{self, S3Objects, S3Url};
-use keytrail::model::profile::Profiles;
+use keytrail::edge::s3::{self, S3Url};
 
 #[path = "common/proxy.rs"]
 mod proxy;
@@ -35,33 +34,14 @@ async fn racing_ledger_writers_lose_no_update() {
                     "src",
                 );
                 let l = d.keys.remove(key).unwrap();
-                s3::store::merge_ledger(
-                    &S3Objects {
-                        client: client.clone(),
-                    },
-                    &out,
-                    &l,
-                    &Profiles::default(),
-                )
-                .await
-                .unwrap();
+                proxy::merge_ledger(&client, &out, &l).await.unwrap();
             }
         }));
     }
     for t in tasks {
         t.await.unwrap();
     }
-    let ledger = s3::store::read_ledger(
-        &S3Objects {
-            client: client.clone(),
-        },
-        &out,
-        key,
-    )
-    .await
-    .unwrap()
-    .unwrap()
-    .0;
+    let ledger = proxy::ledger_of(&client, &out, key).await;
     assert_eq!(
         ledger.events.len(),
         writers * per_writer,
@@ -70,15 +50,8 @@ async fn racing_ledger_writers_lose_no_update() {
     // A replay changes nothing.
     let mut d = LedgerDelta::default();
     d.add_event(key, "w0-e0", 0, "{\"eventID\":\"w0-e0\"}", "src");
-    let again = s3::store::merge_ledger(
-        &S3Objects {
-            client: client.clone(),
-        },
-        &out,
-        &d.keys.remove(key).unwrap(),
-        &Profiles::default(),
-    )
-    .await
-    .unwrap();
+    let again = proxy::merge_ledger(&client, &out, &d.keys.remove(key).unwrap())
+        .await
+        .unwrap();
     assert_eq!(again, ledger);
 }

@@ -57,6 +57,15 @@ impl Run {
     }
 
     /// Every error of the run, as the CLI prints them (record errors, then the failure).
+    /// [`Run::errors`], each also printed (the test log shows what a user would read).
+    pub fn printed_errors(&self) -> Vec<String> {
+        let errors = self.errors();
+        for e in &errors {
+            println!("library: {e}");
+        }
+        errors
+    }
+
     pub fn errors(&self) -> Vec<String> {
         let mut out = Vec::new();
         for o in &self.outcomes {

@@ -24,6 +24,49 @@ pub fn keytrail_command() -> std::process::Command {
     c
 }
 
+/// Clears the AWS settings a developer's shell may carry (region, profile, credentials), so
+/// a test sees only what it sets.
+pub fn without_aws_env(c: &mut std::process::Command) -> &mut std::process::Command {
+    for var in [
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+/// Asserts that a run exited with `code`, showing its stderr when it did not.
+pub fn assert_exit(o: &std::process::Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// testdata/trail's CloudTrail log files (no digest or insight files), in path order.
+pub fn trail_log_files() -> Vec<PathBuf> {
+    let (files, _, _) = collect_inputs(&[testdata("trail")]);
+    files
+        .into_iter()
+        .map(|f| f.path)
+        .filter(|p| !p.display().to_string().contains("CloudTrail-"))
+        .collect()
+}
+
+/// A new empty folder `name` under `root`.
+pub fn new_dir(root: &Path, name: &str) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Runs `keytrail ARGS` to its end.
 pub fn keytrail(args: &[&str]) -> std::process::Output {
     keytrail_command()
