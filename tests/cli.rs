@@ -28,12 +28,7 @@ fn truncated_gzip_among_good_files_exits_2_and_writes_the_rest() {
     assert!(good_only.stats.kms_events > 0);
 
     let out = tmp.path().join("out");
-    let o = keytrail(&[
-        "analyze",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = analyze_to(&input, &out, &[]);
     assert_exit(&o, 2);
     let errors: Vec<String> = stderr_lines(&o)
         .into_iter()

@@ -19,12 +19,7 @@ fn analyze_is_deterministic_and_a_rerun_replaces_the_tables() {
     let t = testdata("trail");
     let mut summary = String::new();
     for out in [&a, &b] {
-        let o = keytrail(&[
-            "analyze",
-            t.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let o = analyze_to(&t, out, &[]);
         assert_exit(&o, 0);
         summary = String::from_utf8(o.stdout).unwrap();
     }
@@ -46,25 +41,13 @@ fn analyze_is_deterministic_and_a_rerun_replaces_the_tables() {
     assert_eq!(la, list(&b), "same input, same file names and bytes");
     for threads in ["1", "3"] {
         let c = tmp.path().join(format!("t{threads}"));
-        let o = keytrail(&[
-            "analyze",
-            t.to_str().unwrap(),
-            "--out",
-            c.to_str().unwrap(),
-            "--threads",
-            threads,
-        ]);
+        let o = analyze_to(&t, &c, &["--threads", threads]);
         assert_eq!(o.status.code(), Some(0));
         assert_eq!(list(&c), la, "--threads {threads} writes the same files");
     }
     // A rerun with less input replaces, not mixes.
     let formats = testdata("formats");
-    let o = keytrail(&[
-        "analyze",
-        formats.to_str().unwrap(),
-        "--out",
-        a.to_str().unwrap(),
-    ]);
+    let o = analyze_to(&formats, &a, &[]);
     assert_eq!(o.status.code(), Some(0));
     let rows = table_rows(&a);
     // formats/: the 5 records in every layout, 3 KMS events of lookup-events.json and 4 of
@@ -79,12 +62,7 @@ fn findings_recomputed_from_written_tables_equal_those_from_the_logs() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let t = testdata("trail");
-    let o = keytrail(&[
-        "analyze",
-        t.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = analyze_to(&t, &out, &[]);
     assert_eq!(o.status.code(), Some(0));
     let from_logs = keytrail(&["findings", t.to_str().unwrap(), "--format", "json"]).stdout;
     let from_tables = keytrail(&[

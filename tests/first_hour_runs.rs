@@ -269,12 +269,7 @@ fn the_summary_says_how_to_list_the_findings_and_counts_skipped_files() {
     std::fs::write(input.join("trail.log"), &bytes).unwrap();
     std::fs::write(input.join("README.txt"), b"not a log").unwrap();
     let out = tmp.path().join("out");
-    let o = keytrail(&[
-        "analyze",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = analyze_to(&input, &out, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s = String::from_utf8(o.stdout.clone()).unwrap();
     assert!(
@@ -290,13 +285,7 @@ fn the_summary_says_how_to_list_the_findings_and_counts_skipped_files() {
     );
     assert!(stderr(&o).contains("README.txt: not a *.json, *.jsonl, *.log or *.gz file"));
     // --quiet drops the note.
-    let o = keytrail(&[
-        "analyze",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let o = analyze_to(&input, &out, &["--quiet"]);
     assert!(o.stderr.is_empty(), "{}", stderr(&o));
 }
 
@@ -395,12 +384,7 @@ fn lookup_events_output_yields_its_kms_events() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let input = testdata("formats/lookup-events.json");
-    let o = keytrail(&[
-        "analyze",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = analyze_to(&input, &out, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s = String::from_utf8(o.stdout).unwrap();
     assert!(

@@ -197,7 +197,25 @@ mod tests {
             .collect()
     }
 
-    fn run(threads: usize) -> (Vec<String>, RunStats) {
+    /// A reader that gives `good` bytes, then panics if `panics` (a stand-in for a
+    /// decoder bug).
+    struct PanicsAfter<'a> {
+        good: &'a [u8],
+        panics: bool,
+    }
+
+    impl Read for PanicsAfter<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.good.is_empty() && self.panics {
+                panic!("boom at the end\nof f{}", 3);
+            }
+            self.good.read(buf)
+        }
+    }
+
+    /// Ingests [`sources`] with `threads` threads, the reader of source `panic_at` panicking
+    /// where its closing `]}` would be; a line per source, in the order they were applied.
+    fn run(threads: usize, panic_at: Option<usize>) -> (Vec<String>, RunStats) {
         let src = sources();
         let names: Vec<&str> = src.iter().map(|(n, _)| n.as_str()).collect();
         let mut p = Pipeline::<NoStore>::new(PipelineOptions::default(), false);
@@ -209,15 +227,25 @@ mod tests {
             threads,
             |i| match src[i].0.as_str() {
                 "missing.json" => Err(std::io::Error::other("gone")),
-                _ => Ok(&src[i].1[..]),
+                _ if panic_at == Some(i) => Ok(PanicsAfter {
+                    good: &src[i].1[..src[i].1.len() - 2],
+                    panics: true,
+                }),
+                _ => Ok(PanicsAfter {
+                    good: &src[i].1[..],
+                    panics: false,
+                }),
             },
             |i, what, stats| {
                 let line = match what {
                     Ingested::Outcome(o) => format!(
-                        "{i} {} kms={} skipped={}",
+                        "{i} {} kms={} skipped={}{}",
                         o.source,
                         stats.kms_events,
-                        o.skipped.is_some()
+                        o.skipped.is_some(),
+                        o.failure
+                            .map(|e| format!(" failed: {e}"))
+                            .unwrap_or_default()
                     ),
                     Ingested::OpenFailed(e) => format!("{i} open failed: {e}"),
                 };
@@ -228,73 +256,29 @@ mod tests {
         (log, p.stats().clone())
     }
 
-    /// A reader that gives `good` bytes, then panics if `panics` (a stand-in for a
-    /// decoder bug).
-    struct PanicsAfter<'a> {
-        good: &'a [u8],
-        panics: bool,
-    }
-
-    impl Read for PanicsAfter<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            if self.good.is_empty() && self.panics {
-                panic!("boom at the end\nof f3");
-            }
-            let n = self.good.read(buf)?;
-            Ok(n)
-        }
-    }
-
     #[test]
     fn a_panic_while_decoding_fails_that_source_only() {
-        let src = sources();
-        let names: Vec<&str> = src[..9].iter().map(|(n, _)| n.as_str()).collect();
         for threads in [1, 3] {
-            let mut p = Pipeline::<NoStore>::new(PipelineOptions::default(), false);
-            let mut failures = Vec::new();
-            ingest_in_order(
-                &mut p,
-                &mut NoStore,
-                &names,
-                threads,
-                |i| {
-                    // f3 panics where its closing `]}` would be: its 22 records are whole.
-                    let body = &src[i].1[..];
-                    Ok(PanicsAfter {
-                        good: if i == 3 {
-                            &body[..body.len() - 2]
-                        } else {
-                            body
-                        },
-                        panics: i == 3,
-                    })
-                },
-                |i, what, _| {
-                    if let Ingested::Outcome(o) = what {
-                        if let Some(e) = o.failure {
-                            failures.push((i, e.to_string()));
-                        }
-                    }
-                },
-            )
-            .unwrap();
+            let (log, stats) = run(threads, Some(3));
+            // f3 (22 records, f0..f2 holding 1 + 8 + 15) fails with the panic's message on
+            // one line; its records were whole before the panic and are kept, as for a file
+            // cut after its last record, and every other source goes on.
             assert_eq!(
-                failures,
-                [(
-                    3,
-                    "f3.json: whole file: decoding stopped by an internal error (a keytrail bug; please report it): boom at the end of f3".to_string()
-                )],
+                log[3],
+                "3 f3.json kms=46 skipped=false failed: f3.json: whole file: decoding stopped by an internal error (a keytrail bug; please report it): boom at the end of f3",
                 "{threads} threads"
             );
-            // What was decoded before the panic is kept, as for a file cut after its last
-            // record: all 261 records of f0..f8.
-            assert_eq!(p.stats().kms_events, 261, "{threads} threads");
+            assert_eq!(log.len(), 11, "{threads} threads");
+            assert_eq!(log[10], "10 open failed: gone");
+            let mut others = log.iter().enumerate().filter(|(i, _)| ![3, 10].contains(i));
+            assert!(others.all(|(_, l)| !l.contains("failed")), "{log:#?}");
+            assert_eq!(stats.kms_events, 261, "{threads} threads");
         }
     }
 
     #[test]
     fn any_thread_count_applies_in_input_order_with_the_same_result() {
-        let (one, stats) = run(1);
+        let (one, stats) = run(1, None);
         // Files f0..f8 hold 1, 8, 15, ... 57 records (261 in all), every one a KMS call
         // with its own eventID; the digest file is skipped by name; missing.json fails to open.
         assert_eq!(one.len(), 11);
@@ -308,7 +292,7 @@ mod tests {
         assert_eq!(stats.kms_events, 261);
         for threads in [2, 3, 8] {
             assert_eq!(
-                run(threads),
+                run(threads, None),
                 (one.clone(), stats.clone()),
                 "{threads} threads"
             );

@@ -3,7 +3,7 @@
 //! one line, the good source read in full, the counts adding up), record builders and byte
 //! surgery, and the `keytrail` binary's error lines and written tables.
 
-use super::{keytrail, parquet_files, records_file, testdata};
+use super::{analyze_to, parquet_files, records_file, testdata};
 use keytrail::edge::local::LocalStore;
 use keytrail::model::kms::KmsEvent;
 use keytrail::pipeline::decode::{decode_record, Decoded};
@@ -270,13 +270,7 @@ pub fn copy_good(dir: &Path) -> PathBuf {
 /// `keytrail analyze DIR --out OUT`: asserts exit 2 and returns the error lines and the
 /// written events (the good file's event among them).
 pub fn analyze_expecting_errors(input: &Path, out: &Path) -> (Vec<String>, Vec<KmsEvent>, String) {
-    let o = keytrail(&[
-        "analyze",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--no-progress",
-    ]);
+    let o = analyze_to(input, out, &["--no-progress"]);
     assert_eq!(
         o.status.code(),
         Some(2),

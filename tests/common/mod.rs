@@ -67,6 +67,18 @@ pub fn new_dir(root: &Path, name: &str) -> PathBuf {
     dir
 }
 
+/// Runs `keytrail analyze INPUT --out OUT EXTRA...` to its end.
+pub fn analyze_to(input: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "analyze",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    keytrail(&args)
+}
+
 /// Runs `keytrail ARGS` to its end.
 pub fn keytrail(args: &[&str]) -> std::process::Output {
     keytrail_command()

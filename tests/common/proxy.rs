@@ -372,29 +372,28 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+use keytrail::audit::ledger::KeyLedger;
+use keytrail::edge::s3::{store, S3Error, S3Objects, S3Url};
+
 /// Merges `delta` into its key's ledger under `out` through `client`.
 pub async fn merge_ledger(
     client: &aws_sdk_s3::Client,
-    out: &keytrail::edge::s3::S3Url,
-    delta: &keytrail::audit::ledger::KeyLedger,
-) -> Result<keytrail::audit::ledger::KeyLedger, keytrail::edge::s3::S3Error> {
-    let objects = keytrail::edge::s3::S3Objects {
-        client: client.clone(),
-    };
+    out: &S3Url,
+    delta: &KeyLedger,
+) -> Result<KeyLedger, S3Error> {
     let profiles = keytrail::model::profile::Profiles::default();
-    keytrail::edge::s3::store::merge_ledger(&objects, out, delta, &profiles).await
+    store::merge_ledger(&objects(client), out, delta, &profiles).await
+}
+
+fn objects(client: &aws_sdk_s3::Client) -> S3Objects {
+    S3Objects {
+        client: client.clone(),
+    }
 }
 
 /// The ledger of `key` under `out`, which must exist.
-pub async fn ledger_of(
-    client: &aws_sdk_s3::Client,
-    out: &keytrail::edge::s3::S3Url,
-    key: &str,
-) -> keytrail::audit::ledger::KeyLedger {
-    let objects = keytrail::edge::s3::S3Objects {
-        client: client.clone(),
-    };
-    let (ledger, _) = keytrail::edge::s3::store::read_ledger(&objects, out, key)
+pub async fn ledger_of(client: &aws_sdk_s3::Client, out: &S3Url, key: &str) -> KeyLedger {
+    let (ledger, _) = store::read_ledger(&objects(client), out, key)
         .await
         .expect("the ledger reads")
         .expect("the ledger exists");

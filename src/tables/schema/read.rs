@@ -47,34 +47,28 @@ impl<'b> StrColumn<'b> {
     }
 }
 
-/// A `Bool` column.
-#[derive(Debug, Clone, Copy)]
-pub struct BoolColumn<'b>(pub(crate) Option<&'b BooleanArray>);
+/// Columns of one primitive value per row.
+macro_rules! scalar_column {
+    ($( $(#[$meta:meta])* $name:ident($array:ty) -> $value:ty; )+) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name<'b>(pub(crate) Option<&'b $array>);
 
-impl BoolColumn<'_> {
-    pub fn get(&self, i: usize) -> Option<bool> {
-        self.0.filter(|a| !a.is_null(i)).map(|a| a.value(i))
-    }
+        impl $name<'_> {
+            pub fn get(&self, i: usize) -> Option<$value> {
+                self.0.filter(|a| !a.is_null(i)).map(|a| a.value(i))
+            }
+        }
+    )+};
 }
 
-/// An `Int` column.
-#[derive(Debug, Clone, Copy)]
-pub struct IntColumn<'b>(pub(crate) Option<&'b Int64Array>);
-
-impl IntColumn<'_> {
-    pub fn get(&self, i: usize) -> Option<i64> {
-        self.0.filter(|a| !a.is_null(i)).map(|a| a.value(i))
-    }
-}
-
-/// A `Time` column (milliseconds since the epoch, UTC).
-#[derive(Debug, Clone, Copy)]
-pub struct TimeColumn<'b>(pub(crate) Option<&'b TimestampMillisecondArray>);
-
-impl TimeColumn<'_> {
-    pub fn get(&self, i: usize) -> Option<i64> {
-        self.0.filter(|a| !a.is_null(i)).map(|a| a.value(i))
-    }
+scalar_column! {
+    /// A `Bool` column.
+    BoolColumn(BooleanArray) -> bool;
+    /// An `Int` column.
+    IntColumn(Int64Array) -> i64;
+    /// A `Time` column (milliseconds since the epoch, UTC).
+    TimeColumn(TimestampMillisecondArray) -> i64;
 }
 
 /// A `StrList` column.
