@@ -308,12 +308,7 @@ fn ten_thousand_context_pairs_decode_in_linear_time() {
         .find(|e| e.event_id.as_deref() == Some("wide"))
         .unwrap();
     assert_eq!(wide.encryption_context.as_ref().unwrap().len(), 10_002);
-    let f = r
-        .report
-        .findings
-        .iter()
-        .find(|f| f.event_id == "wide")
-        .unwrap();
+    let f = r.finding("wide");
     assert_eq!(
         f.proton_template.as_deref(),
         Some("arn:aws:proton:us-east-1:111122223333:service-template/web-svc")

@@ -386,12 +386,7 @@ fn duplicate_keys_take_the_last_value() {
         assert!(ids.contains(id), "{id} {ids:?}");
     }
     assert!(!ids.contains("dup3"));
-    let f2 = r
-        .report
-        .findings
-        .iter()
-        .find(|f| f.event_id == "dup2")
-        .unwrap();
+    let f2 = r.finding("dup2");
     assert_eq!(
         f2.proton_resource.as_deref(),
         Some("arn:aws:proton:us-east-1:111122223333:service/frontend")

@@ -49,6 +49,12 @@ pub struct Run {
 }
 
 impl Run {
+    /// The finding about event `event_id`, which must exist.
+    pub fn finding(&self, event_id: &str) -> &keytrail::audit::rules::Finding {
+        let found = self.report.findings.iter().find(|f| f.event_id == event_id);
+        found.unwrap_or_else(|| panic!("no finding about {event_id}"))
+    }
+
     pub fn outcome(&self, name: &str) -> &SourceOutcome {
         self.outcomes
             .iter()
