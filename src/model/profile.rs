@@ -55,6 +55,17 @@ impl Profile {
 
     /// Why `ctx` (which holds at least one of this profile's keys) is malformed, if it is.
     pub fn malformed_reason(&self, ctx: &BTreeMap<String, String>) -> Option<String> {
+        let t = ctx
+            .get(&self.template_key)
+            .and_then(|t| arn::parse_proton(t));
+        let r = ctx
+            .get(&self.resource_key)
+            .and_then(|r| arn::parse_proton(r));
+        self.malformed_with(ctx, t.is_some() && r.is_some())
+    }
+
+    /// [`Profile::malformed_reason`], told whether both values parse as Proton ARNs.
+    fn malformed_with(&self, ctx: &BTreeMap<String, String>, both_proton: bool) -> Option<String> {
         let t = ctx.get(&self.template_key);
         let r = ctx.get(&self.resource_key);
         let (t, r) = match (t, r) {
@@ -100,8 +111,7 @@ impl Profile {
                 ));
             }
         }
-        if service == "proton" && (arn::parse_proton(t).is_none() || arn::parse_proton(r).is_none())
-        {
+        if service == "proton" && !both_proton {
             return Some("a Proton ARN has no resource name".into());
         }
         if ta.partition != ra.partition || ta.region != ra.region || ta.account != ra.account {
@@ -146,6 +156,10 @@ pub struct ContextMatch {
     pub has_constraint_key: bool,
     /// Set when the context is malformed for the profile.
     pub malformed: Option<String>,
+    /// The template and resource values parsed as Proton ARNs (for the Proton columns),
+    /// once, when they are ones.
+    pub template_arn: Option<ProtonArn>,
+    pub resource_arn: Option<ProtonArn>,
 }
 
 impl Profiles {
@@ -246,12 +260,19 @@ impl Profiles {
         let (i, p) = self.profiles.iter().enumerate().find(|(_, p)| {
             ctx.contains_key(&p.template_key) || ctx.contains_key(&p.resource_key)
         })?;
+        let template = ctx.get(&p.template_key).cloned();
+        let resource = ctx.get(&p.resource_key).cloned();
+        let template_arn = template.as_deref().and_then(arn::parse_proton);
+        let resource_arn = resource.as_deref().and_then(arn::parse_proton);
+        let both_proton = template_arn.is_some() && resource_arn.is_some();
         Some(ContextMatch {
             profile: i,
-            template: ctx.get(&p.template_key).cloned(),
-            resource: ctx.get(&p.resource_key).cloned(),
             has_constraint_key: ctx.contains_key(p.constraint_key()),
-            malformed: p.malformed_reason(ctx),
+            malformed: p.malformed_with(ctx, both_proton),
+            template,
+            resource,
+            template_arn,
+            resource_arn,
         })
     }
 }
@@ -276,11 +297,6 @@ impl EventMatches {
             None => self.own.as_ref(),
         }
     }
-}
-
-/// Decodes a context value as a Proton ARN (for the Proton columns).
-pub fn proton_parts(value: Option<&str>) -> Option<ProtonArn> {
-    value.and_then(arn::parse_proton)
 }
 
 #[cfg(test)]
@@ -315,6 +331,16 @@ mod tests {
         let m = p.match_event(&re);
         assert_eq!(m.uses.len(), 2);
         assert_eq!(m.uses[0].as_ref().unwrap().template.as_deref(), Some(tpl));
+        let parsed = m.uses[0].as_ref().unwrap().template_arn.as_ref().unwrap();
+        assert_eq!(
+            (parsed.resource_type.as_str(), parsed.name.as_str()),
+            ("service-template", "web")
+        );
+        assert_eq!(
+            m.uses[0].as_ref().unwrap().resource_arn,
+            None,
+            "no resource given"
+        );
         assert_eq!(m.uses[1], None);
         assert_eq!(
             m.event(),

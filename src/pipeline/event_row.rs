@@ -3,7 +3,7 @@
 
 use crate::error::OutputError;
 use crate::model::kms::{self, KmsEvent};
-use crate::model::profile::{proton_parts, EventMatches, Profiles};
+use crate::model::profile::{EventMatches, Profiles};
 use crate::tables::schema::KmsEventRow;
 use crate::tables::writer::{Partition, PartitionedWriter, TableStore};
 
@@ -25,8 +25,8 @@ pub(super) fn write_event_row<S: TableStore>(
         ),
         None => (None, None, None, None),
     };
-    let t = proton_parts(template);
-    let r = proton_parts(resource);
+    let t = matches.event().and_then(|m| m.template_arn.as_ref());
+    let r = matches.event().and_then(|m| m.resource_arn.as_ref());
     let dest = ev.uses.get(1);
     let dm = matches.uses.get(1).and_then(Option::as_ref);
     let g = ev.grant.as_ref();
