@@ -156,10 +156,16 @@ pub struct ContextMatch {
     pub has_constraint_key: bool,
     /// Set when the context is malformed for the profile.
     pub malformed: Option<String>,
-    /// The template and resource values parsed as Proton ARNs (for the Proton columns),
-    /// once, when they are ones.
-    pub template_arn: Option<ProtonArn>,
-    pub resource_arn: Option<ProtonArn>,
+    /// The template and resource values parsed as Proton ARNs, once.
+    pub arns: ProtonArns,
+}
+
+/// A context's template and resource parsed as Proton ARNs (for the Proton columns), when
+/// they are ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProtonArns {
+    pub template: Option<ProtonArn>,
+    pub resource: Option<ProtonArn>,
 }
 
 impl Profiles {
@@ -262,17 +268,18 @@ impl Profiles {
         })?;
         let template = ctx.get(&p.template_key).cloned();
         let resource = ctx.get(&p.resource_key).cloned();
-        let template_arn = template.as_deref().and_then(arn::parse_proton);
-        let resource_arn = resource.as_deref().and_then(arn::parse_proton);
-        let both_proton = template_arn.is_some() && resource_arn.is_some();
+        let arns = ProtonArns {
+            template: template.as_deref().and_then(arn::parse_proton),
+            resource: resource.as_deref().and_then(arn::parse_proton),
+        };
+        let both_proton = arns.template.is_some() && arns.resource.is_some();
         Some(ContextMatch {
             profile: i,
             has_constraint_key: ctx.contains_key(p.constraint_key()),
             malformed: p.malformed_with(ctx, both_proton),
             template,
             resource,
-            template_arn,
-            resource_arn,
+            arns,
         })
     }
 }
@@ -331,15 +338,15 @@ mod tests {
         let m = p.match_event(&re);
         assert_eq!(m.uses.len(), 2);
         assert_eq!(m.uses[0].as_ref().unwrap().template.as_deref(), Some(tpl));
-        let parsed = m.uses[0].as_ref().unwrap().template_arn.as_ref().unwrap();
+        let parsed = m.uses[0].as_ref().unwrap().arns.template.as_ref().unwrap();
         assert_eq!(
             (parsed.resource_type.as_str(), parsed.name.as_str()),
             ("service-template", "web")
         );
         assert_eq!(
-            m.uses[0].as_ref().unwrap().resource_arn,
+            m.uses[0].as_ref().unwrap().arns.resource,
             None,
-            "no resource given"
+            "none given"
         );
         assert_eq!(m.uses[1], None);
         assert_eq!(

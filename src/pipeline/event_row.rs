@@ -25,8 +25,8 @@ pub(super) fn write_event_row<S: TableStore>(
         ),
         None => (None, None, None, None),
     };
-    let t = matches.event().and_then(|m| m.template_arn.as_ref());
-    let r = matches.event().and_then(|m| m.resource_arn.as_ref());
+    let t = matches.event().and_then(|m| m.arns.template.as_ref());
+    let r = matches.event().and_then(|m| m.arns.resource.as_ref());
     let dest = ev.uses.get(1);
     let dm = matches.uses.get(1).and_then(Option::as_ref);
     let g = ev.grant.as_ref();

@@ -4,7 +4,7 @@
 //! commit. The handler's in-process tests run on it; it also lets a caller fail chosen keys
 //! to check the failure policy.
 
-use super::store::{ObjectStore, Precondition};
+use super::store::{ObjectStore, Precondition, SmallObject};
 use super::{S3Error, S3Url};
 use crate::error::OutputError;
 use crate::tables::writer::TableStore;
@@ -100,11 +100,7 @@ impl ObjectStore for MemoryObjects {
             })
     }
 
-    async fn get_small(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<Option<(Vec<u8>, Option<String>)>, S3Error> {
+    async fn get_small(&self, bucket: &str, key: &str) -> Result<SmallObject, S3Error> {
         self.check("GetObject", bucket, key)?;
         Ok(self
             .lock()

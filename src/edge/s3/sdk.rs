@@ -1,6 +1,6 @@
 //! The S3 SDK edge of [`crate::edge::s3`]: everything that talks to S3 through aws-sdk-s3.
 
-use super::store::{ObjectStore, Precondition};
+use super::store::{ObjectStore, Precondition, SmallObject};
 use super::{check_endpoint, ClientSettings, S3Error, S3Url};
 use crate::error::OutputError;
 use crate::tables::writer::TableStore;
@@ -417,11 +417,7 @@ impl ObjectStore for S3Objects {
         Ok(Box::new(open(&self.client, bucket, key, version_id).await?))
     }
 
-    async fn get_small(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<Option<(Vec<u8>, Option<String>)>, S3Error> {
+    async fn get_small(&self, bucket: &str, key: &str) -> Result<SmallObject, S3Error> {
         get_small(&self.client, bucket, key).await
     }
 
