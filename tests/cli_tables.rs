@@ -65,13 +65,7 @@ fn findings_recomputed_from_written_tables_equal_those_from_the_logs() {
     let o = analyze_to(&t, &out, &[]);
     assert_eq!(o.status.code(), Some(0));
     let from_logs = keytrail(&["findings", t.to_str().unwrap(), "--format", "json"]).stdout;
-    let from_tables = keytrail(&[
-        "findings",
-        "--tables",
-        out.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let from_tables = tables_findings_json(&out);
     assert_exit(&from_tables, 0);
     assert_eq!(
         String::from_utf8(from_tables.stdout).unwrap(),

@@ -60,7 +60,7 @@ fn a_typo_an_empty_folder_or_garbage_on_stdin_leave_the_tables_byte_for_byte() {
         .write_all(b"garbage\x00\xff not a log\n")
         .unwrap();
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_exit(&o, 3);
     assert_eq!(
         snapshot(&out),
         before,
@@ -84,7 +84,7 @@ fn staging_lives_beside_the_output_and_an_interrupted_run_removes_it() {
         "--large-file-mb",
         "20",
     ]);
-    assert_eq!(g.status.code(), Some(0), "{}", stderr(&g));
+    assert_exit(&g, 0);
     for (signal, code) in [("INT", 130), ("TERM", 143)] {
         let child = keytrail_command()
             .args([
@@ -233,7 +233,7 @@ fn a_closed_stdout_ends_quietly() {
     std::fs::write(&log, text).unwrap();
     let log = log.to_str().unwrap();
     let full = keytrail(&["findings", log, "--format", "json"]);
-    assert_eq!(full.status.code(), Some(0), "{}", stderr(&full));
+    assert_exit(&full, 0);
     assert_eq!(String::from_utf8_lossy(&full.stdout).lines().count(), 3000);
     assert!(full.stdout.len() > 1 << 20, "{} bytes", full.stdout.len());
     // `| head -1`.

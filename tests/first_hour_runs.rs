@@ -104,7 +104,7 @@ fn append_twice_over_overlapping_inputs_equals_one_run_over_the_union() {
     let o_s = out.to_str().unwrap();
     for day in [&a, &b] {
         let o = keytrail(&["analyze", day.to_str().unwrap(), "--out", o_s, "--append"]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_exit(&o, 0);
     }
     // Filters would hide rows and findings of an append run: refused, nothing changed.
     let before = snapshot(&out);
@@ -117,7 +117,7 @@ fn append_twice_over_overlapping_inputs_equals_one_run_over_the_union() {
         "--key",
         "k",
     ]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_exit(&o, 3);
     assert!(
         stderr(&o).contains("--append cannot be combined with --key"),
         "{}",
@@ -127,7 +127,7 @@ fn append_twice_over_overlapping_inputs_equals_one_run_over_the_union() {
     // The same day again: nothing new, nothing changed.
     let before = snapshot(&out);
     let o = keytrail(&["analyze", b.to_str().unwrap(), "--out", o_s, "--append"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     assert!(
         String::from_utf8_lossy(&o.stdout).starts_with("nothing new"),
         "{}",
@@ -145,7 +145,7 @@ fn append_twice_over_overlapping_inputs_equals_one_run_over_the_union() {
     .unwrap();
     let before = snapshot(&out);
     let o = keytrail(&["analyze", b.to_str().unwrap(), "--out", o_s, "--append"]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_exit(&o, 3);
     assert!(
         stderr(&o).starts_with(&format!("error: {}: line 2: ", manifest.display())),
         "{}",
@@ -164,23 +164,18 @@ fn append_twice_over_overlapping_inputs_equals_one_run_over_the_union() {
         "--since",
         "2025-03-05",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     assert_eq!(
         std::fs::read_to_string(filtered.join("_keytrail/sources.jsonl")).unwrap(),
         ""
     );
     let o = keytrail(&["analyze", a.to_str().unwrap(), "--out", f_s, "--append"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     assert!(!String::from_utf8_lossy(&o.stdout).starts_with("nothing new"));
 
     let whole = tmp.path().join("whole");
-    let o = keytrail(&[
-        "analyze",
-        testdata("trail").to_str().unwrap(),
-        "--out",
-        whole.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = analyze_to(&testdata("trail"), &whole, &[]);
+    assert_exit(&o, 0);
     let (ids, whole_ids) = (event_ids(&out), event_ids(&whole));
     assert!(
         ids.values().all(|&n| n == 1),
@@ -225,7 +220,7 @@ fn findings_on_a_folder_of_tables_recomputes_them() {
     let tmp = tempfile::tempdir().unwrap();
     let (out, _) = good_run(tmp.path());
     let o = keytrail(&["findings", out.to_str().unwrap(), "--format", "json"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     assert!(stderr(&o).contains("holds keytrail tables: recomputing the findings from them"));
     let mut got: Vec<String> = String::from_utf8(o.stdout)
         .unwrap()
@@ -270,7 +265,7 @@ fn the_summary_says_how_to_list_the_findings_and_counts_skipped_files() {
     std::fs::write(input.join("README.txt"), b"not a log").unwrap();
     let out = tmp.path().join("out");
     let o = analyze_to(&input, &out, &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let s = String::from_utf8(o.stdout.clone()).unwrap();
     assert!(
         s.starts_with("files: 1 read, 1 skipped (1 by name, 0 digest or insight)"),
@@ -335,7 +330,7 @@ fn filters_restrict_the_input_by_key_and_the_output_by_time_rule_and_severity() 
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let o = keytrail(&["analyze", t, "--out", out.to_str().unwrap(), "--key", &key]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     assert!(String::from_utf8_lossy(&o.stdout).contains("KMS events left out"));
     let keys = key_arns(&out);
     assert!(keys.contains(&key), "{keys:?}");
@@ -385,7 +380,7 @@ fn lookup_events_output_yields_its_kms_events() {
     let out = tmp.path().join("out");
     let input = testdata("formats/lookup-events.json");
     let o = analyze_to(&input, &out, &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let s = String::from_utf8(o.stdout).unwrap();
     assert!(
         s.contains("records: 4 (0 invalid, 1 other services, 0 insight); KMS records 3"),

@@ -84,13 +84,7 @@ fn findings(args: &[&str]) -> (Vec<Value>, String) {
 fn older_tables_read_with_the_later_facts_unknown_and_say_so() {
     let tmp = tempfile::tempdir().unwrap();
     let tables = tmp.path().join("tables");
-    let o = keytrail(&[
-        "analyze",
-        testdata("trail").to_str().unwrap(),
-        "--out",
-        tables.to_str().unwrap(),
-        "--no-progress",
-    ]);
+    let o = analyze_to(&testdata("trail"), &tables, &["--no-progress"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let kms_files = files_under(&tables.join("kms_events"));
     assert!(!kms_files.is_empty());

@@ -1,7 +1,7 @@
 //! Helpers of the first-hour tests (`tests/first_hour*.rs`): a run's stderr as text, a
 //! byte-for-byte snapshot of an output folder, and a good run's tables to start from.
 
-use super::{files_under, keytrail, testdata};
+use super::{analyze_to, assert_exit, files_under, testdata};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -24,13 +24,8 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 /// A folder holding a good run's tables, and its contents.
 pub fn good_run(tmp: &Path) -> (PathBuf, BTreeMap<PathBuf, Vec<u8>>) {
     let out = tmp.join("out");
-    let o = keytrail(&[
-        "analyze",
-        testdata("trail").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = analyze_to(&testdata("trail"), &out, &[]);
+    assert_exit(&o, 0);
     let snap = snapshot(&out);
     assert_eq!(
         snap.keys()

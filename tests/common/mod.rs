@@ -79,6 +79,17 @@ pub fn analyze_to(input: &Path, out: &Path, extra: &[&str]) -> std::process::Out
     keytrail(&args)
 }
 
+/// Runs `keytrail findings --tables OUT --format json` to its end.
+pub fn tables_findings_json(out: &Path) -> std::process::Output {
+    keytrail(&[
+        "findings",
+        "--tables",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ])
+}
+
 /// Runs `keytrail ARGS` to its end.
 pub fn keytrail(args: &[&str]) -> std::process::Output {
     keytrail_command()
