@@ -20,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
     if let Some(p) = arn::parse_proton(s) {
         let _ = p.is_template();
     }
-    let _ = profile::proton_parts(Some(s));
+    // The profile matcher parses a context's template and resource values as ARNs.
+    let ctx = [("aws:proton:template", s), ("aws:proton:resource", s)]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into();
+    let _ = profile::Profiles::default().match_context(&ctx);
     if let Some((region, account)) = s.split_once('|') {
         let _ = arn::key_arn_from_id(s, region, account);
     }

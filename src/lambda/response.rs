@@ -35,6 +35,7 @@ pub fn output_stem(identity: &str) -> String {
 }
 
 /// The identity of an S3 object version: what its output names are derived from.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))] // Used by the handler.
 pub(super) fn object_identity(o: &ObjectRef) -> String {
     format!(
         "s3://{}/{}#{}",
