@@ -16,7 +16,8 @@ pub(super) fn write_event_row<S: TableStore>(
     source: &str,
     record_index: u64,
 ) -> Result<(), OutputError> {
-    let (template, resource, problem, profile) = match matches.event() {
+    let own = matches.event();
+    let (template, resource, problem, profile) = match own {
         Some(m) => (
             m.template.as_deref(),
             m.resource.as_deref(),
@@ -25,8 +26,8 @@ pub(super) fn write_event_row<S: TableStore>(
         ),
         None => (None, None, None, None),
     };
-    let t = matches.event().and_then(|m| m.arns.template.as_ref());
-    let r = matches.event().and_then(|m| m.arns.resource.as_ref());
+    let t = own.and_then(|m| m.arns.template.as_ref());
+    let r = own.and_then(|m| m.arns.resource.as_ref());
     let dest = ev.uses.get(1);
     let dm = matches.uses.get(1).and_then(Option::as_ref);
     let g = ev.grant.as_ref();
@@ -69,7 +70,7 @@ pub(super) fn write_event_row<S: TableStore>(
         proton_account_id: r.as_ref().map(|r| r.account.as_str()),
         proton_region: r.as_ref().map(|r| r.region.as_str()),
         context_problem: problem,
-        constraint_key_present: Some(matches.event().is_some_and(|m| m.has_constraint_key)),
+        constraint_key_present: Some(own.is_some_and(|m| m.has_constraint_key)),
         destination_key_arn: dest.and_then(|d| d.key.arn.as_deref()),
         destination_encryption_context: dest.and_then(|d| d.context.as_ref()),
         destination_proton_template: dm.as_ref().and_then(|m| m.template.as_deref()),
