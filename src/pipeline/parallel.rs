@@ -1,25 +1,36 @@
-//! Parallel ingest: sources decoded on several threads while the calling thread applies
-//! them one by one, in input order, so the tables and findings do not depend on the thread
-//! count. The caller opens each source (the CLI opens files; a test hands in byte slices),
-//! so this stays free of I/O of its own.
+//! Parallel ingest: sources framed on several threads, their records decoded by every
+//! thread (the applying one too), and applied one by one by the calling thread, in input
+//! order, so the tables and findings do not depend on the thread count. The caller opens
+//! each source (the CLI opens files; a test hands in byte slices), so this stays free of
+//! I/O of its own.
 //!
-//! Memory is bounded twice: each source's channel holds a few chunks of decoded records,
-//! and no thread starts a source more than `2 * threads` sources ahead of the one being
-//! applied (small sources fit whole in their channel, so without that window the decoders
-//! would race ahead of a large one).
+//! A source is framed (gunzip, record boundaries) by one thread, which copies its records
+//! into chunks and puts each chunk on a shared queue; any thread decodes a queued chunk,
+//! so one large file is decoded on every core instead of one. The applying thread, when the
+//! next chunk in order is not decoded yet, decodes queued chunks itself instead of waiting.
+//!
+//! Memory is bounded twice: each source's channel holds a few chunks, and no thread starts
+//! a source more than `16 * threads` sources ahead of the one being applied (small sources
+//! fit whole in their channel, so without that window the framers would race ahead of a
+//! large one). A chunk holds at most [`CHUNK`] records and about [`CHUNK_BYTES`] bytes.
 
-use super::decode::{decode_source, read_options_for, Decoded};
+use super::decode::{decode_record, read_options_for, Decoded};
 use super::{Pipeline, RunStats, SourceOutcome};
 use crate::error::{InputError, InputErrorKind, OutputError};
-use crate::read::logfile::{skip_reason_for_name, ReadSummary, SkipReason};
+use crate::read::logfile::{
+    self, skip_reason_for_name, ReadSummary, RecordPos, RecordSink, SkipReason,
+};
 use crate::tables::writer::TableStore;
+use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::sync::{Condvar, Mutex};
 
-/// Decoded records sent per message.
+/// Records per chunk.
 const CHUNK: usize = 1024;
+/// Record bytes per chunk, about (a chunk is closed once it holds this many).
+const CHUNK_BYTES: usize = 2 << 20;
 /// Messages a source's channel holds.
 const CHANNEL_CHUNKS: usize = 4;
 
@@ -32,9 +43,27 @@ pub enum Ingested {
     OpenFailed(String),
 }
 
-/// What a decoding thread sends for one source.
+/// One framed record, or a problem framing one, in source order.
+enum Raw {
+    Record(RecordPos, std::ops::Range<usize>),
+    Error(InputError),
+}
+
+/// Framed records waiting to be decoded: their bytes, and where each one is.
+struct Job {
+    source: usize,
+    bytes: Vec<u8>,
+    entries: Vec<Raw>,
+    result: SyncSender<Decodes>,
+}
+
+/// A decoded chunk: its records in order, and the panic that stopped it, if one did.
+type Decodes = (Vec<Decoded>, Option<InputError>);
+
+/// What a framing thread sends for one source.
 enum Msg {
-    Chunk(Vec<Decoded>),
+    /// A chunk, decoded on whichever thread takes its job.
+    Chunk(Receiver<Decodes>),
     Done(Result<ReadSummary, InputError>),
     Skipped(SkipReason),
     OpenFailed(String),
@@ -54,10 +83,112 @@ fn panicked(source: &str, panic: &(dyn std::any::Any + Send)) -> InputError {
     )
 }
 
+/// What the threads share: the queue of chunks to decode and how far applying got.
+struct Shared {
+    jobs: VecDeque<Job>,
+    applied: usize,
+}
+
+struct Work<'a> {
+    names: &'a [&'a str],
+    state: Mutex<Shared>,
+    /// Signalled when a job is queued or a source is applied.
+    changed: Condvar,
+}
+
+impl Work<'_> {
+    fn queue(&self, job: Job) {
+        self.state.lock().expect("lock").jobs.push_back(job);
+        self.changed.notify_one();
+    }
+
+    fn take(&self) -> Option<Job> {
+        self.state.lock().expect("lock").jobs.pop_front()
+    }
+
+    fn queued(&self) -> usize {
+        self.state.lock().expect("lock").jobs.len()
+    }
+
+    /// Decodes `job` and sends the result to whoever applies it. A panic while decoding (a
+    /// bug) stops the chunk there with a one-line error; what came before it is kept.
+    fn run(&self, job: Job) {
+        let name = self.names[job.source];
+        let mut out = Vec::with_capacity(job.entries.len());
+        let stopped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for entry in job.entries {
+                out.push(match entry {
+                    Raw::Record(pos, range) => decode_record(name, pos, &job.bytes[range], false),
+                    Raw::Error(e) => Decoded::Invalid(e),
+                });
+            }
+        }))
+        .err()
+        .map(|panic| panicked(name, &*panic));
+        // The applier is gone when it stopped early or failed this source: nothing to do.
+        let _ = job.result.send((out, stopped));
+    }
+}
+
+/// A framing thread's sink: copies records into chunks and queues each full chunk.
+struct Framer<'w, 'a> {
+    work: &'w Work<'a>,
+    source: usize,
+    tx: &'w SyncSender<Msg>,
+    threads: usize,
+    bytes: Vec<u8>,
+    entries: Vec<Raw>,
+}
+
+impl Framer<'_, '_> {
+    fn flush(&mut self) {
+        if self.entries.is_empty() {
+            return;
+        }
+        let (result, rx) = sync_channel(1);
+        let job = Job {
+            source: self.source,
+            bytes: std::mem::replace(&mut self.bytes, Vec::with_capacity(CHUNK_BYTES / 4)),
+            entries: std::mem::replace(&mut self.entries, Vec::with_capacity(CHUNK)),
+            result,
+        };
+        // Queued before it is announced: an applier that finds the queue empty knows its
+        // chunk is being decoded, so waiting for it cannot wait for nobody.
+        self.work.queue(job);
+        let _ = self.tx.send(Msg::Chunk(rx));
+        // Framing runs ahead of decoding: help decode before framing more.
+        while self.work.queued() > self.threads {
+            match self.work.take() {
+                Some(job) => self.work.run(job),
+                None => break,
+            }
+        }
+    }
+
+    fn push(&mut self, entry: Raw) {
+        self.entries.push(entry);
+        if self.entries.len() == CHUNK || self.bytes.len() >= CHUNK_BYTES {
+            self.flush();
+        }
+    }
+}
+
+impl RecordSink for Framer<'_, '_> {
+    fn record(&mut self, pos: RecordPos, bytes: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(bytes);
+        self.push(Raw::Record(pos, start..self.bytes.len()));
+    }
+    fn record_error(&mut self, error: InputError) {
+        self.push(Raw::Error(error));
+    }
+}
+
 /// Ingests `names` (source names, as in messages and `source_file`) into `pipeline` with
-/// `threads` decoding threads: `open(i)` gives source `i`'s reader; `done(i, what, stats)` is
-/// called for each source in input order once it is applied. The result is the same as
-/// ingesting the sources one after another, for any thread count.
+/// `threads` framing threads (and every thread decoding): `open(i)` gives source `i`'s
+/// reader; `done(i, what, stats)` is called for each source in input order once it is
+/// applied. The result is the same as ingesting the sources one after another, for any
+/// thread count.
 pub fn ingest_in_order<S, R, O, D>(
     pipeline: &mut Pipeline<S>,
     store: &mut S,
@@ -77,23 +208,48 @@ where
         .map(|_| sync_channel::<Msg>(CHANNEL_CHUNKS))
         .unzip();
     let next = AtomicUsize::new(0);
-    let window = 2 * threads;
-    let applied = Mutex::new(0usize);
-    let advanced = Condvar::new();
+    let window = 16 * threads;
+    let work = Work {
+        names,
+        state: Mutex::new(Shared {
+            jobs: VecDeque::new(),
+            applied: 0,
+        }),
+        changed: Condvar::new(),
+    };
     let read_opts = pipeline.options().read.clone();
     // Owned by the applying loop: if it stops early, dropping the receivers unblocks the
-    // decoding threads so the scope can end.
+    // framing threads so the scope can end.
     let mut receivers = Some(receivers);
     std::thread::scope(|scope| {
         let receivers = receivers.take().expect("taken once");
         for _ in 0..threads {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(tx) = senders.get(i) else { return };
-                {
-                    let mut done = applied.lock().expect("lock");
-                    while i >= *done + window {
-                        done = advanced.wait(done).expect("lock");
+                let Some(tx) = senders.get(i) else {
+                    // No source left to frame: decode what others queue until the end.
+                    loop {
+                        let mut state = work.state.lock().expect("lock");
+                        if let Some(job) = state.jobs.pop_front() {
+                            drop(state);
+                            work.run(job);
+                        } else if state.applied >= names.len() {
+                            return;
+                        } else {
+                            drop(work.changed.wait(state).expect("lock"));
+                        }
+                    }
+                };
+                // Wait for the window, decoding queued chunks meanwhile.
+                loop {
+                    let mut state = work.state.lock().expect("lock");
+                    if let Some(job) = state.jobs.pop_front() {
+                        drop(state);
+                        work.run(job);
+                    } else if i < state.applied + window {
+                        break;
+                    } else {
+                        drop(work.changed.wait(state).expect("lock"));
                     }
                 }
                 let name = names[i];
@@ -109,24 +265,23 @@ where
                     }
                 };
                 let opts = read_options_for(name, &read_opts);
-                let mut buf = Vec::with_capacity(CHUNK);
-                // A panic while decoding (a bug) fails this source with a one-line error,
+                let mut framer = Framer {
+                    work: &work,
+                    source: i,
+                    tx,
+                    threads,
+                    bytes: Vec::with_capacity(CHUNK_BYTES / 4),
+                    entries: Vec::with_capacity(CHUNK),
+                };
+                // A panic while framing (a bug) fails this source with a one-line error,
                 // like a corrupt file, instead of stopping every other source: what was
-                // decoded before it is applied, nothing after it. The sink only buffers
-                // and sends, so no state is left half-changed by the unwind.
+                // framed before it is applied, nothing after it. The sink only buffers and
+                // queues, so no state is left half-changed by the unwind.
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    decode_source(name, reader, &opts, false, &mut |d| {
-                        buf.push(d);
-                        if buf.len() == CHUNK {
-                            let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK));
-                            let _ = tx.send(Msg::Chunk(full));
-                        }
-                    })
+                    logfile::read_log(name, reader, &opts, &mut framer)
                 }))
                 .unwrap_or_else(|panic| Err(panicked(name, &*panic)));
-                if !buf.is_empty() {
-                    let _ = tx.send(Msg::Chunk(buf));
-                }
+                framer.flush();
                 let _ = tx.send(Msg::Done(result));
             });
         }
@@ -136,9 +291,33 @@ where
                 let mut applier = pipeline.begin_source(name);
                 let what = loop {
                     match rx.recv() {
-                        Ok(Msg::Chunk(items)) => {
+                        Ok(Msg::Chunk(chunk)) => {
+                            let (items, stopped) = loop {
+                                match chunk.try_recv() {
+                                    Ok(decoded) => break decoded,
+                                    // Not decoded yet: decode a queued chunk meanwhile.
+                                    Err(TryRecvError::Empty) => match work.take() {
+                                        Some(job) => work.run(job),
+                                        None => match chunk.recv() {
+                                            Ok(decoded) => break decoded,
+                                            Err(_) => return Ok(()),
+                                        },
+                                    },
+                                    Err(TryRecvError::Disconnected) => return Ok(()),
+                                }
+                            };
                             for d in items {
                                 applier.apply(store, d)?;
+                            }
+                            if let Some(e) = stopped {
+                                // The rest of the source is not applied (its framer
+                                // still ends it, so it is drained).
+                                while let Ok(m) = rx.recv() {
+                                    if matches!(m, Msg::Done(_)) {
+                                        break;
+                                    }
+                                }
+                                break Ingested::Outcome(applier.finish(Err(e)));
                             }
                         }
                         Ok(Msg::Done(result)) => break Ingested::Outcome(applier.finish(result)),
@@ -147,22 +326,22 @@ where
                             break Ingested::Outcome(pipeline.skip(name, reason));
                         }
                         Ok(Msg::OpenFailed(e)) => break Ingested::OpenFailed(e),
-                        // Its decoding thread is gone without a word (a panic outside
-                        // decoding): the scope re-raises that panic.
+                        // Its framing thread is gone without a word (a panic outside
+                        // framing): the scope re-raises that panic.
                         Err(_) => return Ok(()),
                     }
                 };
                 done(i, what, pipeline.stats());
-                *applied.lock().expect("lock") = i + 1;
-                advanced.notify_all();
+                work.state.lock().expect("lock").applied = i + 1;
+                work.changed.notify_all();
             }
             Ok(())
         };
         let result = apply_all();
-        // Release the decoders whatever happened, so the scope can end.
+        // Release the framers whatever happened, so the scope can end.
         drop(receivers);
-        *applied.lock().expect("lock") = usize::MAX / 2;
-        advanced.notify_all();
+        work.state.lock().expect("lock").applied = usize::MAX / 2;
+        work.changed.notify_all();
         result
     })
 }
@@ -273,6 +452,68 @@ mod tests {
             let mut others = log.iter().enumerate().filter(|(i, _)| ![3, 10].contains(i));
             assert!(others.all(|(_, l)| !l.contains("failed")), "{log:#?}");
             assert_eq!(stats.kms_events, 261, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn a_source_of_many_chunks_is_decoded_on_every_thread_in_order() {
+        // One source of 2,600 records (three chunks) between two small ones, with a record
+        // that is not an object in its middle: the counts, the error's place and the
+        // findings are the same at every thread count.
+        let big: Vec<String> = (0..2600)
+            .map(|r| {
+                if r == 1500 {
+                    "7".to_string()
+                } else {
+                    record(5000 + r, if r % 2 == 0 { "Decrypt" } else { "Encrypt" })
+                }
+            })
+            .collect();
+        let src = [
+            (
+                "a.json".to_string(),
+                format!(r#"{{"Records":[{}]}}"#, record(1, "Decrypt")),
+            ),
+            (
+                "big.json".to_string(),
+                format!(r#"{{"Records":[{}]}}"#, big.join(",")),
+            ),
+            (
+                "c.json".to_string(),
+                format!(r#"{{"Records":[{}]}}"#, record(2, "Encrypt")),
+            ),
+        ];
+        let names: Vec<&str> = src.iter().map(|(n, _)| n.as_str()).collect();
+        let run = |threads: usize| {
+            let mut p = Pipeline::<NoStore>::new(PipelineOptions::default(), false);
+            let mut log = Vec::new();
+            ingest_in_order(
+                &mut p,
+                &mut NoStore,
+                &names,
+                threads,
+                |i| Ok(src[i].1.as_bytes()),
+                |i, what, stats| {
+                    if let Ingested::Outcome(o) = what {
+                        let errors: Vec<String> =
+                            o.record_errors.iter().map(|e| e.to_string()).collect();
+                        log.push(format!("{i} kms={} {errors:?}", stats.kms_events));
+                    }
+                },
+            )
+            .unwrap();
+            let findings = p.finish(&mut NoStore).unwrap().findings.len();
+            (log, findings)
+        };
+        let (log, findings) = run(1);
+        assert_eq!(log[0], "0 kms=1 []");
+        assert!(
+            log[1].starts_with("1 kms=2600 [\"big.json: record 1500,"),
+            "{log:?}"
+        );
+        assert_eq!(log[2], "2 kms=2601 []");
+        for threads in [2, 3, 8] {
+            assert_eq!(run(threads), (log.clone(), findings), "{threads} threads");
         }
     }
 
