@@ -11,6 +11,52 @@ use common::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Every Parquet file of the tables under `root`: its path under `root` and its bytes.
+fn table_files(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    keytrail::tables::schema::TABLES
+        .iter()
+        .flat_map(|t| parquet_files(&root.join(t.name)))
+        .map(|p| {
+            (
+                p.strip_prefix(root).unwrap().to_path_buf(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_file_of_many_chunks_writes_the_same_bytes_at_any_thread_count() {
+    // A generated corpus whose largest file (4 MB) holds thousands of records: several
+    // chunks of one source, decoded on different threads, must be applied in order.
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("corpus");
+    let g = keytrail(&[
+        "gen",
+        "--out",
+        corpus.to_str().unwrap(),
+        "--size-mb",
+        "8",
+        "--large-file-mb",
+        "4",
+        "--seed",
+        "3",
+    ]);
+    assert_exit(&g, 0);
+    let one = tmp.path().join("t1");
+    assert_exit(&analyze_to(&corpus, &one, &["--threads", "1"]), 0);
+    let written = table_files(&one);
+    assert!(written.len() > 3, "{} files", written.len());
+    for threads in ["2", "3"] {
+        let out = tmp.path().join(format!("t{threads}"));
+        assert_exit(&analyze_to(&corpus, &out, &["--threads", threads]), 0);
+        assert!(
+            table_files(&out) == written,
+            "--threads {threads} writes other bytes"
+        );
+    }
+}
+
 #[test]
 fn analyze_is_deterministic_and_a_rerun_replaces_the_tables() {
     let tmp = tempfile::tempdir().unwrap();
@@ -24,26 +70,18 @@ fn analyze_is_deterministic_and_a_rerun_replaces_the_tables() {
         summary = String::from_utf8(o.stdout).unwrap();
     }
     summary_counts_calls_and_severities(&summary);
-    let list = |root: &Path| -> Vec<(PathBuf, Vec<u8>)> {
-        keytrail::tables::schema::TABLES
-            .iter()
-            .flat_map(|t| parquet_files(&root.join(t.name)))
-            .map(|p| {
-                (
-                    p.strip_prefix(root).unwrap().to_path_buf(),
-                    std::fs::read(&p).unwrap(),
-                )
-            })
-            .collect()
-    };
-    let la = list(&a);
+    let la = table_files(&a);
     assert!(!la.is_empty());
-    assert_eq!(la, list(&b), "same input, same file names and bytes");
+    assert_eq!(la, table_files(&b), "same input, same file names and bytes");
     for threads in ["1", "3"] {
         let c = tmp.path().join(format!("t{threads}"));
         let o = analyze_to(&t, &c, &["--threads", threads]);
         assert_eq!(o.status.code(), Some(0));
-        assert_eq!(list(&c), la, "--threads {threads} writes the same files");
+        assert_eq!(
+            table_files(&c),
+            la,
+            "--threads {threads} writes the same files"
+        );
     }
     // A rerun with less input replaces, not mixes.
     let formats = testdata("formats");

@@ -106,8 +106,31 @@ impl Work<'_> {
         self.state.lock().expect("lock").jobs.pop_front()
     }
 
-    fn queued(&self) -> usize {
-        self.state.lock().expect("lock").jobs.len()
+    /// A queued job, when more than `keep` are queued.
+    fn take_beyond(&self, keep: usize) -> Option<Job> {
+        let mut state = self.state.lock().expect("lock");
+        if state.jobs.len() > keep {
+            state.jobs.pop_front()
+        } else {
+            None
+        }
+    }
+
+    /// Decodes queued chunks until `ready` holds of the shared state (checked whenever the
+    /// queue is empty).
+    fn help_until(&self, ready: impl Fn(&Shared) -> bool) {
+        let mut state = self.state.lock().expect("lock");
+        loop {
+            if let Some(job) = state.jobs.pop_front() {
+                drop(state);
+                self.run(job);
+                state = self.state.lock().expect("lock");
+            } else if ready(&state) {
+                return;
+            } else {
+                state = self.changed.wait(state).expect("lock");
+            }
+        }
     }
 
     /// Decodes `job` and sends the result to whoever applies it. A panic while decoding (a
@@ -157,11 +180,8 @@ impl Framer<'_, '_> {
         self.work.queue(job);
         let _ = self.tx.send(Msg::Chunk(rx));
         // Framing runs ahead of decoding: help decode before framing more.
-        while self.work.queued() > self.threads {
-            match self.work.take() {
-                Some(job) => self.work.run(job),
-                None => break,
-            }
+        while let Some(job) = self.work.take_beyond(self.threads) {
+            self.work.run(job);
         }
     }
 
@@ -228,30 +248,11 @@ where
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(tx) = senders.get(i) else {
                     // No source left to frame: decode what others queue until the end.
-                    loop {
-                        let mut state = work.state.lock().expect("lock");
-                        if let Some(job) = state.jobs.pop_front() {
-                            drop(state);
-                            work.run(job);
-                        } else if state.applied >= names.len() {
-                            return;
-                        } else {
-                            drop(work.changed.wait(state).expect("lock"));
-                        }
-                    }
+                    work.help_until(|state| state.applied >= names.len());
+                    return;
                 };
                 // Wait for the window, decoding queued chunks meanwhile.
-                loop {
-                    let mut state = work.state.lock().expect("lock");
-                    if let Some(job) = state.jobs.pop_front() {
-                        drop(state);
-                        work.run(job);
-                    } else if i < state.applied + window {
-                        break;
-                    } else {
-                        drop(work.changed.wait(state).expect("lock"));
-                    }
-                }
+                work.help_until(|state| i < state.applied + window);
                 let name = names[i];
                 if let Some(reason) = skip_reason_for_name(name) {
                     let _ = tx.send(Msg::Skipped(reason));
