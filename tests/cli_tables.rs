@@ -254,3 +254,88 @@ fn baselines_judge_logs_and_tables_alike_and_a_bad_one_stops_the_run() {
     );
     assert!(!out2.exists());
 }
+
+/// Runs `keytrail ARGS` spilling key uses every `budget` uses; returns the
+/// output and how many runs of uses it spilled (from its debug log).
+fn spilled(args: &[&str], budget: &str) -> (std::process::Output, usize) {
+    let o = keytrail_command()
+        .env("KEYTRAIL_SPILL_BUDGET", budget)
+        .env("KEYTRAIL_LOG", "keytrail=debug")
+        .args(args)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stderr).to_string();
+    let line = log
+        .lines()
+        .find(|l| l.contains(" spilled runs="))
+        .unwrap_or_else(|| panic!("no spill line in {log}"));
+    let field = |name: &str| -> usize {
+        let (_, rest) = line.split_once(name).unwrap();
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    (o, field(" runs="))
+}
+
+#[test]
+fn key_uses_spilled_to_disk_give_the_same_findings_and_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    for input in ["trail", "public"] {
+        let t = testdata(input);
+        let t = t.to_str().unwrap();
+        let whole = tmp.path().join(format!("{input}-whole"));
+        assert_exit(&analyze_to(Path::new(t), &whole, &[]), 0);
+        let want_findings = keytrail(&["findings", t, "--format", "json"]);
+        assert!(!want_findings.stdout.is_empty());
+        for budget in ["1", "3"] {
+            let out = tmp.path().join(format!("{input}-{budget}"));
+            let (o, runs) = spilled(&["analyze", t, "--out", out.to_str().unwrap()], budget);
+            assert_exit(&o, 0);
+            assert!(runs > 2, "{input}: {runs} runs at budget {budget}");
+            assert!(
+                table_files(&out) == table_files(&whole),
+                "{input}: spilling every {budget} uses writes other tables"
+            );
+            let (f, _) = spilled(&["findings", t, "--format", "json"], budget);
+            assert_eq!(f.stdout, want_findings.stdout, "{input}, budget {budget}");
+            assert_eq!(f.status.code(), want_findings.status.code());
+            // Read back from the tables, a batch at a time, the same again.
+            let (f, runs) = spilled(
+                &[
+                    "findings",
+                    "--tables",
+                    out.to_str().unwrap(),
+                    "--format",
+                    "json",
+                ],
+                budget,
+            );
+            assert!(runs > 2);
+            assert_eq!(
+                f.stdout,
+                tables_findings_json(&whole).stdout,
+                "{input} tables, budget {budget}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_run_without_a_temporary_folder_holds_its_uses_in_memory_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let not_a_dir = tmp.path().join("file");
+    std::fs::write(&not_a_dir, "").unwrap();
+    let t = testdata("trail");
+    let want = keytrail(&["findings", t.to_str().unwrap(), "--format", "json"]);
+    let o = keytrail_command()
+        .env("TMPDIR", &not_a_dir)
+        .args(["findings", t.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), want.status.code());
+    assert_eq!(o.stdout, want.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("note: no temporary folder to spill to"),
+        "{err}"
+    );
+}

@@ -30,7 +30,7 @@ mod tests_baseline;
 pub use authz::{read_version, Verdict};
 pub use grants::{grant_lives, GrantLife};
 
-use crate::audit::timeline::{StateChange, Sym, Timeline};
+use crate::audit::timeline::{StateChange, Sym, Symbols, Timeline};
 use chrono::DateTime;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -216,43 +216,56 @@ pub fn states_by_key(tl: &Timeline) -> HashMap<Sym, Vec<&StateChange>> {
 
 /// Copies of cross-account calls: events with the same `sharedEventID`. The copy with the
 /// smallest eventID stands for the call; the rules see only it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Copies<'a> {
+    symbols: &'a Symbols,
     /// Per shared id: the representative's event id and the other copies' ids (sorted).
-    calls: HashMap<Sym, (Sym, Vec<&'a str>)>,
+    calls: HashMap<Sym, (&'a str, Vec<&'a str>)>,
 }
 
 impl<'a> Copies<'a> {
+    /// No copies: every event stands for itself.
+    pub fn none(symbols: &'a Symbols) -> Self {
+        Copies {
+            symbols,
+            calls: HashMap::new(),
+        }
+    }
+
     fn new(tl: &'a Timeline) -> Self {
         let sy = &tl.symbols;
-        let mut all: HashMap<Sym, Vec<(&str, Sym)>> = HashMap::new();
-        let items = tl
-            .uses
-            .iter()
-            .map(|u| (u.shared, u.event_id))
-            .chain(tl.creations.iter().map(|c| (c.shared, c.event_id)))
-            .chain(tl.removals.iter().map(|r| (r.shared, r.event_id)))
-            .chain(tl.states.iter().map(|s| (s.shared, s.event_id)));
-        for (shared, id) in items {
-            if let Some(sh) = shared {
-                all.entry(sh).or_default().push((sy.get(id), id));
-            }
+        let mut all: HashMap<Sym, Vec<&str>> = HashMap::new();
+        let items = tl.uses.shared().chain(
+            tl.creations
+                .iter()
+                .map(|c| (c.shared, c.event_id))
+                .chain(tl.removals.iter().map(|r| (r.shared, r.event_id)))
+                .chain(tl.states.iter().map(|s| (s.shared, s.event_id)))
+                .filter_map(|(sh, id)| Some((sh?, sy.get(id)))),
+        );
+        for (sh, id) in items {
+            all.entry(sh).or_default().push(id);
         }
         let calls = all
             .into_iter()
             .map(|(sh, mut v)| {
                 v.sort();
-                v.dedup_by(|a, b| a.0 == b.0);
-                let rep = v[0].1;
-                let others = v[1..].iter().map(|(s, _)| *s).collect();
+                v.dedup();
+                let rep = v[0];
+                let others = v[1..].to_vec();
                 (sh, (rep, others))
             })
             .collect();
-        Copies { calls }
+        Copies { symbols: sy, calls }
     }
 
     /// Whether the event stands for its call (it is no other call's copy).
     pub fn stands(&self, shared: Option<Sym>, event_id: Sym) -> bool {
+        shared.is_none() || self.stands_id(shared, self.symbols.get(event_id))
+    }
+
+    /// [`Copies::stands`] for an event id held as text (a use's).
+    pub fn stands_id(&self, shared: Option<Sym>, event_id: &str) -> bool {
         shared
             .and_then(|sh| self.calls.get(&sh))
             .is_none_or(|(rep, _)| *rep == event_id)

@@ -9,27 +9,32 @@
 mod baseline;
 mod policy;
 mod symbols;
+mod uses;
 
 pub use baseline::SnapshotState;
 pub use policy::{CallerFacts, PolicySince, PolicySource, PolicyVersion, SnapshotPolicy};
 pub use symbols::{Ctx, Ids, Sym, Symbols};
+pub use uses::{MemorySpill, Spill, UseLog};
 
 use policy::{caller_facts, policy_source};
 
 use crate::model::kms::{Caller, Category, KmsEvent, StateClass};
 use crate::model::profile::{EventMatches, Profiles};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// One use of one key (a ReEncrypt gives two).
 #[derive(Debug, Clone)]
 pub struct UseItem {
     pub time: i64,
-    pub event_id: Sym,
+    /// Owned, not interned: uses are the bulk of a backfill and may live in a spill.
+    pub event_id: String,
     pub event_name: Sym,
     pub operation: Sym,
     pub key: Option<Sym>,
-    /// The context.
-    pub context: Option<Ctx>,
+    /// The context, owned (contexts often carry per-call values: interning them would grow
+    /// with the uses); equal recent contexts share one map.
+    pub context: Option<Arc<BTreeMap<String, String>>>,
     /// Caller identities, normalised.
     pub identities: Ids,
     pub principal: Option<Sym>,
@@ -49,6 +54,34 @@ pub struct UseItem {
     pub error_transient: bool,
     /// What a key policy's conditions read about the caller (RULES.md section 6.3).
     pub caller: CallerFacts,
+}
+
+impl Default for UseItem {
+    /// A blank use, to read a spilled one into.
+    fn default() -> Self {
+        let one = Sym::from_raw(1).expect("non-zero");
+        UseItem {
+            time: 0,
+            event_id: String::new(),
+            event_name: one,
+            operation: one,
+            key: None,
+            context: None,
+            identities: Ids::from_raw(1).expect("non-zero"),
+            principal: None,
+            account: None,
+            region: None,
+            error_code: None,
+            profile: None,
+            has_constraint_key: false,
+            malformed: None,
+            template: None,
+            resource: None,
+            shared: None,
+            error_transient: false,
+            caller: CallerFacts::default(),
+        }
+    }
 }
 
 /// A grant as created.
@@ -153,7 +186,8 @@ pub struct TimelineCounts {
 pub struct Timeline {
     pub symbols: Symbols,
     pub profiles: Profiles,
-    pub uses: Vec<UseItem>,
+    /// Key uses, in time order on every pass (they may spill: [`UseLog`]).
+    pub uses: UseLog,
     pub creations: Vec<GrantCreation>,
     pub removals: Vec<GrantRemoval>,
     pub states: Vec<StateChange>,
@@ -173,7 +207,7 @@ impl Timeline {
         Timeline {
             symbols: Symbols::default(),
             profiles,
-            uses: Vec::new(),
+            uses: UseLog::default(),
             creations: Vec::new(),
             removals: Vec::new(),
             states: Vec::new(),
@@ -199,7 +233,10 @@ impl Timeline {
             return;
         };
         let s = &mut self.symbols;
-        let event_id = s.push_unique(ev.event_id.as_deref().unwrap_or(""));
+        let id = ev.event_id.as_deref().unwrap_or("");
+        // Uses keep their id owned (they may spill); other events' ids live in the arena.
+        let is_use = ev.category == Category::KeyUse;
+        let event_id = (!is_use).then(|| s.push_unique(id));
         let event_name = s.intern(&ev.event_name);
         let account = s.intern_opt(ev.account_id.as_deref());
         let region = s.intern_opt(ev.region.as_deref());
@@ -217,7 +254,7 @@ impl Timeline {
                 self.key_stores.push((k, store));
             }
         }
-        if let (Some(k), true) = (key, ev.succeeded()) {
+        if let (Some(k), true, Some(event_id)) = (key, ev.succeeded(), event_id) {
             if let Some(source) = policy_source(ev) {
                 let text = s.intern_opt(ev.key_policy.as_deref());
                 self.policies.push(PolicyVersion {
@@ -235,19 +272,20 @@ impl Timeline {
                 });
             }
         }
+        if is_use {
+            let head = EventHead {
+                time,
+                event_id: id,
+                event_name,
+                account,
+                region,
+                principal,
+                shared,
+            };
+            return self.push_uses(ev, matches, head);
+        }
+        let Some(event_id) = event_id else { return };
         match ev.category {
-            Category::KeyUse => {
-                let head = EventHead {
-                    time,
-                    event_id,
-                    event_name,
-                    account,
-                    region,
-                    principal,
-                    shared,
-                };
-                self.push_uses(ev, matches, head)
-            }
             Category::GrantChange if ev.succeeded() => {
                 let g = ev.grant.clone().unwrap_or_default();
                 let key_arn = ev.key.arn.as_deref();
@@ -342,7 +380,7 @@ impl Timeline {
     }
 
     /// One use item per key the event uses (a ReEncrypt has two).
-    fn push_uses(&mut self, ev: &KmsEvent, matches: &EventMatches, head: EventHead) {
+    fn push_uses(&mut self, ev: &KmsEvent, matches: &EventMatches, head: EventHead<'_>) {
         let EventHead {
             time,
             event_id,
@@ -366,14 +404,15 @@ impl Timeline {
             if u.key.arn.is_none() {
                 self.counts.unresolved_key_uses += 1;
             }
+            let context = u.context.as_ref().map(|c| self.uses.share_context(c));
             let s = &mut self.symbols;
             self.uses.push(UseItem {
                 time,
-                event_id,
+                event_id: event_id.to_string(),
                 event_name,
                 operation: s.intern(&u.operation),
                 key: s.intern_opt(u.key.arn.as_deref()),
-                context: s.intern_context_opt(u.context.as_ref()),
+                context,
                 identities,
                 principal,
                 account,
@@ -397,9 +436,9 @@ impl Timeline {
 
 /// What every item of one event shares, interned once.
 #[derive(Clone, Copy)]
-struct EventHead {
+struct EventHead<'e> {
     time: i64,
-    event_id: Sym,
+    event_id: &'e str,
     event_name: Sym,
     account: Option<Sym>,
     region: Option<Sym>,

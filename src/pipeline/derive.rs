@@ -59,10 +59,10 @@ pub fn usage<'a>(
 ) -> BTreeMap<UsageKey<'a>, (i64, i64, i64)> {
     let sy = &tl.symbols;
     let mut groups: BTreeMap<UsageKey<'_>, (i64, i64, i64)> = BTreeMap::new();
-    for u in &tl.uses {
-        let Some(p) = u.profile else { continue };
-        if !own(sy.get(u.event_id)) {
-            continue;
+    tl.uses.for_each(|u| {
+        let Some(p) = u.profile else { return };
+        if !own(&u.event_id) {
+            return;
         }
         let k = UsageKey {
             day: u.time.div_euclid(DAY_MS),
@@ -80,7 +80,7 @@ pub fn usage<'a>(
         e.0 += 1;
         e.1 = e.1.min(u.time);
         e.2 = e.2.max(u.time);
-    }
+    });
     groups
 }
 

@@ -61,6 +61,13 @@ pub struct Pipeline<S: TableStore> {
 }
 
 impl<S: TableStore> Pipeline<S> {
+    /// Spills the timeline's key uses to `spill` in sorted runs of `budget` uses, so memory
+    /// does not grow with the number of uses (the CLI's backfills); the findings are the
+    /// same.
+    pub fn spill_uses(&mut self, spill: Box<dyn crate::audit::timeline::Spill>, budget: usize) {
+        self.timeline.uses.spill_to(spill, budget);
+    }
+
     /// A pipeline that writes tables when `write_tables` is set (`analyze`), or only
     /// computes findings (`findings`).
     pub fn new(opts: PipelineOptions, write_tables: bool) -> Self {
@@ -169,8 +176,7 @@ impl<S: TableStore> Pipeline<S> {
         let tl = &self.timeline;
         let sy = &tl.symbols;
         tl.uses
-            .iter()
-            .filter_map(|u| u.key)
+            .keys()
             .chain(tl.creations.iter().filter_map(|c| c.key))
             .chain(tl.removals.iter().filter_map(|r| r.key))
             .chain(tl.states.iter().filter_map(|s| s.key))
@@ -284,12 +290,13 @@ impl<S: TableStore> Pipeline<S> {
     }
 
     /// Adds events read back from keytrail's own `kms_events` tables (see
-    /// [`crate::tables::reader`]): deduplicated, counted and judged like records.
+    /// [`crate::tables::reader`]): deduplicated, counted and judged like records. One call
+    /// per file; `events` may stream it a batch at a time (row numbers run across batches).
     pub fn ingest_events(
         &mut self,
         store: &mut S,
         source: &str,
-        events: Vec<KmsEvent>,
+        events: impl IntoIterator<Item = KmsEvent>,
     ) -> Result<(), OutputError> {
         self.stats.files_read += 1;
         for (i, ev) in events.into_iter().enumerate() {
@@ -307,7 +314,8 @@ impl<S: TableStore> Pipeline<S> {
     /// Adds events of tables already in the output (an append run): they join the
     /// timeline and the eventIDs seen, so the rules judge the whole history and a record
     /// delivered again is a duplicate, but they are not counted as read nor written again.
-    pub fn ingest_existing(&mut self, source: &str, events: Vec<KmsEvent>) {
+    /// One call per file, as [`Pipeline::ingest_events`].
+    pub fn ingest_existing(&mut self, source: &str, events: impl IntoIterator<Item = KmsEvent>) {
         for (i, ev) in events.into_iter().enumerate() {
             if !self.seen.insert(row_key(&ev, source, i)) {
                 continue;
@@ -316,6 +324,18 @@ impl<S: TableStore> Pipeline<S> {
                 self.stats.existing_events += 1;
                 self.timeline.push(&ev);
             }
+        }
+    }
+
+    /// Fails the run when a pass could not read back spilled uses: its findings or derived
+    /// rows would cover part of them. The run fails before anything is published.
+    fn spill_ok(&self) -> Result<(), OutputError> {
+        match self.timeline.uses.error() {
+            None => Ok(()),
+            Some(reason) => Err(OutputError::Io {
+                path: "spilled key uses".into(),
+                reason,
+            }),
         }
     }
 
@@ -397,6 +417,7 @@ impl<S: TableStore> Pipeline<S> {
             self.timeline.add_baseline(b);
         }
         let mut findings = rules::evaluate(&self.timeline, self.opts.grace_seconds);
+        self.spill_ok()?;
         // A call whose other copy another source reported is not reported again.
         let reported_elsewhere = |id: &str| {
             self.shared_of
@@ -439,6 +460,7 @@ impl<S: TableStore> Pipeline<S> {
                 &self.opts.write,
                 &own,
             )?);
+            self.spill_ok()?;
         }
         let mut ledger = std::mem::take(&mut self.ledger);
         if self.opts.capture_ledger {
@@ -469,6 +491,8 @@ impl<S: TableStore> Pipeline<S> {
             files,
             ledger,
             deferred_findings,
+            spilled_runs: self.timeline.uses.runs(),
+            spill_failed: self.timeline.uses.spill_failed().map(str::to_string),
         })
     }
 }

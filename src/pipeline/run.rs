@@ -116,6 +116,10 @@ pub struct RunReport {
     /// Grant findings of uses with context keys no profile names, left to the
     /// recomputation in a ledger run (RULES.md section 7).
     pub deferred_findings: usize,
+    /// Sorted runs of key uses spilled to keep memory bounded ([`super::Pipeline::spill_uses`]).
+    pub spilled_runs: usize,
+    /// Why spilling stopped part way, if it did (the later uses were held in memory).
+    pub spill_failed: Option<String>,
 }
 
 impl RunReport {

@@ -9,7 +9,8 @@
 use crate::model::kms::{Caller, Category, GrantFacts, IdentityFacts, KeyRef, KeyUse, KmsEvent};
 use crate::tables::schema::{KmsEventColumns, NULL_PARTITION};
 use arrow::record_batch::RecordBatch;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::file::reader::ChunkReader;
 use std::collections::BTreeMap;
 
 /// A problem reading a table file.
@@ -60,30 +61,89 @@ pub struct ReadBack {
     pub missing_columns: Vec<&'static str>,
 }
 
-/// Reads the events of one `kms_events` Parquet file; `path` gives the partition values.
+/// Reads the events of one `kms_events` Parquet file whole; `path` gives the partition
+/// values. [`open_events`] reads them a batch at a time.
 pub fn read_events(path: &str, bytes: bytes::Bytes) -> Result<ReadBack, ReadbackError> {
+    let mut batches = open_events(path, bytes)?;
+    let mut out = ReadBack::default();
+    for batch in batches.by_ref() {
+        out.events.extend(batch?);
+    }
+    out.missing_columns = batches.missing_columns;
+    Ok(out)
+}
+
+/// The events of one `kms_events` file, a record batch (at most [`BATCH_ROWS`] rows) at a
+/// time, so memory holds one batch however large the file.
+pub struct EventBatches {
+    path: String,
+    parts: BTreeMap<String, Option<String>>,
+    reader: ParquetRecordBatchReader,
+    /// Which of [`LATER_COLUMNS`] the file lacks (known once a batch has been read).
+    pub missing_columns: Vec<&'static str>,
+    failed: bool,
+}
+
+/// Rows per batch read back.
+pub const BATCH_ROWS: usize = 8192;
+
+/// Opens one `kms_events` Parquet file (bytes or a local file); `path` names it in errors
+/// and gives the partition values.
+pub fn open_events<R: ChunkReader + 'static>(
+    path: &str,
+    input: R,
+) -> Result<EventBatches, ReadbackError> {
     let err = |reason: String| ReadbackError {
         file: path.to_string(),
         reason,
     };
-    let parts = partition_values(path);
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+    let reader = ParquetRecordBatchReaderBuilder::try_new(input)
         .map_err(|e| err(e.to_string()))?
-        .with_batch_size(8192)
+        .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(|e| err(e.to_string()))?;
-    let mut out = ReadBack::default();
-    for batch in reader {
-        let batch = batch.map_err(|e| err(e.to_string()))?;
-        let missing = events_of_batch(&batch, &parts, &mut out.events).map_err(err)?;
-        if out.missing_columns.is_empty() {
-            out.missing_columns = missing
-                .into_iter()
-                .filter(|c| LATER_COLUMNS.contains(c))
-                .collect();
+    Ok(EventBatches {
+        path: path.to_string(),
+        parts: partition_values(path),
+        reader,
+        missing_columns: Vec::new(),
+        failed: false,
+    })
+}
+
+impl Iterator for EventBatches {
+    type Item = Result<Vec<KmsEvent>, ReadbackError>;
+
+    /// The next batch's events; after an error, nothing more.
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
         }
+        let err = |reason: String| ReadbackError {
+            file: self.path.clone(),
+            reason,
+        };
+        let result = match self.reader.next()? {
+            Err(e) => Err(err(e.to_string())),
+            Ok(batch) => {
+                let mut events = Vec::with_capacity(batch.num_rows());
+                match events_of_batch(&batch, &self.parts, &mut events) {
+                    Err(reason) => Err(err(reason)),
+                    Ok(missing) => {
+                        if self.missing_columns.is_empty() {
+                            self.missing_columns = missing
+                                .into_iter()
+                                .filter(|c| LATER_COLUMNS.contains(c))
+                                .collect();
+                        }
+                        Ok(events)
+                    }
+                }
+            }
+        };
+        self.failed = result.is_err();
+        Some(result)
     }
-    Ok(out)
 }
 
 fn events_of_batch(

@@ -20,7 +20,9 @@ pub mod hostile;
 /// The `keytrail` binary, without colour or extra logging.
 pub fn keytrail_command() -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_keytrail"));
-    c.env("NO_COLOR", "1").env_remove("KEYTRAIL_LOG");
+    c.env("NO_COLOR", "1")
+        .env_remove("KEYTRAIL_LOG")
+        .env_remove("KEYTRAIL_SPILL_BUDGET");
     c
 }
 

@@ -2,12 +2,27 @@
 //! (latest use per template and resource) and the message that lists them.
 
 use super::{Finding, Rule, Severity};
-use crate::audit::timeline::{Sym, Timeline};
+use crate::audit::timeline::{Sym, Timeline, UseItem};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Latest use per (template, resource): what a removed grant or disabled key leaves
 /// unreadable.
-pub(super) type Dependents = BTreeMap<(Option<Sym>, Option<Sym>), (i64, Sym)>;
+pub(super) type Dependents = BTreeMap<(Option<Sym>, Option<Sym>), (i64, String)>;
+
+/// Records `u` as the latest use of its template and resource (reusing the id's buffer).
+pub(super) fn depend(deps: &mut Dependents, u: &UseItem) {
+    match deps.entry((u.template, u.resource)) {
+        std::collections::btree_map::Entry::Occupied(e) => {
+            let (t, id) = e.into_mut();
+            *t = u.time;
+            id.clear();
+            id.push_str(&u.event_id);
+        }
+        std::collections::btree_map::Entry::Vacant(e) => {
+            e.insert((u.time, u.event_id.clone()));
+        }
+    }
+}
 
 const LIST_LIMIT: usize = 10;
 
@@ -39,7 +54,7 @@ pub(super) fn aggregate(
     let sy = &tl.symbols;
     let templates: BTreeSet<&str> = deps.keys().filter_map(|(t, _)| sy.get_opt(*t)).collect();
     let resources: BTreeSet<&str> = deps.keys().filter_map(|(_, r)| sy.get_opt(*r)).collect();
-    let mut related: Vec<String> = deps.values().map(|(_, e)| sy.get(*e).to_string()).collect();
+    let mut related: Vec<String> = deps.values().map(|(_, e)| e.clone()).collect();
     related.sort();
     related.dedup();
     related.extend(copies.iter().map(|c| c.to_string()));

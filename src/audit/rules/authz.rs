@@ -304,6 +304,6 @@ fn request(tl: &Timeline, u: &UseItem) -> Request {
             }
         }
     }
-    r.encryption_context = sy.context_opt(u.context).cloned();
+    r.encryption_context = u.context.as_deref().cloned();
     r
 }

@@ -28,7 +28,7 @@ pub struct GrantLife<'a> {
 
 /// Every grant id in the input with its life, keyed by grant id.
 pub fn grant_lives(tl: &Timeline) -> BTreeMap<&str, GrantLife<'_>> {
-    lives_of(tl, &Copies::default())
+    lives_of(tl, &Copies::none(&tl.symbols))
 }
 
 /// Grant lives over the calls only: copies of one cross-account call count once.

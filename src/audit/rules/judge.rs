@@ -1,7 +1,7 @@
 //! The sweep: every use, effective key-state change and grant removal in timeline order,
 //! each judged by one small function per rule (testdata/RULES.md, section 4).
 
-use super::aggregate::{aggregate, Dependents};
+use super::aggregate::{self, aggregate, Dependents};
 use super::authz::{Authorization, Policies, Verdict};
 use super::grants::{self, Grant, GrantLife};
 use super::states::{Effective, KeyStates};
@@ -10,9 +10,9 @@ use crate::audit::timeline::{GrantRemoval, Sym, Timeline, UseItem};
 use crate::model::kms::StateClass;
 use std::collections::{BTreeMap, HashMap};
 
+/// What the sweep meets besides uses.
 #[derive(Clone, Copy)]
 enum Item<'a> {
-    Use(&'a UseItem),
     Change(Effective<'a>),
     Removal(&'a GrantRemoval),
 }
@@ -61,13 +61,10 @@ impl<'a> Judge<'a> {
         let tl = self.tl;
         let sy = &tl.symbols;
         let grants = grants::by_key(tl, &self.lives);
+        // Changes and removals are few: sorted in memory. Uses come sorted from the log
+        // (possibly spilled); the two are merged in (time, event id) order, a use before a
+        // change or removal of the same time and id (the order of one stable sort of all).
         let mut items: Vec<(i64, &str, Item<'a>)> = Vec::new();
-        items.extend(
-            tl.uses
-                .iter()
-                .filter(|u| self.copies.stands(u.shared, u.event_id))
-                .map(|u| (u.time, sy.get(u.event_id), Item::Use(u))),
-        );
         for (_, changes) in self.states.all() {
             items.extend(
                 changes
@@ -83,16 +80,21 @@ impl<'a> Judge<'a> {
                 .map(|r| (r.time, sy.get(r.event_id), Item::Removal(r))),
         );
         items.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let mut rest = items.into_iter().peekable();
         let no_grants = Vec::new();
-        for (_, _, item) in items {
-            match item {
-                Item::Use(u) => {
-                    let g = u.key.and_then(|k| grants.get(&k)).unwrap_or(&no_grants);
-                    self.on_use(u, g);
-                }
-                Item::Change(e) => self.on_change(e),
-                Item::Removal(r) => self.on_removal(r, &grants),
+        tl.uses.for_each(|u| {
+            while let Some((_, _, item)) =
+                rest.next_if(|(t, id, _)| (*t, *id) < (u.time, &u.event_id))
+            {
+                self.on_item(item, &grants);
             }
+            if self.copies.stands_id(u.shared, &u.event_id) {
+                let g = u.key.and_then(|k| grants.get(&k)).unwrap_or(&no_grants);
+                self.on_use(u, g);
+            }
+        });
+        for (_, _, item) in rest {
+            self.on_item(item, &grants);
         }
         self.out
             .extend(super::reconcile::missing_grants(tl, &self.lives));
@@ -101,11 +103,18 @@ impl<'a> Judge<'a> {
         self.out
     }
 
+    fn on_item(&mut self, item: Item<'a>, grants: &HashMap<Sym, Vec<Grant<'a>>>) {
+        match item {
+            Item::Change(e) => self.on_change(e),
+            Item::Removal(r) => self.on_removal(r, grants),
+        }
+    }
+
     /// The grants that would cover the use (every condition but the end of their life),
     /// created at or before it.
     fn candidates<'g>(&mut self, u: &UseItem, grants: &'g [Grant<'a>]) -> Vec<&'g Grant<'a>> {
         let sy = &self.tl.symbols;
-        let ctx = sy.context_opt(u.context);
+        let ctx = u.context.as_deref();
         let ids: Vec<&str> = sy.ids(u.identities).collect();
         grants
             .iter()
@@ -128,7 +137,7 @@ impl<'a> Judge<'a> {
             rule,
             severity,
             authorization: None,
-            event_id: sy.get(u.event_id).to_string(),
+            event_id: u.event_id.clone(),
             event_time: u.time,
             event_name: sy.get(u.event_name).to_string(),
             key_arn: sy.get_opt(u.key).map(str::to_string),
@@ -157,7 +166,7 @@ impl<'a> Judge<'a> {
         }
     }
 
-    fn on_use(&mut self, u: &'a UseItem, grants: &[Grant<'a>]) {
+    fn on_use(&mut self, u: &UseItem, grants: &[Grant<'a>]) {
         self.malformed_context(u);
         if u.error_code.is_none() {
             self.use_after_key_disabled(u);
@@ -234,7 +243,7 @@ impl<'a> Judge<'a> {
 
     /// `use-without-grant` and `use-after-grant-retired` (high), and the dependents of the
     /// key and of the grants that cover the use.
-    fn coverage(&mut self, u: &'a UseItem, grants: &[Grant<'a>]) {
+    fn coverage(&mut self, u: &UseItem, grants: &[Grant<'a>]) {
         let (Some(key), t) = (u.key, u.time) else {
             return;
         };
@@ -249,17 +258,12 @@ impl<'a> Judge<'a> {
                 }
                 _ => {
                     covered = true;
-                    self.grant_dependents
-                        .entry(g.id)
-                        .or_default()
-                        .insert((u.template, u.resource), (t, u.event_id));
+                    let deps = self.grant_dependents.entry(g.id).or_default();
+                    aggregate::depend(deps, u);
                 }
             }
         }
-        self.key_dependents
-            .entry(key)
-            .or_default()
-            .insert((u.template, u.resource), (t, u.event_id));
+        aggregate::depend(self.key_dependents.entry(key).or_default(), u);
         if covered {
             return;
         }

@@ -58,16 +58,7 @@ impl<'a> KeyStates<'a> {
         for r in &tl.rotations {
             rotations.entry(r.key).or_default().push(r);
         }
-        let mut first_use: HashMap<Sym, (i64, &str)> = HashMap::new();
-        for u in tl.uses.iter().filter(|u| u.error_code.is_none()) {
-            if let Some(k) = u.key {
-                let o = order(tl, u.time, u.event_id);
-                first_use
-                    .entry(k)
-                    .and_modify(|p| *p = (*p).min(o))
-                    .or_insert(o);
-            }
-        }
+        let first_use: HashMap<Sym, (i64, &str)> = tl.uses.first_success().collect();
         // The stores of each key, only those with Connect/Disconnect events.
         let mut stores_of: HashMap<Sym, BTreeSet<Sym>> = HashMap::new();
         for &(k, st) in tl

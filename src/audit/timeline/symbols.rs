@@ -11,6 +11,24 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Sym(NonZeroU32);
 
+macro_rules! raw_ids {
+    ($($t:ident),*) => {$(
+        impl $t {
+            /// The number behind it, for a spilled record; never 0.
+            pub fn raw(self) -> u32 {
+                self.0.get()
+            }
+
+            /// Back from [`Self::raw`]; `None` for 0 (an absent value).
+            pub fn from_raw(v: u32) -> Option<Self> {
+                NonZeroU32::new(v).map($t)
+            }
+        }
+    )*};
+}
+
+raw_ids!(Sym, Ctx, Ids);
+
 /// String interner: each distinct string is stored once. Strings known to be unique (event
 /// ids) are appended to an arena instead, without a hash-table entry: in a backfill they are
 /// the bulk of the strings, and interning them would double their cost.

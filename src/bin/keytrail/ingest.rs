@@ -5,12 +5,13 @@
 use crate::options;
 use crate::progress::Progress;
 use crate::Common;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use futures::StreamExt;
 use keytrail::edge::local::collect_inputs;
 use keytrail::edge::s3::S3Url;
 use keytrail::pipeline::parallel::{ingest_in_order, Ingested};
 use keytrail::pipeline::{Pipeline, RunReport, SourceOutcome};
+use keytrail::tables::reader::{open_events, EventBatches, ReadbackError};
 use keytrail::tables::writer::NoStore;
 use keytrail::tables::writer::TableStore;
 use keytrail::text::sanitize;
@@ -266,21 +267,53 @@ pub fn note_outcome(progress: &Progress, o: &SourceOutcome, fed: &mut Fed, quiet
     }
 }
 
+/// One `kms_events` file to read back: a local path or an S3 object, fetched only when
+/// its turn comes so memory holds one file (local files are read in place).
+enum TableFile {
+    Local(PathBuf),
+    S3 { bucket: String, key: String },
+}
+
+impl TableFile {
+    fn name(&self) -> String {
+        match self {
+            TableFile::Local(p) => p.display().to_string(),
+            TableFile::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+        }
+    }
+
+    /// Opens the file's event batches; `Ok(None)` when the object has gone since listing.
+    fn open(&self, s3: S3<'_>) -> Result<Option<Result<EventBatches, ReadbackError>>> {
+        let name = self.name();
+        Ok(Some(match self {
+            TableFile::Local(p) => {
+                let file = std::fs::File::open(p).with_context(|| format!("{name}: open"))?;
+                open_events(&name, file)
+            }
+            TableFile::S3 { bucket, key } => {
+                let (rt, client) = s3.expect("an S3 client for s3:// tables");
+                match rt.block_on(keytrail::edge::s3::get_small(client, bucket, key))? {
+                    Some((b, _)) => open_events(&name, bytes::Bytes::from(b)),
+                    None => return Ok(None),
+                }
+            }
+        }))
+    }
+}
+
 /// The table files under `loc` (a folder or s3://bucket/prefix holding `kms_events/`),
-/// in name order, read whole.
-fn table_files(loc: &str, s3: S3<'_>) -> Result<(Vec<(String, bytes::Bytes)>, bool)> {
-    let mut failed = false;
+/// in name order, not yet read.
+fn table_files(loc: &str, s3: S3<'_>) -> Result<Vec<TableFile>> {
     let mut files = Vec::new();
     if let Some(url) = S3Url::parse(loc) {
         let (rt, client) = s3.expect("an S3 client for s3:// tables");
         let prefix = url.key("kms_events/");
         for (key, _) in rt.block_on(keytrail::edge::s3::list(client, &url.bucket, &prefix))? {
-            if !key.ends_with(".parquet") {
-                continue;
-            }
-            match rt.block_on(keytrail::edge::s3::get_small(client, &url.bucket, &key))? {
-                Some((b, _)) => files.push((format!("s3://{}/{key}", url.bucket), b.into())),
-                None => failed = true,
+            if key.ends_with(".parquet") {
+                files.push(TableFile::S3 {
+                    bucket: url.bucket.clone(),
+                    key,
+                });
             }
         }
     } else {
@@ -291,13 +324,26 @@ fn table_files(loc: &str, s3: S3<'_>) -> Result<(Vec<(String, bytes::Bytes)>, bo
             root.display()
         );
         for p in keytrail::edge::local::files_under(&root, "parquet")? {
-            files.push((p.display().to_string(), std::fs::read(&p)?.into()));
+            files.push(TableFile::Local(p));
         }
     }
-    Ok((files, failed))
+    Ok(files)
 }
 
-/// Reads keytrail's own kms_events tables back into the pipeline as input (`--tables`).
+/// The events of `batches` one after another, stopping at the first bad batch, which
+/// lands in `failure`.
+fn flatten<'a>(
+    batches: &'a mut EventBatches,
+    failure: &'a mut Option<ReadbackError>,
+) -> impl Iterator<Item = keytrail::model::kms::KmsEvent> + 'a {
+    batches
+        .map_while(|b| b.map_err(|e| *failure = Some(e)).ok())
+        .flatten()
+}
+
+/// Reads keytrail's own kms_events tables back into the pipeline as input (`--tables`),
+/// a file and a batch at a time. A file that goes bad part way has its earlier batches
+/// judged and the run reports the error and fails.
 pub fn feed_tables<S: TableStore>(
     pipeline: &mut Pipeline<S>,
     store: &mut S,
@@ -305,16 +351,25 @@ pub fn feed_tables<S: TableStore>(
     s3: S3<'_>,
     fed: &mut Fed,
 ) -> Result<()> {
-    let (files, failed) = table_files(loc, s3)?;
-    fed.input_failed |= failed;
-    for (name, bytes) in files {
-        match keytrail::tables::reader::read_events(&name, bytes) {
-            Ok(read) => {
-                fed.older_tables += !read.missing_columns.is_empty() as u64;
-                pipeline.ingest_events(store, &name, read.events)?;
-                fed.complete += 1;
+    for file in table_files(loc, s3)? {
+        let mut batches = match file.open(s3)? {
+            None => {
+                fed.input_failed = true;
+                continue;
             }
-            Err(e) => {
+            Some(Err(e)) => {
+                eprintln!("error: {}", sanitize(&e.to_string()));
+                fed.input_failed = true;
+                continue;
+            }
+            Some(Ok(b)) => b,
+        };
+        let mut failure = None;
+        pipeline.ingest_events(store, &file.name(), flatten(&mut batches, &mut failure))?;
+        fed.older_tables += !batches.missing_columns.is_empty() as u64;
+        match failure {
+            None => fed.complete += 1,
+            Some(e) => {
                 eprintln!("error: {}", sanitize(&e.to_string()));
                 fed.input_failed = true;
             }
@@ -334,17 +389,51 @@ pub fn feed_existing<S: TableStore>(
     if !dir.join("kms_events").is_dir() {
         return Ok(());
     }
-    let (files, _) = table_files(&dir.display().to_string(), None)?;
     let mut older = 0;
-    for (name, bytes) in files {
-        let read = keytrail::tables::reader::read_events(&name, bytes)?;
-        older += !read.missing_columns.is_empty() as u64;
-        pipeline.ingest_existing(&name, read.events);
+    for file in table_files(&dir.display().to_string(), None)? {
+        let Some(opened) = file.open(None)? else {
+            continue;
+        };
+        let mut batches = opened?;
+        let mut failure = None;
+        pipeline.ingest_existing(&file.name(), flatten(&mut batches, &mut failure));
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+        older += !batches.missing_columns.is_empty() as u64;
     }
     if !quiet {
         note_older_tables(older);
     }
     Ok(())
+}
+
+/// Key uses held in memory before the timeline spills a sorted run (about 40 MB of them).
+const USE_BUDGET: usize = 1 << 18;
+
+/// Gives the pipeline a temporary folder (under `TMPDIR`) to spill key uses to, so the
+/// memory of a backfill does not grow with its number of uses; without one the run holds
+/// every use. `KEYTRAIL_SPILL_BUDGET` sets another budget (the tests spill every few uses).
+pub fn spill_to_disk<S: TableStore>(pipeline: &mut Pipeline<S>, quiet: bool) {
+    let budget = std::env::var("KEYTRAIL_SPILL_BUDGET")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    match keytrail::edge::spill::TempSpill::new() {
+        Ok(uses) => pipeline.spill_uses(Box::new(uses), budget.unwrap_or(USE_BUDGET)),
+        Err(e) if !quiet => eprintln!(
+            "note: no temporary folder to spill to ({}): key uses are all held in memory",
+            sanitize(&e.to_string())
+        ),
+        Err(_) => {}
+    }
+}
+
+/// Logs what went to disk, and says when spilling failed.
+pub fn note_spill(report: &RunReport, quiet: bool) {
+    tracing::debug!(runs = report.spilled_runs, "spilled");
+    if let (Some(why), false) = (&report.spill_failed, quiet) {
+        eprintln!("note: {}: what followed was held in memory", sanitize(why));
+    }
 }
 
 /// Says once that some tables predate columns the rules read, and what follows.
@@ -385,6 +474,7 @@ pub fn findings_only(common: &Common) -> Result<FindingsRun> {
     let edge = options::s3_edge(common, &inputs, tables.as_deref())?;
     let s3 = edge.as_ref().map(|(rt, client)| (rt, client));
     let mut pipeline: Pipeline<NoStore> = Pipeline::new(opts, false);
+    spill_to_disk(&mut pipeline, common.quiet);
     let resolved = resolve(&inputs, common.quiet, s3)?;
     let (fed, progress) = read_all(
         common,
@@ -397,6 +487,7 @@ pub fn findings_only(common: &Common) -> Result<FindingsRun> {
     )?;
     progress.finish();
     let report = pipeline.finish(&mut NoStore)?;
+    note_spill(&report, common.quiet);
     if report.stats.records == 0 && !common.quiet {
         eprintln!(
             "note: {}",

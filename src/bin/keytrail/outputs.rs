@@ -127,6 +127,7 @@ fn analyze_local(
     // a later --append reads them again (eventIDs already written are not written twice).
     let record_sources = opts.filter.is_empty() && opts.window.is_unbounded();
     let mut pipeline = Pipeline::new(opts, true);
+    ingest::spill_to_disk(&mut pipeline, common.quiet);
     if append {
         ingest::feed_existing(&mut pipeline, root, common.quiet)?;
     }
@@ -151,6 +152,7 @@ fn analyze_local(
     }
     progress.phase("writing tables");
     let report = pipeline.finish(&mut store)?;
+    ingest::note_spill(&report, common.quiet);
     if !append {
         manifest = Manifest::default();
     }
@@ -187,6 +189,7 @@ fn analyze_s3(common: &Common, out: &str, url: S3Url, mut opts: PipelineOptions)
     let resolved = ingest::resolve(&common.inputs, common.quiet, s3)?;
     opts.write.file_stem = stem_of(&resolved.sources);
     let mut pipeline = Pipeline::new(opts, true);
+    ingest::spill_to_disk(&mut pipeline, common.quiet);
     let (fed, progress) = ingest::read_all(
         common,
         &mut pipeline,
@@ -202,6 +205,7 @@ fn analyze_s3(common: &Common, out: &str, url: S3Url, mut opts: PipelineOptions)
     }
     progress.phase("writing tables");
     let report: RunReport = pipeline.finish(&mut store)?;
+    ingest::note_spill(&report, common.quiet);
     progress.phase(&format!("uploading {} files", store.staged_files()));
     interrupt::uploading();
     store.publish()?;
