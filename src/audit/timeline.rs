@@ -2,9 +2,9 @@
 //!
 //! The pipeline pushes every distinct KMS event here as it streams by; the findings rules,
 //! the `grants`, `key_states` and `proton_usage` tables are all derived from it once the
-//! input is read. Strings are interned (keys, contexts, principals repeat millions of times
-//! in a backfill), so memory grows with the number of key uses, by a few dozen bytes each,
-//! not with the size of the records.
+//! input is read. Strings are interned (keys, principals, identities repeat millions of
+//! times in a backfill); key uses keep their event id and context owned and go to the
+//! [`UseLog`], which can spill them to disk, so memory need not grow with them.
 
 mod baseline;
 mod policy;
@@ -14,7 +14,7 @@ mod uses;
 pub use baseline::SnapshotState;
 pub use policy::{CallerFacts, PolicySince, PolicySource, PolicyVersion, SnapshotPolicy};
 pub use symbols::{Ctx, Ids, Sym, Symbols};
-pub use uses::{MemorySpill, Spill, UseLog};
+pub use uses::{Spill, UseLog};
 
 use policy::{caller_facts, policy_source};
 

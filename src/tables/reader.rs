@@ -54,25 +54,6 @@ pub const LATER_COLUMNS: [&str; 8] = [
 /// first release; those are reported).
 const IDENTITY_COLUMNS: [&str; 3] = ["event_id", "event_time", "event_name"];
 
-/// The events of one `kms_events` file, and which of [`LATER_COLUMNS`] it lacks.
-#[derive(Debug, Default)]
-pub struct ReadBack {
-    pub events: Vec<KmsEvent>,
-    pub missing_columns: Vec<&'static str>,
-}
-
-/// Reads the events of one `kms_events` Parquet file whole; `path` gives the partition
-/// values. [`open_events`] reads them a batch at a time.
-pub fn read_events(path: &str, bytes: bytes::Bytes) -> Result<ReadBack, ReadbackError> {
-    let mut batches = open_events(path, bytes)?;
-    let mut out = ReadBack::default();
-    for batch in batches.by_ref() {
-        out.events.extend(batch?);
-    }
-    out.missing_columns = batches.missing_columns;
-    Ok(out)
-}
-
 /// The events of one `kms_events` file, a record batch (at most [`BATCH_ROWS`] rows) at a
 /// time, so memory holds one batch however large the file.
 pub struct EventBatches {

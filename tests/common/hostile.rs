@@ -239,10 +239,10 @@ pub fn table_events(out: &Path) -> Vec<KmsEvent> {
     parquet_files(&out.join("kms_events"))
         .iter()
         .flat_map(|p| {
-            let bytes = bytes::Bytes::from(std::fs::read(p).unwrap());
-            keytrail::tables::reader::read_events(&p.display().to_string(), bytes)
+            let file = std::fs::File::open(p).unwrap();
+            keytrail::tables::reader::open_events(&p.display().to_string(), file)
                 .unwrap()
-                .events
+                .flat_map(Result::unwrap)
         })
         .collect()
 }

@@ -426,45 +426,6 @@ fn decode(b: &[u8], u: &mut UseItem) -> bool {
     true
 }
 
-/// A spill in memory: for tests, and for callers that want the merge without files.
-#[derive(Default)]
-pub struct MemorySpill {
-    runs: Vec<std::sync::Arc<Mutex<Vec<u8>>>>,
-}
-
-struct SharedBuf(std::sync::Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuf {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(b);
-        Ok(b.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Spill for MemorySpill {
-    fn create(&mut self, run: usize) -> io::Result<Box<dyn Write + Send>> {
-        let buf = std::sync::Arc::new(Mutex::new(Vec::new()));
-        if self.runs.len() <= run {
-            self.runs.resize_with(run + 1, Default::default);
-        }
-        self.runs[run] = buf.clone();
-        Ok(Box::new(SharedBuf(buf)))
-    }
-
-    fn open(&self, run: usize) -> io::Result<Box<dyn Read + Send>> {
-        let buf = self.runs.get(run).ok_or(io::ErrorKind::NotFound)?;
-        let bytes = buf.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        Ok(Box::new(io::Cursor::new(bytes)))
-    }
-}
-
 #[cfg(test)]
 #[path = "uses_tests.rs"]
 mod tests;
