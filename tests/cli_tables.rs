@@ -255,9 +255,9 @@ fn baselines_judge_logs_and_tables_alike_and_a_bad_one_stops_the_run() {
     assert!(!out2.exists());
 }
 
-/// Runs `keytrail ARGS` spilling key uses every `budget` uses; returns the
-/// output and how many runs of uses it spilled (from its debug log).
-fn spilled(args: &[&str], budget: &str) -> (std::process::Output, usize) {
+/// Runs `keytrail ARGS` spilling key uses and eventID digests every `budget`; returns the
+/// output and how many runs of uses and of digests it spilled (from its debug log).
+fn spilled(args: &[&str], budget: &str) -> (std::process::Output, usize, usize) {
     let o = keytrail_command()
         .env("KEYTRAIL_SPILL_BUDGET", budget)
         .env("KEYTRAIL_LOG", "keytrail=debug")
@@ -273,11 +273,11 @@ fn spilled(args: &[&str], budget: &str) -> (std::process::Output, usize) {
         let (_, rest) = line.split_once(name).unwrap();
         rest.split_whitespace().next().unwrap().parse().unwrap()
     };
-    (o, field(" runs="))
+    (o, field(" runs="), field(" digest_runs="))
 }
 
 #[test]
-fn key_uses_spilled_to_disk_give_the_same_findings_and_tables() {
+fn key_uses_and_event_ids_spilled_to_disk_give_the_same_findings_and_tables() {
     let tmp = tempfile::tempdir().unwrap();
     for input in ["trail", "public"] {
         let t = testdata(input);
@@ -288,18 +288,23 @@ fn key_uses_spilled_to_disk_give_the_same_findings_and_tables() {
         assert!(!want_findings.stdout.is_empty());
         for budget in ["1", "3"] {
             let out = tmp.path().join(format!("{input}-{budget}"));
-            let (o, runs) = spilled(&["analyze", t, "--out", out.to_str().unwrap()], budget);
+            let (o, runs, digests) =
+                spilled(&["analyze", t, "--out", out.to_str().unwrap()], budget);
             assert_exit(&o, 0);
             assert!(runs > 2, "{input}: {runs} runs at budget {budget}");
+            assert!(
+                digests > 2,
+                "{input}: {digests} digest runs at budget {budget}"
+            );
             assert!(
                 table_files(&out) == table_files(&whole),
                 "{input}: spilling every {budget} uses writes other tables"
             );
-            let (f, _) = spilled(&["findings", t, "--format", "json"], budget);
+            let (f, _, _) = spilled(&["findings", t, "--format", "json"], budget);
             assert_eq!(f.stdout, want_findings.stdout, "{input}, budget {budget}");
             assert_eq!(f.status.code(), want_findings.status.code());
             // Read back from the tables, a batch at a time, the same again.
-            let (f, runs) = spilled(
+            let (f, runs, digests) = spilled(
                 &[
                     "findings",
                     "--tables",
@@ -309,7 +314,7 @@ fn key_uses_spilled_to_disk_give_the_same_findings_and_tables() {
                 ],
                 budget,
             );
-            assert!(runs > 2);
+            assert!(runs > 2 && digests > 2);
             assert_eq!(
                 f.stdout,
                 tables_findings_json(&whole).stdout,

@@ -26,10 +26,12 @@ mod event_row;
 pub mod filter;
 pub mod parallel;
 mod run;
+pub mod seen;
 
 use capture::capture;
 use event_row::write_event_row;
 pub use run::{PipelineOptions, RunReport, RunStats, SourceOutcome};
+use seen::Seen;
 
 /// The pipeline. Feed it sources with [`Pipeline::ingest`], then [`Pipeline::finish`].
 pub struct Pipeline<S: TableStore> {
@@ -37,7 +39,7 @@ pub struct Pipeline<S: TableStore> {
     timeline: Timeline,
     /// 128-bit digests of the eventIDs seen (two independent SipHash-1-3 of the id):
     /// a collision is astronomically unlikely and costs 16 bytes per event instead of the id.
-    seen: HashSet<u128>,
+    seen: Seen,
     events: Option<PartitionedWriter<S>>,
     stats: RunStats,
     /// Digests of context records added with [`Pipeline::add_context`].
@@ -68,6 +70,12 @@ impl<S: TableStore> Pipeline<S> {
         self.timeline.uses.spill_to(spill, budget);
     }
 
+    /// Spills the eventID digests to `spill` in sorted runs of `budget`, so dedupe stays
+    /// exact over any archive in bounded memory.
+    pub fn spill_seen(&mut self, spill: Box<dyn crate::audit::timeline::Spill>, budget: usize) {
+        self.seen.spill_to(spill, budget);
+    }
+
     /// A pipeline that writes tables when `write_tables` is set (`analyze`), or only
     /// computes findings (`findings`).
     pub fn new(opts: PipelineOptions, write_tables: bool) -> Self {
@@ -80,7 +88,7 @@ impl<S: TableStore> Pipeline<S> {
         Pipeline {
             timeline: Timeline::new(opts.profiles.clone()),
             opts,
-            seen: HashSet::new(),
+            seen: Seen::default(),
             events,
             stats: RunStats::default(),
             context_seen: HashSet::new(),
@@ -330,10 +338,11 @@ impl<S: TableStore> Pipeline<S> {
     /// Fails the run when a pass could not read back spilled uses: its findings or derived
     /// rows would cover part of them. The run fails before anything is published.
     fn spill_ok(&self) -> Result<(), OutputError> {
-        match self.timeline.uses.error() {
+        let uses = self.timeline.uses.error().map(|r| ("spilled key uses", r));
+        match uses.or_else(|| self.seen.error().map(|r| ("spilled eventID digests", r))) {
             None => Ok(()),
-            Some(reason) => Err(OutputError::Io {
-                path: "spilled key uses".into(),
+            Some((path, reason)) => Err(OutputError::Io {
+                path: path.into(),
                 reason,
             }),
         }
@@ -449,6 +458,7 @@ impl<S: TableStore> Pipeline<S> {
                 && !reported_elsewhere(&f.event_id)
                 && self.opts.window.contains(Some(f.event_time))
         });
+        self.spill_ok()?;
         let mut files = Vec::new();
         if let Some(w) = self.events.take() {
             files.extend(w.finish(store)?);
@@ -492,7 +502,10 @@ impl<S: TableStore> Pipeline<S> {
             ledger,
             deferred_findings,
             spilled_runs: self.timeline.uses.runs(),
-            spill_failed: self.timeline.uses.spill_failed().map(str::to_string),
+            spilled_digest_runs: self.seen.runs(),
+            spill_failed: (self.timeline.uses.spill_failed())
+                .or(self.seen.spill_failed())
+                .map(str::to_string),
         })
     }
 }

@@ -118,6 +118,8 @@ pub struct RunReport {
     pub deferred_findings: usize,
     /// Sorted runs of key uses spilled to keep memory bounded ([`super::Pipeline::spill_uses`]).
     pub spilled_runs: usize,
+    /// Sorted runs of eventID digests spilled ([`super::Pipeline::spill_seen`]).
+    pub spilled_digest_runs: usize,
     /// Why spilling stopped part way, if it did (the later uses were held in memory).
     pub spill_failed: Option<String>,
 }

@@ -17,6 +17,13 @@ pub trait Spill: Send {
     fn create(&mut self, run: usize) -> io::Result<Box<dyn Write + Send>>;
     /// Reads run `run` from its start (once per pass).
     fn open(&self, run: usize) -> io::Result<Box<dyn Read + Send>>;
+    /// Fills `buf` from run `run` at byte `offset` (lookups in sorted runs). The default
+    /// reads the run from its start; a spill to files seeks.
+    fn read_at(&self, run: usize, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let mut r = self.open(run)?;
+        io::copy(&mut r.by_ref().take(offset), &mut io::sink())?;
+        r.read_exact(buf)
+    }
 }
 
 /// The uses, with the per-key facts kept as they arrive so most passes need none.

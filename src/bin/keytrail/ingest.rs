@@ -411,17 +411,27 @@ pub fn feed_existing<S: TableStore>(
 /// Key uses held in memory before the timeline spills a sorted run (about 40 MB of them).
 const USE_BUDGET: usize = 1 << 18;
 
-/// Gives the pipeline a temporary folder (under `TMPDIR`) to spill key uses to, so the
-/// memory of a backfill does not grow with its number of uses; without one the run holds
-/// every use. `KEYTRAIL_SPILL_BUDGET` sets another budget (the tests spill every few uses).
+/// EventID digests held in memory before a sorted run is spilled: 7/8 of 2^19, what a hash
+/// table of 2^19 slots (about 9 MB) holds.
+const SEEN_BUDGET: usize = 7 << 16;
+
+/// Gives the pipeline temporary folders (under `TMPDIR`) to spill key uses and eventID
+/// digests to, so the memory of a backfill does not grow with its number of events; without
+/// them the run holds every use and digest. `KEYTRAIL_SPILL_BUDGET` sets another budget for
+/// both (the tests spill every few events).
 pub fn spill_to_disk<S: TableStore>(pipeline: &mut Pipeline<S>, quiet: bool) {
-    let budget = std::env::var("KEYTRAIL_SPILL_BUDGET")
+    let budget: Option<usize> = std::env::var("KEYTRAIL_SPILL_BUDGET")
         .ok()
         .and_then(|v| v.parse().ok());
-    match keytrail::edge::spill::TempSpill::new() {
-        Ok(uses) => pipeline.spill_uses(Box::new(uses), budget.unwrap_or(USE_BUDGET)),
+    let spills = keytrail::edge::spill::TempSpill::new()
+        .and_then(|uses| Ok((uses, keytrail::edge::spill::TempSpill::new()?)));
+    match spills {
+        Ok((uses, seen)) => {
+            pipeline.spill_uses(Box::new(uses), budget.unwrap_or(USE_BUDGET));
+            pipeline.spill_seen(Box::new(seen), budget.unwrap_or(SEEN_BUDGET));
+        }
         Err(e) if !quiet => eprintln!(
-            "note: no temporary folder to spill to ({}): key uses are all held in memory",
+            "note: no temporary folder to spill to ({}): key uses and eventIDs are all held in memory",
             sanitize(&e.to_string())
         ),
         Err(_) => {}
@@ -430,7 +440,11 @@ pub fn spill_to_disk<S: TableStore>(pipeline: &mut Pipeline<S>, quiet: bool) {
 
 /// Logs what went to disk, and says when spilling failed.
 pub fn note_spill(report: &RunReport, quiet: bool) {
-    tracing::debug!(runs = report.spilled_runs, "spilled");
+    tracing::debug!(
+        runs = report.spilled_runs,
+        digest_runs = report.spilled_digest_runs,
+        "spilled"
+    );
     if let (Some(why), false) = (&report.spill_failed, quiet) {
         eprintln!("note: {}: what followed was held in memory", sanitize(why));
     }
