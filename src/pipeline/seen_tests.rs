@@ -1,3 +1,6 @@
+//! Tests of the eventID set: exact membership in memory and across spilled runs, the run
+//! layout on disk, the Bloom filter's false-positive rate, and spill faults reported, never silent.
+
 use super::*;
 use proptest::prelude::*;
 use std::io::{self, Read};
