@@ -38,6 +38,11 @@ pub struct WriteOptions {
     pub memory_budget: usize,
     /// Most files open at once; the least recently used is closed beyond it.
     pub max_open_files: usize,
+    /// A file given no rows by this many consecutive batches has its row group written
+    /// out, which frees its column writers (their buffers and zstd contexts); 0 never
+    /// does. Input in time order leaves a day's partition for good, so without this the
+    /// writers of up to `max_open_files` finished days per table stay in memory.
+    pub idle_batches: u64,
     /// File name stem (`part` gives `part-00000.parquet`).
     pub file_stem: String,
 }
@@ -50,6 +55,7 @@ impl Default for WriteOptions {
             row_group_rows: 1 << 17,
             memory_budget: 32 << 20,
             max_open_files: 8,
+            idle_batches: 4,
             file_stem: "part".into(),
         }
     }
@@ -112,6 +118,8 @@ struct OpenFile<W: Write + Send> {
     writer: ArrowWriter<W>,
     rows: u64,
     last_used: u64,
+    /// The batch that last gave this file rows.
+    last_batch: u64,
 }
 
 /// Writes one table across its partitions.
@@ -125,6 +133,7 @@ pub struct PartitionedWriter<S: TableStore> {
     open: HashMap<String, OpenFile<S::Object>>,
     next_seq: HashMap<String, u32>,
     tick: u64,
+    batches: u64,
     written: Vec<WrittenFile>,
     last_partition: Option<CachedPartition>,
 }
@@ -160,6 +169,7 @@ impl<S: TableStore> PartitionedWriter<S> {
             open: HashMap::new(),
             next_seq: HashMap::new(),
             tick: 0,
+            batches: 0,
             written: Vec::new(),
             last_partition: None,
         }
@@ -205,6 +215,7 @@ impl<S: TableStore> PartitionedWriter<S> {
         let pending = std::mem::take(&mut self.pending);
         self.pending_rows = 0;
         self.pending_bytes = 0;
+        self.batches += 1;
         for (part, mut builder) in pending {
             if builder.rows() == 0 {
                 continue;
@@ -232,6 +243,7 @@ impl<S: TableStore> PartitionedWriter<S> {
                         writer,
                         rows: 0,
                         last_used: 0,
+                        last_batch: 0,
                     },
                 );
             }
@@ -241,8 +253,28 @@ impl<S: TableStore> PartitionedWriter<S> {
                 .map_err(|e| parquet_err(self.table, e))?;
             f.rows += batch.num_rows() as u64;
             f.last_used = self.tick;
+            f.last_batch = self.batches;
         }
+        self.flush_idle()?;
         self.enforce_budget()
+    }
+
+    /// Writes out the row groups of files that no recent batch gave rows. Each file's
+    /// bytes depend only on its own rows and where its row groups end, so the order files
+    /// are visited in does not matter; a file that gets no more rows is byte for byte what
+    /// closing it would have written.
+    fn flush_idle(&mut self) -> Result<(), OutputError> {
+        if self.opts.idle_batches == 0 {
+            return Ok(());
+        }
+        for f in self.open.values_mut() {
+            if self.batches - f.last_batch >= self.opts.idle_batches
+                && f.writer.in_progress_rows() > 0
+            {
+                f.writer.flush().map_err(|e| parquet_err(self.table, e))?;
+            }
+        }
+        Ok(())
     }
 
     /// Flushes the biggest in-progress row groups until the total fits the budget.
@@ -327,6 +359,99 @@ impl TableStore for NoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tables::schema::{table, ColType};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    /// Files kept whole in memory on commit.
+    #[derive(Default)]
+    struct Files(BTreeMap<String, Vec<u8>>);
+
+    impl TableStore for Files {
+        type Object = Vec<u8>;
+        fn create(&mut self, _path: &str) -> Result<Vec<u8>, OutputError> {
+            Ok(Vec::new())
+        }
+        fn commit(&mut self, path: &str, object: Vec<u8>) -> Result<(), OutputError> {
+            self.0.insert(path.to_string(), object);
+            Ok(())
+        }
+    }
+
+    /// Writes `rows` (day, n) in order: n `key_states` rows on each day.
+    fn write(days: &[(i64, usize)], idle_batches: u64) -> Files {
+        let t = table("key_states").expect("a table");
+        let opts = WriteOptions {
+            batch_rows: 10,
+            idle_batches,
+            ..WriteOptions::default()
+        };
+        let mut w = PartitionedWriter::new(t, opts);
+        let mut store = Files::default();
+        let mut n = 0;
+        for &(day, count) in days {
+            for _ in 0..count {
+                n += 1;
+                let time = day * 86_400_000 + n;
+                let id = format!("event-{n}");
+                let row: Vec<Value<'_>> = t
+                    .columns
+                    .iter()
+                    .map(|c| match c.ty {
+                        ColType::Time => Value::Time(Some(time)),
+                        ColType::Bool => Value::Bool(Some(n % 2 == 0)),
+                        ColType::Int => Value::Int(Some(n)),
+                        _ => Value::Str(Some(&id)),
+                    })
+                    .collect();
+                let p = Partition {
+                    account_id: Some("111122223333"),
+                    region: Some("us-east-1"),
+                    time: Some(time),
+                };
+                w.append(&mut store, &p, &row).expect("append");
+            }
+        }
+        w.finish(&mut store).expect("finish");
+        store
+    }
+
+    fn row_groups(bytes: &[u8]) -> Vec<i64> {
+        let r = SerializedFileReader::new(bytes::Bytes::copy_from_slice(bytes)).expect("parquet");
+        r.metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows())
+            .collect()
+    }
+
+    #[test]
+    fn a_partition_left_for_good_is_written_out_early_with_the_same_bytes() {
+        // Day 20000 gets 25 rows, then days 20001 and 20002 get 60 rows each: day 20000
+        // sits idle for 6 batches of 10 rows and is written out after the fourth.
+        let days = [(20_000, 25), (20_001, 60), (20_002, 60)];
+        let early = write(&days, 4);
+        let never = write(&days, 0);
+        assert_eq!(
+            early.0.keys().collect::<Vec<_>>(),
+            never.0.keys().collect::<Vec<_>>()
+        );
+        assert_eq!(early.0.len(), 3);
+        for (path, bytes) in &early.0 {
+            assert_eq!(bytes, &never.0[path], "{path}");
+        }
+        let first = early.0.keys().next().expect("a file");
+        assert_eq!(row_groups(&early.0[first]), vec![25]);
+    }
+
+    #[test]
+    fn a_partition_that_comes_back_after_idling_gets_a_second_row_group_and_loses_no_row() {
+        let days = [(20_000, 25), (20_001, 60), (20_000, 7)];
+        let early = write(&days, 4);
+        let first = early.0.keys().next().expect("a file");
+        assert_eq!(row_groups(&early.0[first]), vec![25, 7]);
+        let never = write(&days, 0);
+        assert_eq!(row_groups(&never.0[first]), vec![32]);
+    }
 
     #[test]
     fn partition_values_cannot_escape_the_table_folder() {
