@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 /// The S3 edge of a command, when it has one.
 pub type S3<'a> = Option<(&'a tokio::runtime::Runtime, &'a aws_sdk_s3::Client)>;
 
-/// One input source.
+/// One input source. An archive can list millions, so a source is its name and size: the
+/// path or the bucket and key are read back from the name rather than kept twice.
 pub struct Source {
     /// Its name in messages and in the tables' `source_file` (path, `-` or s3:// URL).
     pub name: String,
@@ -31,9 +32,54 @@ pub struct Source {
 }
 
 pub enum SourceKind {
-    File(PathBuf),
+    /// A local file whose path is the name.
+    File,
+    /// A local file whose path is not UTF-8 (the name shows it with replacement characters).
+    OtherFile(PathBuf),
     Stdin,
-    Object { bucket: String, key: String },
+    /// An S3 object; the name is `s3://bucket/key`.
+    Object,
+}
+
+impl Source {
+    /// A local file.
+    fn file(path: PathBuf, size: u64) -> Source {
+        match path.into_os_string().into_string() {
+            Ok(mut name) => {
+                name.shrink_to_fit();
+                Source {
+                    name,
+                    kind: SourceKind::File,
+                    size,
+                }
+            }
+            Err(raw) => {
+                let path = PathBuf::from(raw);
+                Source {
+                    name: path.display().to_string(),
+                    kind: SourceKind::OtherFile(path),
+                    size,
+                }
+            }
+        }
+    }
+
+    /// The local path, for a file.
+    fn path(&self) -> Option<&Path> {
+        match &self.kind {
+            SourceKind::File => Some(Path::new(&self.name)),
+            SourceKind::OtherFile(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The bucket and key, for an S3 object (a bucket name holds no `/`).
+    fn object(&self) -> Option<(&str, &str)> {
+        match self.kind {
+            SourceKind::Object => self.name.strip_prefix("s3://")?.split_once('/'),
+            _ => None,
+        }
+    }
 }
 
 /// The inputs, expanded.
@@ -80,11 +126,7 @@ pub fn resolve(inputs: &[String], quiet: bool, s3: S3<'_>) -> Result<Resolved> {
                 }
             } else {
                 let size = std::fs::metadata(&f.path).map_or(0, |m| m.len());
-                Source {
-                    name: f.path.display().to_string(),
-                    kind: SourceKind::File(f.path),
-                    size,
-                }
+                Source::file(f.path, size)
             }
         })
         .collect();
@@ -99,10 +141,7 @@ pub fn resolve(inputs: &[String], quiet: bool, s3: S3<'_>) -> Result<Resolved> {
             if key == loc.prefix || keytrail::edge::local::is_log_name(name) {
                 sources.push(Source {
                     name: format!("s3://{}/{key}", loc.bucket),
-                    kind: SourceKind::Object {
-                        bucket: loc.bucket.clone(),
-                        key,
-                    },
+                    kind: SourceKind::Object,
                     size: size.max(0) as u64,
                 });
             } else {
@@ -129,9 +168,9 @@ pub struct Fed {
     pub input_failed: bool,
     /// Sources read to their end (not skipped).
     pub complete: u64,
-    /// The names of the sources fully handled: read to their end, or skipped by their
+    /// By source index, whether it was fully handled: read to its end, or skipped by its
     /// content (digest and insight files). An append run does not read them again.
-    pub completed: std::collections::HashSet<String>,
+    pub completed: Vec<bool>,
     /// Table files read back that predate columns the rules read.
     pub older_tables: u64,
 }
@@ -148,43 +187,47 @@ pub fn feed<S: TableStore>(
     progress: &Progress,
     s3: S3<'_>,
 ) -> Result<Fed> {
-    let mut fed = Fed::default();
+    let mut fed = Fed {
+        completed: vec![false; sources.len()],
+        ..Fed::default()
+    };
     let threads = match common.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let files: Vec<&Source> = sources
+    // Local files and stdin first, then S3 objects: (index in `sources`, source).
+    let files: Vec<(usize, &Source)> = sources
         .iter()
-        .filter(|s| !matches!(s.kind, SourceKind::Object { .. }))
+        .enumerate()
+        .filter(|(_, s)| !matches!(s.kind, SourceKind::Object))
         .collect();
-    let all_files = files.iter().all(|s| matches!(s.kind, SourceKind::File(_)));
+    let all_files = files.iter().all(|(_, s)| s.path().is_some());
     if threads > 1 && files.len() > 1 && all_files {
-        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<&str> = files.iter().map(|(_, f)| f.name.as_str()).collect();
         let open = |i: usize| {
-            let SourceKind::File(path) = &files[i].kind else {
-                unreachable!("only files are decoded in parallel")
-            };
+            let path = files[i]
+                .1
+                .path()
+                .expect("only files are decoded in parallel");
             std::fs::File::open(path).map(|f| progress.reader(f))
         };
         ingest_in_order(pipeline, store, &names, threads, open, |i, what, stats| {
+            let (at, f) = files[i];
             match what {
-                Ingested::Outcome(o) => note_outcome(progress, &o, &mut fed, common.quiet),
+                Ingested::Outcome(o) => note_outcome(progress, &o, at, &mut fed, common.quiet),
                 Ingested::OpenFailed(e) => {
-                    progress.suspend(|| {
-                        eprintln!("error: {}: cannot open: {e}", sanitize(&files[i].name))
-                    });
+                    progress
+                        .suspend(|| eprintln!("error: {}: cannot open: {e}", sanitize(&f.name)));
                     fed.input_failed = true;
                 }
             }
             progress.file_done(stats.kms_events);
         })?;
     } else {
-        for f in &files {
-            let outcome = match &f.kind {
-                SourceKind::Stdin => {
-                    pipeline.ingest(store, "-", progress.reader(std::io::stdin().lock()))?
-                }
-                SourceKind::File(path) => match std::fs::File::open(path) {
+        for &(at, f) in &files {
+            let outcome = match f.path() {
+                None => pipeline.ingest(store, "-", progress.reader(std::io::stdin().lock()))?,
+                Some(path) => match std::fs::File::open(path) {
                     Ok(file) => pipeline.ingest(store, &f.name, progress.reader(file))?,
                     Err(e) => {
                         progress.suspend(|| {
@@ -194,40 +237,37 @@ pub fn feed<S: TableStore>(
                         continue;
                     }
                 },
-                SourceKind::Object { .. } => unreachable!("filtered above"),
             };
-            note_outcome(progress, &outcome, &mut fed, common.quiet);
+            note_outcome(progress, &outcome, at, &mut fed, common.quiet);
             progress.file_done(pipeline.stats().kms_events);
         }
     }
-    let objects: Vec<(String, String, String)> = sources
+    let objects: Vec<(usize, &Source)> = sources
         .iter()
-        .filter_map(|s| match &s.kind {
-            SourceKind::Object { bucket, key } => {
-                Some((s.name.clone(), bucket.clone(), key.clone()))
-            }
-            _ => None,
-        })
+        .enumerate()
+        .filter(|(_, s)| s.object().is_some())
         .collect();
     if !objects.is_empty() {
         let (rt, client) = s3.expect("an S3 client for s3:// inputs");
         // Bounded parallel GETs: a few objects are fetched ahead while one is read.
-        let mut fetched = futures::stream::iter(objects.into_iter().map(|(url, bucket, key)| {
+        let mut fetched = futures::stream::iter(objects.into_iter().map(|(at, s)| {
             let client = client.clone();
             async move {
-                let got = keytrail::edge::s3::get_small(&client, &bucket, &key).await;
-                (url, got)
+                let (bucket, key) = s.object().expect("filtered above");
+                let got = keytrail::edge::s3::get_small(&client, bucket, key).await;
+                (at, s, got)
             }
         }))
         .buffered(PARALLEL_GETS);
-        while let Some((url, got)) = rt.block_on(fetched.next()) {
+        while let Some((at, s, got)) = rt.block_on(fetched.next()) {
+            let url = &s.name;
             match got {
                 Ok(Some((bytes, _))) => {
-                    let outcome = pipeline.ingest(store, &url, progress.reader(&bytes[..]))?;
-                    note_outcome(progress, &outcome, &mut fed, common.quiet);
+                    let outcome = pipeline.ingest(store, url, progress.reader(&bytes[..]))?;
+                    note_outcome(progress, &outcome, at, &mut fed, common.quiet);
                 }
                 Ok(None) => {
-                    progress.suspend(|| eprintln!("error: {}: object not found", sanitize(&url)));
+                    progress.suspend(|| eprintln!("error: {}: object not found", sanitize(url)));
                     fed.input_failed = true;
                 }
                 Err(e) => {
@@ -241,8 +281,8 @@ pub fn feed<S: TableStore>(
     Ok(fed)
 }
 
-/// Prints a source's problems and notes, and counts it.
-pub fn note_outcome(progress: &Progress, o: &SourceOutcome, fed: &mut Fed, quiet: bool) {
+/// Prints a source's problems and notes, and counts it (`at`: its index in the sources).
+pub fn note_outcome(progress: &Progress, o: &SourceOutcome, at: usize, fed: &mut Fed, quiet: bool) {
     progress.suspend(|| {
         if let Some(reason) = o.skipped {
             if !quiet {
@@ -260,7 +300,7 @@ pub fn note_outcome(progress: &Progress, o: &SourceOutcome, fed: &mut Fed, quiet
         fed.input_failed = true;
     }
     if o.failure.is_none() {
-        fed.completed.insert(o.source.clone());
+        fed.completed[at] = true;
         if o.skipped.is_none() {
             fed.complete += 1;
         }
@@ -544,7 +584,7 @@ pub fn read_all<S: TableStore>(
     let more = feed(common, pipeline, store, sources, &progress, s3)?;
     fed.input_failed |= more.input_failed;
     fed.complete += more.complete;
-    fed.completed.extend(more.completed);
+    fed.completed = more.completed;
     Ok((fed, progress))
 }
 

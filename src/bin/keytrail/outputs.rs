@@ -156,9 +156,10 @@ fn analyze_local(
     if !append {
         manifest = Manifest::default();
     }
-    for s in sources
+    for (s, _) in sources
         .iter()
-        .filter(|s| record_sources && fed.completed.contains(s.name.as_str()) && s.name != "-")
+        .zip(&fed.completed)
+        .filter(|(s, done)| record_sources && **done && s.name != "-")
     {
         manifest.add(SourceEntry {
             source: s.name.clone(),
