@@ -234,9 +234,10 @@ impl Timeline {
         };
         let s = &mut self.symbols;
         let id = ev.event_id.as_deref().unwrap_or("");
-        // Uses keep their id owned (they may spill); other events' ids live in the arena.
+        // Uses keep their id owned (they may spill); the ids of the other events the
+        // timeline keeps live in the arena, pushed there only when the event is kept (most
+        // of the rest, Describe and List calls, are not).
         let is_use = ev.category == Category::KeyUse;
-        let event_id = (!is_use).then(|| s.push_unique(id));
         let event_name = s.intern(&ev.event_name);
         let account = s.intern_opt(ev.account_id.as_deref());
         let region = s.intern_opt(ev.region.as_deref());
@@ -254,8 +255,10 @@ impl Timeline {
                 self.key_stores.push((k, store));
             }
         }
-        if let (Some(k), true, Some(event_id)) = (key, ev.succeeded(), event_id) {
+        let mut kept_id = None;
+        if let (Some(k), true, false) = (key, ev.succeeded(), is_use) {
             if let Some(source) = policy_source(ev) {
+                let event_id = *kept_id.get_or_insert_with(|| s.push_unique(id));
                 let text = s.intern_opt(ev.key_policy.as_deref());
                 self.policies.push(PolicyVersion {
                     time,
@@ -284,7 +287,17 @@ impl Timeline {
             };
             return self.push_uses(ev, matches, head);
         }
-        let Some(event_id) = event_id else { return };
+        let kept = match ev.category {
+            Category::GrantChange | Category::KeyStateChange => ev.succeeded(),
+            Category::Other => {
+                ev.succeeded() && ev.event_name == "RotateKeyOnDemand" && key.is_some()
+            }
+            Category::KeyUse => false,
+        };
+        if !kept {
+            return;
+        }
+        let event_id = kept_id.unwrap_or_else(|| s.push_unique(id));
         match ev.category {
             Category::GrantChange if ev.succeeded() => {
                 let g = ev.grant.clone().unwrap_or_default();
