@@ -4,6 +4,7 @@
 
 use crate::options;
 use crate::progress::Progress;
+pub use crate::source::{Source, SourceKind};
 use crate::Common;
 use anyhow::{Context, Result};
 use futures::StreamExt;
@@ -20,67 +21,6 @@ use std::path::{Path, PathBuf};
 
 /// The S3 edge of a command, when it has one.
 pub type S3<'a> = Option<(&'a tokio::runtime::Runtime, &'a aws_sdk_s3::Client)>;
-
-/// One input source. An archive can list millions, so a source is its name and size: the
-/// path or the bucket and key are read back from the name rather than kept twice.
-pub struct Source {
-    /// Its name in messages and in the tables' `source_file` (path, `-` or s3:// URL).
-    pub name: String,
-    pub kind: SourceKind,
-    /// Bytes as stored (compressed), for progress and append runs; 0 for stdin.
-    pub size: u64,
-}
-
-pub enum SourceKind {
-    /// A local file whose path is the name.
-    File,
-    /// A local file whose path is not UTF-8 (the name shows it with replacement characters).
-    OtherFile(PathBuf),
-    Stdin,
-    /// An S3 object; the name is `s3://bucket/key`.
-    Object,
-}
-
-impl Source {
-    /// A local file.
-    fn file(path: PathBuf, size: u64) -> Source {
-        match path.into_os_string().into_string() {
-            Ok(mut name) => {
-                name.shrink_to_fit();
-                Source {
-                    name,
-                    kind: SourceKind::File,
-                    size,
-                }
-            }
-            Err(raw) => {
-                let path = PathBuf::from(raw);
-                Source {
-                    name: path.display().to_string(),
-                    kind: SourceKind::OtherFile(path),
-                    size,
-                }
-            }
-        }
-    }
-
-    /// The local path, for a file.
-    fn path(&self) -> Option<&Path> {
-        match &self.kind {
-            SourceKind::File => Some(Path::new(&self.name)),
-            SourceKind::OtherFile(p) => Some(p),
-            _ => None,
-        }
-    }
-
-    /// The bucket and key, for an S3 object (a bucket name holds no `/`).
-    fn object(&self) -> Option<(&str, &str)> {
-        match self.kind {
-            SourceKind::Object => self.name.strip_prefix("s3://")?.split_once('/'),
-            _ => None,
-        }
-    }
-}
 
 /// The inputs, expanded.
 pub struct Resolved {

@@ -23,6 +23,7 @@ mod options;
 mod outputs;
 mod progress;
 mod snapshot;
+mod source;
 mod state;
 mod summary;
 
