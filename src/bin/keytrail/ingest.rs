@@ -4,7 +4,7 @@
 
 use crate::options;
 use crate::progress::Progress;
-pub use crate::source::{Source, SourceKind};
+use crate::source::{Source, SourceKind};
 use crate::Common;
 use anyhow::{Context, Result};
 use futures::StreamExt;

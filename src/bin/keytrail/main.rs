@@ -4,6 +4,7 @@
 //! - `main.rs`: the flags, and running one command;
 //! - `options.rs`: flags turned into pipeline options (profiles, filters, AWS settings);
 //! - `ingest.rs`: feeding inputs (files, folders, stdin, S3, tables) to the pipeline;
+//! - `source.rs`: one input source (its name, kind and size);
 //! - `outputs.rs`: opening, publishing or discarding the output (folder or S3);
 //! - `progress.rs`: the progress bar (bytes, rate, ETA, phases);
 //! - `interrupt.rs`: Ctrl-C and SIGTERM (the staging is removed, the output untouched);

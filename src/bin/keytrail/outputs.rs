@@ -4,8 +4,9 @@
 //! folder, or local temporary files for S3), published only when the run read at least one
 //! source to its end and saw at least one record, and discarded on any error or signal.
 
-use crate::ingest::{self, Fed, Source};
+use crate::ingest::{self, Fed};
 use crate::interrupt::{self, Cleanup};
+use crate::source::Source;
 use crate::{exit, options, summary, Common};
 use anyhow::{anyhow, Result};
 use keytrail::edge::local::{LocalStore, PublishMode};
